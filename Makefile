@@ -1,0 +1,50 @@
+# lap — build, test, install. `make test` and `make demo` work on a fresh clone:
+# they install the development dependencies themselves (npm ci) when missing.
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+LIBDIR = $(DESTDIR)$(PREFIX)/lib/lap
+BINDIR = $(DESTDIR)$(PREFIX)/bin
+
+# What runs at run time: the entry and these modules. Everything else in
+# internal/ (the local platform, tests, benchmarks) stays in the checkout.
+RUNTIME = agents api attach auth config errors io modes tty ws
+
+NODE ?= node
+BIN = node_modules/.bin
+
+.PHONY: all deps build test unit install uninstall demo clean
+
+all: build
+
+# npm ci when node_modules is missing or older than the lock file.
+deps: node_modules/.installed
+node_modules/.installed: package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+build: deps
+	$(BIN)/tsc -p .
+	@$(NODE) -e 'const p=require("./package.json");const c=require("child_process");let h="unknown";try{h=c.execSync("git rev-parse --short HEAD",{stdio:["ignore","pipe","ignore"]}).toString().trim()}catch{};require("fs").writeFileSync("build/version.json",JSON.stringify({version:p.version,commit:h})+"\n")'
+	chmod +x build/lap.js
+
+test: build
+	$(BIN)/c8 --check-coverage --lines 90 --include 'internal/*.ts' --exclude 'internal/*_test.ts' --reporter text-summary \
+		$(NODE) --import tsx --test --test-concurrency=2 internal/*_test.ts lap_test.ts
+
+install: build
+	rm -rf $(LIBDIR)
+	mkdir -p $(LIBDIR)/internal $(LIBDIR)/node_modules $(BINDIR)
+	cp build/lap.js build/version.json $(LIBDIR)/
+	cp $(RUNTIME:%=build/internal/%.js) $(LIBDIR)/internal/
+	printf '{"type":"module","private":true}\n' > $(LIBDIR)/package.json
+	cp -R node_modules/ws $(LIBDIR)/node_modules/ws
+	chmod 755 $(LIBDIR)/lap.js
+	ln -sf ../lib/lap/lap.js $(BINDIR)/lap
+
+uninstall:
+	rm -f $(BINDIR)/lap
+	rm -rf $(LIBDIR)
+
+clean:
+	rm -rf build coverage dist

@@ -1,0 +1,73 @@
+// One error type for everything the user is meant to read. lap.ts prints it
+// as "✗ message" plus an optional hint line and exits with its code.
+
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+// The link to the sandbox died and could not be brought back: scripts can
+// tell this apart from a detach or the remote program ending (both 0).
+export const EXIT_LINK_LOST = 3;
+
+export class LapError extends Error {
+  readonly hint: string;
+  readonly code: number;
+
+  constructor(message: string, hint = "", code = EXIT_FAILURE) {
+    super(message);
+    this.name = "LapError";
+    this.hint = hint;
+    this.code = code;
+  }
+}
+
+export function usageError(message: string, hint = "run 'lap --help' for usage"): LapError {
+  return new LapError(message, hint, EXIT_USAGE);
+}
+
+// visible makes a string that came from the network safe to print on a
+// terminal: control characters (ESC, BEL, C1, DEL, ...) become \xNN, so a
+// hostile server cannot move the cursor, retitle the window or hide text.
+export function visible(s: unknown, max = 300): string {
+  let text = typeof s === "string" ? s : JSON.stringify(s) ?? String(s);
+  if (text.length > max) text = text.slice(0, max) + "…";
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => {
+    if (c === "\n") return "\\n";
+    if (c === "\r") return "\\r";
+    if (c === "\t") return "\\t";
+    const hex = c.charCodeAt(0).toString(16).padStart(2, "0");
+    return c.charCodeAt(0) > 0xff ? `\\u${hex.padStart(4, "0")}` : `\\x${hex}`;
+  });
+}
+
+// describe turns anything thrown into one line, without a stack trace.
+export function describe(err: unknown): string {
+  if (err instanceof Error) {
+    const cause = (err as { cause?: unknown }).cause;
+    const causeText = cause instanceof Error ? `: ${cause.message}` : "";
+    return visible(err.message + causeText);
+  }
+  return visible(String(err));
+}
+
+// networkReason words a fetch failure the way a user can act on it.
+export function networkReason(err: unknown): string {
+  const e = err as { name?: string; code?: string; message?: string; cause?: { code?: string; message?: string } };
+  if (e.name === "TimeoutError" || e.name === "AbortError") return "no answer (timed out)";
+  // fetch puts the system error in cause; ws and net put it on the error.
+  const code = e.cause?.code ?? e.code ?? "";
+  const known: Record<string, string> = {
+    ENOTFOUND: "host not found (DNS)",
+    EAI_AGAIN: "host not found (DNS temporarily failing)",
+    ECONNREFUSED: "connection refused",
+    ECONNRESET: "connection reset",
+    ETIMEDOUT: "connection timed out",
+    EHOSTUNREACH: "host unreachable",
+    ENETUNREACH: "network unreachable",
+    UND_ERR_SOCKET: "connection closed by the server",
+    UND_ERR_HEADERS_TIMEOUT: "no answer (timed out)",
+    UND_ERR_BODY_TIMEOUT: "no answer (timed out)",
+  };
+  if (known[code]) return known[code];
+  if (/CERT|SSL|TLS|SELF_SIGNED/i.test(code)) return `TLS error (${code})`;
+  return visible(e.cause?.message ?? e.message ?? String(err));
+}

@@ -1,0 +1,131 @@
+// The one module that imports `ws`. It opens the terminal WebSocket and
+// hands back a small Link: bytes in, bytes out, close, flow control. A
+// refused upgrade is read (status and the start of the body) so the user is
+// told why.
+
+import WebSocket from "ws";
+import type { ClientRequest, IncomingMessage } from "node:http";
+import { LapError, networkReason, visible } from "./errors.js";
+
+// An upgrade that takes longer than this is a dead path, not a slow one.
+const HANDSHAKE_TIMEOUT_MS = 20_000;
+// Enough of a refused upgrade's body to say why, never a whole page.
+const REFUSAL_BODY_BYTES = 2_048;
+
+export interface Link {
+  // Keystrokes: always binary, so a paste starting with "{" is not taken
+  // for a control message by the harness.
+  sendBytes(data: Buffer, done?: (err?: Error) => void): void;
+  // Control messages (resize): text frames holding JSON.
+  sendControl(message: object): void;
+  close(code: number, reason?: string): void;
+  // Stop and restart reading from the socket; TCP then pushes back on the server.
+  pause(): void;
+  resume(): void;
+  ping(): void;
+  // Drop the connection at once, without a close handshake (a dead peer).
+  terminate(): void;
+  // Bytes queued for sending but not yet written to the socket.
+  readonly bufferedAmount: number;
+  onMessage: (data: Buffer) => void;
+  onPong: () => void;
+  // Called once. code is 1005 when the peer closed without a status,
+  // 1006 when the connection broke; error says why when there was one.
+  onClose: (code: number, reason: string, error?: string) => void;
+}
+
+export interface DialOptions {
+  token?: string;
+  timeoutMs?: number;
+}
+
+// UpgradeRefused is a LapError for an upgrade answered with an HTTP status.
+export class UpgradeRefused extends LapError {
+  readonly status: number;
+  constructor(status: number, body: string, host: string) {
+    const why = body ? ` — ${body}` : "";
+    const hint = status === 401 || status === 403
+      ? "the harness refused the tty token: tty_token missing, or the harness token misconfigured (LAP_TTY_TOKEN overrides it)"
+      : status === 404 ? "the session's terminal is not there: the sandbox may have been reaped; try 'lap <agent> --new'" : "";
+    super(`${host}: terminal upgrade refused: ${status}${why}`, hint);
+    this.status = status;
+  }
+}
+
+// dial opens the WebSocket. The token goes only in the Authorization header,
+// never in the URL, so it stays out of access logs.
+export function dial(url: string, opts: DialOptions = {}): Promise<Link> {
+  const host = new URL(url).host;
+  const headers: Record<string, string> = {};
+  if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, {
+      headers,
+      handshakeTimeout: opts.timeoutMs ?? HANDSHAKE_TIMEOUT_MS,
+      perMessageDeflate: false,
+      // Terminal output is bytes: a character split across two text frames
+      // must pass through, not close the socket as invalid UTF-8.
+      skipUTF8Validation: true,
+      followRedirects: false,
+    });
+    let opened = false;
+    ws.on("unexpected-response", (req: ClientRequest, res: IncomingMessage) => {
+      readSome(res, REFUSAL_BODY_BYTES).then((body) => {
+        req.destroy();
+        reject(new UpgradeRefused(res.statusCode ?? 0, visible(body.trim(), 200), host));
+      });
+    });
+    ws.on("error", (err) => {
+      if (!opened) reject(new LapError(`${host}: terminal connection failed: ${networkReason(err)}`));
+    });
+    ws.on("open", () => {
+      opened = true;
+      resolve(wrap(ws));
+    });
+  });
+}
+
+function wrap(ws: WebSocket): Link {
+  let lastError: string | undefined;
+  const link: Link = {
+    sendBytes: (data, done) => ws.send(data, { binary: true }, done),
+    sendControl: (message) => ws.send(JSON.stringify(message), { binary: false }),
+    close: (code, reason) => ws.close(code, reason),
+    pause: () => ws.pause(),
+    resume: () => ws.resume(),
+    ping: () => ws.ping(),
+    terminate: () => ws.terminate(),
+    get bufferedAmount() {
+      return ws.bufferedAmount;
+    },
+    onMessage: () => {},
+    onPong: () => {},
+    onClose: () => {},
+  };
+  ws.on("message", (data: Buffer) => link.onMessage(data));
+  ws.on("pong", () => link.onPong());
+  ws.on("error", (err) => {
+    lastError = networkReason(err);
+  });
+  ws.on("close", (code: number, reason: Buffer) => link.onClose(code, reason.toString("utf8"), lastError));
+  return link;
+}
+
+function readSome(res: IncomingMessage, limit: number): Promise<string> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = () => resolve(Buffer.concat(chunks).subarray(0, limit).toString("utf8"));
+    res.on("data", (c: Buffer) => {
+      chunks.push(c);
+      size += c.length;
+      if (size >= limit) {
+        res.destroy();
+        done();
+      }
+    });
+    res.on("end", done);
+    res.on("error", done);
+    res.on("close", done);
+  });
+}
