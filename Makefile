@@ -42,6 +42,10 @@ install: build
 	chmod 755 $(LIBDIR)/lap.js
 	ln -sf ../lib/lap/lap.js $(BINDIR)/lap
 
+# A real shell on a real PTY behind a local platform, through the real lap.
+demo: build
+	$(NODE) build/internal/demo.js
+
 uninstall:
 	rm -f $(BINDIR)/lap
 	rm -rf $(LIBDIR)

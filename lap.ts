@@ -205,6 +205,7 @@ function processTerminal(): Terminal {
     input: stdin,
     output: process.stdout,
     isTTY: !!stdin.isTTY,
+    outputIsTTY: !!process.stdout.isTTY,
     size: () => (sized ? { cols: sized.columns, rows: sized.rows } : null),
     setRawMode: (on) => {
       if (stdin.isTTY) stdin.setRawMode(on);

@@ -18,6 +18,8 @@ export interface Terminal {
   output: Writable;
   // Whether input is a terminal: only then is raw mode entered.
   isTTY: boolean;
+  // Whether output is a terminal: only then are modes reset at the end.
+  outputIsTTY: boolean;
   // The window size, or null when output is not a terminal.
   size(): Size | null;
   setRawMode(on: boolean): void;
@@ -172,25 +174,30 @@ export function bridge(term: Terminal, first: Link, opts: BridgeOptions = {}): P
 
   // --- keepalive: a ping every pingMs; no pong in time means a dead link ---
   const startKeepalive = (l: Link) => {
-    l.onPong = () => clearTimeout(pongTimer);
     pingTimer = setInterval(() => {
       // While output is blocked the socket is paused and a pong could not
       // be read; the link is not dead, the local reader is slow.
-      if (outputBlocked) return;
+      if (outputBlocked || pongTimer) return;
       l.ping();
-      clearTimeout(pongTimer);
       pongTimer = setTimeout(() => l.terminate(), t.pongDeadlineMs);
     }, t.pingMs);
   };
   const stopKeepalive = () => {
     clearInterval(pingTimer);
     clearTimeout(pongTimer);
+    pongTimer = undefined;
   };
 
   const attachLink = (l: Link) => {
     link = l;
-    l.onMessage = onMessage;
-    l.onClose = (code, reason, error) => onClose(l, code, reason, error);
+    l.listen({
+      message: onMessage,
+      pong: () => {
+        clearTimeout(pongTimer);
+        pongTimer = undefined;
+      },
+      close: (code, reason, error) => onClose(l, code, reason, error),
+    });
     startKeepalive(l);
   };
 
@@ -287,13 +294,12 @@ export function bridge(term: Terminal, first: Link, opts: BridgeOptions = {}): P
     if (link) {
       const l = link;
       // The close handshake is not waited for: the session lives on either way.
-      l.onMessage = () => {};
-      l.onClose = () => {};
+      l.listen({ message: () => {}, pong: () => {}, close: () => {} });
       l.close(1000, end.how === "detached" ? "detach" : "");
       link = null;
     }
     const reset = modes.reset();
-    if (reset.length > 0) term.output.write(reset);
+    if (reset.length > 0 && term.outputIsTTY) term.output.write(reset);
     void drained(term.output).then(() => {
       if (raw) term.setRawMode(false);
       resolveEnd(end);

@@ -27,11 +27,17 @@ export interface Link {
   terminate(): void;
   // Bytes queued for sending but not yet written to the socket.
   readonly bufferedAmount: number;
-  onMessage: (data: Buffer) => void;
-  onPong: () => void;
+  // Sets who hears what arrives. Until the first call, arrivals are held:
+  // a harness sends its screen the moment the socket opens.
+  listen(handlers: LinkHandlers): void;
+}
+
+export interface LinkHandlers {
+  message(data: Buffer): void;
+  pong(): void;
   // Called once. code is 1005 when the peer closed without a status,
   // 1006 when the connection broke; error says why when there was one.
-  onClose: (code: number, reason: string, error?: string) => void;
+  close(code: number, reason: string, error?: string): void;
 }
 
 export interface DialOptions {
@@ -87,7 +93,16 @@ export function dial(url: string, opts: DialOptions = {}): Promise<Link> {
 
 function wrap(ws: WebSocket): Link {
   let lastError: string | undefined;
-  const link: Link = {
+  let handlers: LinkHandlers | null = null;
+  let held: ((h: LinkHandlers) => void)[] = [];
+  const deliver = (event: (h: LinkHandlers) => void) => (handlers ? event(handlers) : held.push(event));
+  ws.on("message", (data: Buffer) => deliver((h) => h.message(data)));
+  ws.on("pong", () => deliver((h) => h.pong()));
+  ws.on("error", (err) => {
+    lastError = networkReason(err);
+  });
+  ws.on("close", (code: number, reason: Buffer) => deliver((h) => h.close(code, reason.toString("utf8"), lastError)));
+  return {
     sendBytes: (data, done) => ws.send(data, { binary: true }, done),
     sendControl: (message) => ws.send(JSON.stringify(message), { binary: false }),
     close: (code, reason) => ws.close(code, reason),
@@ -98,17 +113,13 @@ function wrap(ws: WebSocket): Link {
     get bufferedAmount() {
       return ws.bufferedAmount;
     },
-    onMessage: () => {},
-    onPong: () => {},
-    onClose: () => {},
+    listen: (h) => {
+      handlers = h;
+      const events = held;
+      held = [];
+      for (const e of events) e(h);
+    },
   };
-  ws.on("message", (data: Buffer) => link.onMessage(data));
-  ws.on("pong", () => link.onPong());
-  ws.on("error", (err) => {
-    lastError = networkReason(err);
-  });
-  ws.on("close", (code: number, reason: Buffer) => link.onClose(code, reason.toString("utf8"), lastError));
-  return link;
 }
 
 function readSome(res: IncomingMessage, limit: number): Promise<string> {

@@ -1,0 +1,232 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { once } from "node:events";
+import { WebSocketServer, type WebSocket } from "ws";
+import { bridge, loneCtrlD, type BridgeOptions } from "./tty.js";
+import { dial, type Link } from "./ws.js";
+import { memoryTerminal } from "./testterm.js";
+
+interface Frame {
+  binary: boolean;
+  data: Buffer;
+}
+
+// A harness stand-in on a real socket: it records what the client sends and
+// lets each test script the server side.
+async function harness(onConnection: (ws: WebSocket, frames: Frame[], n: number) => void, opts: { autoPong?: boolean } = {}) {
+  const wss = new WebSocketServer({ port: 0, host: "127.0.0.1", autoPong: opts.autoPong ?? true });
+  await once(wss, "listening");
+  const connections: Frame[][] = [];
+  wss.on("connection", (ws) => {
+    const frames: Frame[] = [];
+    connections.push(frames);
+    ws.on("message", (data: Buffer, isBinary) => frames.push({ binary: isBinary, data: Buffer.from(data) }));
+    onConnection(ws, frames, connections.length);
+  });
+  const url = `ws://127.0.0.1:${(wss.address() as { port: number }).port}/tty`;
+  return {
+    url,
+    wss,
+    connections,
+    dial: (): Promise<Link> => dial(url),
+    close: () => new Promise<void>((r) => {
+      for (const c of wss.clients) c.terminate();
+      wss.close(() => r());
+    }),
+  };
+}
+
+const until = async (cond: () => boolean, what: string, ms = 5000) => {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+};
+
+const keys = (frames: Frame[]) => Buffer.concat(frames.filter((f) => f.binary).map((f) => f.data));
+const controls = (frames: Frame[]) => frames.filter((f) => !f.binary).map((f) => JSON.parse(f.data.toString()));
+const fast: BridgeOptions["timings"] = { resizeSettleMs: 5, retryFirstMs: 5, retryMaxMs: 20, retryGiveUpMs: 2000 };
+
+test("sends the window size first, then every keystroke as a binary frame", async () => {
+  const h = await harness(() => {});
+  const m = memoryTerminal({ size: { cols: 100, rows: 30 } });
+  const done = bridge(m.term, await h.dial(), { timings: fast });
+  m.input.write("ls\r");
+  m.input.write("{not control}");
+  await until(() => keys(h.connections[0]).length === 16, "keystrokes");
+  m.input.write(Buffer.from([4]));
+  assert.deepEqual(await done, { how: "detached", by: "keys" });
+  const frames = h.connections[0];
+  assert.equal(frames[0].binary, false);
+  assert.deepEqual(JSON.parse(frames[0].data.toString()), { type: "resize", cols: 100, rows: 30 });
+  assert.equal(keys(frames).toString(), "ls\r{not control}");
+  assert.deepEqual(m.rawCalls, [true, false]);
+  await h.close();
+});
+
+test("a lone Ctrl-D detaches with a normal close and is not sent", async () => {
+  let closeCode = 0;
+  const h = await harness((ws) => ws.on("close", (code) => (closeCode = code)));
+  const m = memoryTerminal();
+  const done = bridge(m.term, await h.dial(), { timings: fast });
+  m.input.write(Buffer.from([4]));
+  assert.equal((await done).how, "detached");
+  await until(() => closeCode !== 0, "the close");
+  assert.equal(closeCode, 1000);
+  assert.equal(keys(h.connections[0]).length, 0);
+  await h.close();
+});
+
+test("a paste that contains 0x04 among other bytes is sent, not a detach", () => {
+  assert.deepEqual(loneCtrlD(Buffer.from("a\x04b")), { send: Buffer.from("a\x04b"), detach: false });
+  assert.deepEqual(loneCtrlD(Buffer.from([4])).detach, true);
+  assert.deepEqual(loneCtrlD(Buffer.from([4, 4])).detach, false);
+});
+
+test("every byte the server sent reaches a slow stdout before the bridge ends", async () => {
+  const payload = Buffer.alloc(3 << 20);
+  for (let i = 0; i < payload.length; i++) payload[i] = (i * 31 + (i >> 9)) & 0xff;
+  const h = await harness((ws) => {
+    for (let off = 0; off < payload.length; off += 65536) ws.send(payload.subarray(off, off + 65536), { binary: off % 131072 === 0 });
+    ws.close();
+  });
+  const m = memoryTerminal({ writeDelayMs: 1, highWaterMark: 64 << 10 });
+  const end = await bridge(m.term, await h.dial(), { timings: fast });
+  assert.deepEqual(end, { how: "closed", code: 1005, reason: "" });
+  const out = m.output();
+  assert.equal(out.length, payload.length);
+  assert.equal(createHash("sha256").update(out).digest("hex"), createHash("sha256").update(payload).digest("hex"));
+  assert.deepEqual(m.rawCalls, [true, false]);
+  await h.close();
+});
+
+test("a close with a code and reason is reported as such", async () => {
+  const h = await harness((ws) => ws.close(4000, "bye now"));
+  const m = memoryTerminal();
+  assert.deepEqual(await bridge(m.term, await h.dial(), { timings: fast }), { how: "closed", code: 4000, reason: "bye now" });
+  await h.close();
+});
+
+test("a burst of window changes sends only the settled size", async () => {
+  const h = await harness(() => {});
+  const m = memoryTerminal({ size: { cols: 80, rows: 24 } });
+  const done = bridge(m.term, await h.dial(), { timings: { ...fast, resizeSettleMs: 30 } });
+  for (let c = 81; c <= 90; c++) m.resize(c, 40);
+  await until(() => controls(h.connections[0]).length === 2, "the settled resize");
+  m.resize(90, 40);
+  await new Promise((r) => setTimeout(r, 60));
+  assert.deepEqual(controls(h.connections[0]), [
+    { type: "resize", cols: 80, rows: 24 },
+    { type: "resize", cols: 90, rows: 40 },
+  ]);
+  m.input.write(Buffer.from([4]));
+  await done;
+  await h.close();
+});
+
+test("a terminating signal ends the bridge and gives the terminal back", async () => {
+  const h = await harness(() => {});
+  const m = memoryTerminal();
+  const done = bridge(m.term, await h.dial(), { timings: fast });
+  m.signal("SIGTERM");
+  assert.deepEqual(await done, { how: "signal", signal: "SIGTERM" });
+  assert.deepEqual(m.rawCalls, [true, false]);
+  await h.close();
+});
+
+test("stdin that is not a terminal is never put in raw mode, and its end detaches", async () => {
+  const h = await harness(() => {});
+  const m = memoryTerminal({ isTTY: false, size: null });
+  const done = bridge(m.term, await h.dial(), { timings: fast });
+  m.input.end("echo hi\r");
+  assert.deepEqual(await done, { how: "detached", by: "eof" });
+  assert.deepEqual(m.rawCalls, []);
+  await until(() => keys(h.connections[0]).length === 8, "the piped keys");
+  assert.equal(keys(h.connections[0]).toString(), "echo hi\r");
+  assert.deepEqual(controls(h.connections[0]), []);
+  await h.close();
+});
+
+test("modes the program left on are switched off when the link ends", async () => {
+  const h = await harness((ws) => {
+    ws.send("\x1b[?1049h\x1b[?10");
+    ws.send("00h\x1b[?2004h\x1b[?25l hello\x1b[?2004l");
+    ws.close(1000);
+  });
+  const m = memoryTerminal();
+  await bridge(m.term, await h.dial(), { timings: fast });
+  assert.equal(m.output().toString(), "\x1b[?1049h\x1b[?1000h\x1b[?2004h\x1b[?25l hello\x1b[?2004l" + "\x1b[?1000l\x1b[?1049l\x1b[?25h");
+  await h.close();
+});
+
+test("a dropped link reconnects, repaints, and delivers the keys typed meanwhile", async () => {
+  const h = await harness((ws, _frames, n) => {
+    if (n === 1) setTimeout(() => ws.terminate(), 20);
+    else ws.send("back\r\n");
+  });
+  const m = memoryTerminal({ size: { cols: 80, rows: 24 } });
+  let aliveChecks = 0;
+  const done = bridge(m.term, await h.dial(), {
+    timings: fast,
+    redial: h.dial,
+    alive: async () => (aliveChecks++, true),
+  });
+  await until(() => m.statuses.some((s) => s.includes("reconnecting")), "the reconnect status");
+  m.input.write("typed while away");
+  await until(() => h.connections.length === 2 && keys(h.connections[1]).length === 16, "the held keys");
+  assert.deepEqual(controls(h.connections[1]), [
+    { type: "resize", cols: 81, rows: 24 },
+    { type: "resize", cols: 80, rows: 24 },
+  ]);
+  assert.equal(keys(h.connections[1]).toString(), "typed while away");
+  assert.ok(aliveChecks >= 1);
+  assert.equal(m.statuses.at(-1), "");
+  m.input.write(Buffer.from([4]));
+  assert.equal((await done).how, "detached");
+  assert.match(m.output().toString(), /back/);
+  await h.close();
+});
+
+test("a session that is gone is not reconnected to", async () => {
+  const h = await harness((ws) => setTimeout(() => ws.terminate(), 10));
+  const m = memoryTerminal();
+  const end = await bridge(m.term, await h.dial(), { timings: fast, redial: h.dial, alive: async () => "session x is dead" });
+  assert.deepEqual(end, { how: "ended", why: "session x is dead" });
+  assert.equal(h.connections.length, 1);
+  await h.close();
+});
+
+test("a link that stays down is given up with 'lost'", async () => {
+  const h = await harness((ws) => setTimeout(() => ws.terminate(), 10));
+  const m = memoryTerminal();
+  const first = await h.dial();
+  h.wss.close();
+  const end = await bridge(m.term, first, { timings: { ...fast, retryGiveUpMs: 100 }, redial: h.dial });
+  assert.equal(end.how, "lost");
+  assert.deepEqual(m.rawCalls, [true, false]);
+  await h.close();
+});
+
+test("a peer that stops answering pings is treated as dead", async () => {
+  const h = await harness(() => {}, { autoPong: false });
+  const m = memoryTerminal();
+  const end = await bridge(m.term, await h.dial(), { timings: { ...fast, pingMs: 20, pongDeadlineMs: 30 } });
+  assert.equal(end.how, "lost");
+  await h.close();
+});
+
+test("a 16 MiB paste reaches the server complete and in order", async () => {
+  const h = await harness(() => {});
+  const m = memoryTerminal();
+  const done = bridge(m.term, await h.dial(), { timings: fast });
+  const paste = Buffer.alloc(16 << 20);
+  for (let i = 0; i < paste.length; i++) paste[i] = (i % 251) + 5;
+  for (let off = 0; off < paste.length; off += 1 << 16) m.input.write(paste.subarray(off, off + (1 << 16)));
+  await until(() => keys(h.connections[0]).length >= paste.length, "the whole paste", 20000);
+  assert.ok(keys(h.connections[0]).equals(paste));
+  m.input.write(Buffer.from([4]));
+  await done;
+  await h.close();
+});
