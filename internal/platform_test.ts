@@ -326,8 +326,9 @@ describe("harness /tty", () => {
     const p = await platform();
     const s = await readySession(p);
     const first = await openTty(p, s);
-    first.type("DROPPED=no\r");
-    await first.expect(/DROPPED=no\r\n/);
+    await first.expect(PROMPT);
+    first.type("DROPPED=no; echo set-$((6*7))\r");
+    await first.expect(/set-42/);
     p.dropConnections(s.id);
     assert.equal((await first.closed).code, 1006);
     const second = await openTty(p, s);
