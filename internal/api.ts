@@ -208,7 +208,7 @@ export async function waitReady(api: Api, first: Session, opts: WaitOptions): Pr
   let lastPhase = "";
   let interval = POLL_FIRST_MS;
   for (;;) {
-    const phase = s.phase_detail || s.phase || s.status;
+    const phase = s.phase_detail && s.phase && s.phase_detail !== s.phase ? `${s.phase} (${s.phase_detail})` : s.phase_detail || s.phase || s.status;
     if (phase !== lastPhase) {
       opts.onPhase(phase);
       lastPhase = phase;

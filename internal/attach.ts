@@ -50,7 +50,9 @@ async function connect(io: IO, api: Api, first: Session, agent: Agent | null, ti
   if (session.supports_tui === false) throw noTerminal(agent?.name ?? session.agent_id, agent?.harness_id ?? "");
   const url = ttyURL(session, api.base, io.env.LAP_TTY_FALLBACK);
   const token = io.env.LAP_TTY_TOKEN || session.tty_token || undefined;
-  const dial = () => io.dial(url, { token });
+  // LAP_RECORD_FRAMES=<file> writes each WebSocket of the session as a SPEC §4 recording.
+  const record = io.env.LAP_RECORD_FRAMES ? (await import("./record.js")).recorder(io.env.LAP_RECORD_FRAMES) : null;
+  const dial = async () => (record ? record(await io.dial(url, { token }), io.terminal().size()) : io.dial(url, { token }));
   const link = await dial();
 
   const again = agent?.name ? `lap ${agent.name}` : `lap attach ${session.id}`;
@@ -68,29 +70,31 @@ async function connect(io: IO, api: Api, first: Session, agent: Agent | null, ti
 // report tells the user how the bridge ended and picks the exit status:
 // 0 for a detach or the program ending, 1 for a failure, 3 for a lost link.
 async function report(io: IO, api: Api, session: Session, end: End, again: string): Promise<number> {
+  // The remote program may have left the cursor mid-line.
+  if (io.stdoutIsTTY) io.stderr.write("\r\n");
   switch (end.how) {
     case "detached":
-      say(io, `\r\n· detached${end.by === "eof" ? " (stdin closed)" : ""} — session ${session.id} keeps running; reconnect: ${again}`);
+      say(io, `· detached${end.by === "eof" ? " (stdin closed)" : ""} — session ${session.id} keeps running; reconnect: ${again}`);
       return EXIT_OK;
     case "closed": {
       const reason = end.reason ? ` ${visible(end.reason, 120)}` : "";
-      say(io, `\r\n[ws closed] ${end.code}${reason}`);
+      say(io, `[ws closed] ${end.code}${reason}`);
       const s = await api.getSession(session.id).catch(() => null);
       if (s?.status === "ready") say(io, `· session ${session.id} is still ready; reattach: lap attach ${session.id}`);
       return end.code === 1000 || end.code === 1005 ? EXIT_OK : EXIT_FAILURE;
     }
     case "lost":
-      say(io, `\r\n✗ connection lost (${visible(end.error ?? `close ${end.code}`, 120)}); session ${session.id} may still be running`);
+      say(io, `✗ connection lost (${visible(end.error ?? `close ${end.code}`, 120)}); session ${session.id} may still be running`);
       say(io, `  try again: ${again}`);
       return EXIT_LINK_LOST;
     case "refused":
-      say(io, `\r\n✗ ${describe(end.error)}`);
+      say(io, `✗ ${describe(end.error)}`);
       return EXIT_FAILURE;
     case "ended":
-      say(io, `\r\n✗ ${end.why}`);
+      say(io, `✗ ${end.why}`);
       return EXIT_FAILURE;
     case "signal":
-      say(io, `\r\n· ${end.signal} — left session ${session.id} running; reconnect: ${again}`);
+      say(io, `· ${end.signal} — left session ${session.id} running; reconnect: ${again}`);
       return 128 + (SIGNAL_NUMBERS[end.signal] ?? 1);
   }
 }

@@ -26,9 +26,9 @@ export interface PlatformOptions {
   bringUpMs?: number;
   /** Bring-up ends in status "failed" with this failure_reason. */
   failReason?: string;
-  /** sandbox_url is an in-cluster name; tty_url is the platform's own proxy path. */
+  /** sandbox_url is an in-cluster name; tty_url is the platform's own proxy path (unless ttyUrl is "none"). */
   inCluster?: boolean;
-  /** How tty_url is given when not inCluster (default "absolute"). */
+  /** How tty_url is given (default "absolute"; "path" when inCluster). */
   ttyUrl?: "absolute" | "path" | "none";
   /** Sessions advertise a tty_token the harness refuses. */
   wrongTtyToken?: boolean;
@@ -83,6 +83,8 @@ export interface Platform {
   tmuxSocket: string;
   /** How many PTY hosts were ever spawned (one per accepted /tty connection). */
   spawnCount: number;
+  /** The token the harness really accepts for a session (differs from tty_token with wrongTtyToken). */
+  harnessToken(sessionId: string): string;
   addAgent(a: { name: string | null; harness_id?: string; supports_tui?: boolean; id?: string }): Agent;
   /** The harness's own WebSocket URL for a session (what LAP_TTY_FALLBACK would name). */
   harnessTtyUrl(sessionId: string): string;
@@ -195,6 +197,12 @@ class LocalPlatform implements Platform {
   private readonly ptyHost: string;
   private recordings = 0;
   private closed = false;
+
+  harnessToken(sessionId: string): string {
+    const state = this.harness.get(sessionId);
+    if (!state) throw new Error(`no session ${sessionId}`);
+    return state.token;
+  }
 
   constructor(opts: PlatformOptions) {
     this.options = { ...opts };
@@ -395,9 +403,9 @@ class LocalPlatform implements Platform {
     s.sandbox_url = opts.inCluster ? `http://s-${s.id.slice(0, 8)}.default.svc.cluster.local:4096` : harnessBase;
     if (!s.supports_tui) return;
     s.tty_token = opts.wrongTtyToken ? randomBytes(24).toString("hex") : state.token;
-    if (opts.inCluster) s.tty_url = `${API}/sessions/${s.id}/tty`;
+    if (opts.ttyUrl === "none") s.tty_url = null;
+    else if (opts.inCluster) s.tty_url = `${API}/sessions/${s.id}/tty`;
     else if (opts.ttyUrl === "path") s.tty_url = `/h/${s.id}/tty`;
-    else if (opts.ttyUrl === "none") s.tty_url = null;
     else s.tty_url = this.harnessTtyUrl(s.id);
   }
 

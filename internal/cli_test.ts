@@ -1,0 +1,455 @@
+// Integration tests: the compiled CLI, run as a child process, against the
+// local platform and harness over real sockets.
+
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as http from "node:http";
+import * as os from "node:os";
+import * as path from "node:path";
+import { once } from "node:events";
+import { Writable } from "node:stream";
+import { fileURLToPath } from "node:url";
+import { WebSocketServer } from "ws";
+import { startPlatform, type Platform, type PlatformOptions } from "./platform.js";
+
+const LAP = fileURLToPath(new URL("../build/lap.js", import.meta.url));
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "lap-cli-test-"));
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+let dirs = 0;
+function home(): string {
+  const dir = path.join(tmp, `home${++dirs}`);
+  fs.mkdirSync(dir);
+  return dir;
+}
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+// Lap is one running lap: its output so far, and ways to feed it.
+class Lap {
+  readonly child;
+  stdout = "";
+  stderr = "";
+  readonly exited: Promise<Run>;
+
+  constructor(args: string[], env: Record<string, string>) {
+    this.child = spawn(process.execPath, [LAP, ...args], { env: { PATH: process.env.PATH ?? "", ...env } });
+    this.child.stdout.on("data", (d: Buffer) => (this.stdout += d.toString("utf8")));
+    this.child.stderr.on("data", (d: Buffer) => (this.stderr += d.toString("utf8")));
+    this.exited = once(this.child, "close").then(([code]) => ({ code: code as number, stdout: this.stdout, stderr: this.stderr }));
+  }
+
+  async waitFor(re: RegExp, where: "stdout" | "stderr" = "stdout", ms = 15000): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!re.test(this[where])) {
+      if (Date.now() > deadline) assert.fail(`timed out waiting for ${re} in ${where}:\n${this[where]}\n--- stderr:\n${this.stderr}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  type(text: string | Buffer): void {
+    this.child.stdin.write(text);
+  }
+}
+
+// env makes a private home and config for one test, logged in to p.
+function loggedIn(p: Platform | { url: string; key: string }, extra: Record<string, string> = {}): Record<string, string> {
+  const h = home();
+  const config = path.join(h, ".lap", "config.json");
+  fs.mkdirSync(path.dirname(config), { mode: 0o700 });
+  fs.writeFileSync(config, JSON.stringify({ base: p.url, key: p.key }), { mode: 0o600 });
+  return { HOME: h, ...extra };
+}
+
+function lap(args: string[], env: Record<string, string>, input = ""): Promise<Run> {
+  const l = new Lap(args, env);
+  l.child.stdin.end(input);
+  return l.exited;
+}
+
+const platforms: Platform[] = [];
+after(async () => {
+  for (const p of platforms) await p.close();
+});
+async function platform(opts: PlatformOptions = {}): Promise<Platform> {
+  const p = await startPlatform({ bringUpMs: 0, ...opts });
+  platforms.push(p);
+  p.addAgent({ name: "demo", harness_id: "claude-code", supports_tui: true });
+  return p;
+}
+
+// attachAndRun opens lap <args>, runs one shell command remotely, waits for
+// its output, then closes stdin (a detach) and returns the finished run.
+async function attachAndRun(args: string[], env: Record<string, string>, command = 'echo "R=$((6*7))"', expect = /R=42/): Promise<Run> {
+  const l = new Lap(args, env);
+  await l.waitFor(/\$ /);
+  l.type(command + "\r");
+  await l.waitFor(expect);
+  l.child.stdin.end();
+  return l.exited;
+}
+
+test("login reads the URL and key from piped stdin and saves them 0600 in a 0700 directory", async () => {
+  const h = home();
+  const r = await lap(["login"], { HOME: h }, "http://127.0.0.1:9/\nsk-live-1234567890abcd\n");
+  const file = path.join(h, ".lap", "config.json");
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stderr, `✓ saved to ${file}\n`);
+  assert.deepEqual(JSON.parse(fs.readFileSync(file, "utf8")), { base: "http://127.0.0.1:9", key: "sk-live-1234567890abcd" });
+  assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+  assert.equal(fs.statSync(path.dirname(file)).mode & 0o777, 0o700);
+
+  const c = await lap(["config"], { HOME: h });
+  assert.equal(c.code, 0);
+  assert.match(c.stdout, /platform  http:\/\/127\.0\.0\.1:9/);
+  assert.match(c.stdout, /key       sk-l…abcd/);
+  assert.doesNotMatch(c.stdout + c.stderr, /1234567890/);
+
+  assert.equal((await lap(["logout"], { HOME: h })).code, 0);
+  assert.equal(fs.existsSync(file), false);
+  const again = await lap(["logout"], { HOME: h });
+  assert.equal(again.code, 0);
+  assert.match(again.stderr, /not logged in/);
+});
+
+test("LAP_CONFIG names another config file", async () => {
+  const file = path.join(home(), "elsewhere", "lap.json");
+  const r = await lap(["login"], { HOME: home(), LAP_CONFIG: file }, "https://lap.example.com\nsk-abcdefghijklmnop\n");
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(JSON.parse(fs.readFileSync(file, "utf8")).base, "https://lap.example.com");
+  const c = await lap(["config"], { HOME: home(), LAP_CONFIG: file });
+  assert.match(c.stdout, /override  LAP_CONFIG=/);
+});
+
+test("login refuses a URL that is not http(s) and saves nothing", async () => {
+  const h = home();
+  const r = await lap(["login"], { HOME: h }, "ftp://x\nkey\n");
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^✗ 'ftp:\/\/x' is not an http\(s\) URL\n/);
+  assert.equal(fs.existsSync(path.join(h, ".lap")), false);
+});
+
+test("a corrupt config file gets one clear line, and a readable one a chmod warning", async () => {
+  const env = loggedIn({ url: "http://127.0.0.1:9", key: "k" });
+  const file = path.join(env.HOME, ".lap", "config.json");
+  fs.writeFileSync(file, "{not json");
+  let r = await lap(["agents"], env);
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr, `✗ config ${file} is not valid JSON\n  run 'lap login' to write it again\n`);
+  fs.writeFileSync(file, "");
+  assert.match((await lap(["agents"], env)).stderr, /is empty/);
+
+  const p = await platform();
+  fs.writeFileSync(file, JSON.stringify({ base: p.url, key: p.key }));
+  fs.chmodSync(file, 0o644);
+  r = await lap(["agents"], env);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /readable by other users — run: chmod 600/);
+});
+
+test("commands other than login say how to log in when there is no config", async () => {
+  const r = await lap(["agents"], { HOME: home() });
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr, "✗ not logged in\n  run 'lap login' first\n");
+});
+
+test("agents lists every agent across pages, with harness and whether it has a terminal", async () => {
+  const p = await platform();
+  for (let i = 0; i < 230; i++) p.addAgent({ name: `bulk-${i}`, harness_id: "codex" });
+  p.addAgent({ name: "sdk", harness_id: "claude-agent-sdk", supports_tui: false });
+  const r = await lap(["agents"], loggedIn(p));
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.trimEnd().split("\n");
+  assert.match(lines[0], /^NAME\s+HARNESS\s+TERMINAL\s+ID$/);
+  assert.equal(lines.length, 1 + 232);
+  assert.match(r.stdout, /^bulk-0\s+codex\s+yes\s+[0-9a-f]{8}$/m);
+  assert.match(r.stdout, /^sdk\s+claude-agent-sdk\s+no\s+/m);
+  assert.ok(p.requests.some((q) => q.path.includes("offset=200")), "asked for the second page");
+});
+
+test("an unknown agent name is an error that lists the names that exist", async () => {
+  const p = await platform();
+  const r = await lap(["nope"], loggedIn(p));
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^✗ no agent named 'nope'\n  agents here: demo/);
+});
+
+test("the agent is found by name beyond the first page", async () => {
+  const p = await platform();
+  for (let i = 0; i < 260; i++) p.addAgent({ name: `newer-${i}`, harness_id: "codex" });
+  const r = await attachAndRun(["demo"], loggedIn(p));
+  assert.equal(r.code, 0, r.stderr);
+});
+
+test("lap <agent> starts a session, bridges the terminal, and a detach leaves it running", async () => {
+  const p = await platform({ bringUpMs: 600 });
+  const r = await attachAndRun(["demo"], loggedIn(p));
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /· started session /);
+  assert.match(r.stderr, /· creating_sandbox \(creating the sandbox\)\n/);
+  assert.match(r.stderr, /· attached to demo .* Ctrl-D detaches/);
+  assert.match(r.stderr, /· detached \(stdin closed\) — session .* keeps running; reconnect: lap demo/);
+  assert.equal(p.sessions.size, 1);
+  const [s] = p.sessions.values();
+  assert.equal(s.status, "ready");
+});
+
+test("running lap <agent> again reattaches to the live session instead of starting another", async () => {
+  const p = await platform();
+  const env = loggedIn(p);
+  await attachAndRun(["demo"], env, "KEPT=yes; echo R=$((6*7))");
+  const r = await attachAndRun(["demo"], env, 'echo "K=$KEPT"', /K=yes/);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /· reattaching to session /);
+  assert.equal(p.sessions.size, 1);
+});
+
+test("--new starts a second session, before or after the agent name", async () => {
+  const p = await platform();
+  const env = loggedIn(p);
+  await attachAndRun(["demo"], env);
+  await attachAndRun(["--new", "demo"], env);
+  await attachAndRun(["demo", "--new"], env);
+  assert.equal(p.sessions.size, 3);
+});
+
+test("--agent names the agent, even one called like a command", async () => {
+  const p = await platform();
+  p.addAgent({ name: "agents", harness_id: "codex" });
+  const r = await attachAndRun(["--agent", "agents"], loggedIn(p));
+  assert.equal(r.code, 0, r.stderr);
+});
+
+test("a UUID is used as the agent id without listing agents", async () => {
+  const p = await platform();
+  const id = p.agents.find((a) => a.name === "demo")!.id;
+  const r = await attachAndRun([id], loggedIn(p));
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(!p.requests.some((q) => q.path.startsWith("/api/v1/managed_agents/agents?")), "no agents listing");
+});
+
+test("a refused session create says 'session create failed: 401' and what to do", async () => {
+  const p = await platform();
+  const id = p.agents[0].id;
+  const r = await lap([id, "--new"], loggedIn({ url: p.url, key: "wrong" }));
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr, "✗ session create failed: 401\n  master key is wrong — run 'lap login' again\n");
+});
+
+test("a wrong master key stops at the first call", async () => {
+  const p = await platform();
+  const r = await lap(["demo"], loggedIn({ url: p.url, key: "wrong" }));
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^✗ 127\.0\.0\.1:\d+: GET \/api\/v1\/managed_agents\/agents: 401 unauthorized\n  the master key was refused/);
+});
+
+test("a failed bring-up prints the status, the reason and the session id", async () => {
+  const p = await platform({ bringUpMs: 300, failReason: "image pull failed: \x1b[31mno such tag" });
+  const r = await lap(["demo"], loggedIn(p));
+  assert.equal(r.code, 1);
+  const [s] = p.sessions.values();
+  assert.match(r.stderr, new RegExp(`✗ session ${s.id} is failed: image pull failed: \\\\x1b\\[31mno such tag\\n`));
+});
+
+test("waiting gives up after --timeout, saying what it last saw", async () => {
+  const p = await platform({ bringUpMs: 60_000 });
+  const r = await lap(["demo", "--timeout", "1s"], loggedIn(p));
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /✗ session \S+ not ready after 1s \(last seen: creating_sandbox \(creating the sandbox\)\)/);
+});
+
+test("an agent without a terminal gets an error naming its harness", async () => {
+  const p = await platform();
+  p.addAgent({ name: "sdk", harness_id: "opencode", supports_tui: false });
+  const r = await lap(["sdk"], loggedIn(p));
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^✗ agent 'sdk' has no terminal \(harness opencode\)/);
+  assert.equal(p.sessions.size, 0);
+});
+
+test("an in-cluster sandbox without LAP_TTY_FALLBACK is the troubleshooting message", async () => {
+  const p = await platform({ inCluster: true, ttyUrl: "none" });
+  const r = await lap(["demo"], loggedIn(p));
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /✗ session is in-cluster — no LAP_TTY_FALLBACK set\n  .*export LAP_TTY_FALLBACK=ws:\/\/host:port\/tty/);
+});
+
+test("LAP_TTY_FALLBACK reaches an in-cluster sandbox", async () => {
+  const p = await platform({ inCluster: true, ttyUrl: "none" });
+  const env = loggedIn(p);
+  // The fallback is only known once the session exists: create it first.
+  await lap(["demo", "--timeout", "1ms"], env);
+  const [s] = p.sessions.values();
+  const r = await attachAndRun(["demo"], { ...env, LAP_TTY_FALLBACK: p.harnessTtyUrl(s.id) });
+  assert.equal(r.code, 0, r.stderr);
+});
+
+test("a tty_url given as a path is served through the platform's own address", async () => {
+  const p = await platform({ inCluster: true });
+  const r = await attachAndRun(["demo"], loggedIn(p));
+  assert.equal(r.code, 0, r.stderr);
+});
+
+test("a session with only sandbox_url is reached at sandbox_url + /tty", async () => {
+  const p = await platform({ ttyUrl: "none" });
+  const r = await attachAndRun(["demo"], loggedIn(p));
+  assert.equal(r.code, 0, r.stderr);
+});
+
+test("the tty token goes in the Authorization header only, never in a URL", async () => {
+  const p = await platform();
+  await attachAndRun(["demo"], loggedIn(p));
+  const [s] = p.sessions.values();
+  const upgrades = p.requests.filter((q) => q.path.includes("/tty"));
+  assert.ok(upgrades.length >= 1);
+  for (const q of p.requests) assert.ok(!q.path.includes(s.tty_token!) && !q.path.includes(p.key), q.path);
+  assert.equal(upgrades[0].headers.authorization, `Bearer ${s.tty_token}`);
+});
+
+test("an upgrade refused with 401 names the tty token, and LAP_TTY_TOKEN overrides it", async () => {
+  const p = await platform({ wrongTtyToken: true });
+  const env = loggedIn(p);
+  const r = await lap(["demo"], env);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /✗ .*terminal upgrade refused: 401.*\n  the harness refused the tty token/);
+  assert.equal(p.spawnCount, 0);
+  const [s] = p.sessions.values();
+  const good = await attachAndRun(["demo"], { ...env, LAP_TTY_TOKEN: p.harnessToken(s.id) });
+  assert.equal(good.code, 0, good.stderr);
+});
+
+test("the program exiting closes with [ws closed] and the code", async () => {
+  const p = await platform();
+  const l = new Lap(["demo"], loggedIn(p));
+  await l.waitFor(/\$ /);
+  l.type("exit\r");
+  const r = await l.exited;
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /\[ws closed\] 1005\n/);
+});
+
+test("lap attach takes a session id or a pasted session URL; --resume is the same", async () => {
+  const p = await platform();
+  const env = loggedIn(p);
+  await attachAndRun(["demo"], env, "HERE=1; echo R=$((6*7))");
+  const [s] = p.sessions.values();
+  for (const args of [["attach", s.id], ["attach", `${p.url}/api/v1/managed_agents/sessions/${s.id}`], ["--resume", s.id]]) {
+    const r = await attachAndRun(args, env, 'echo "H=$HERE"', /H=1/);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`reconnect: lap attach ${s.id}`));
+  }
+  assert.equal(p.sessions.size, 1);
+});
+
+test("every byte reaches a slow stdout pipe before lap exits", async () => {
+  // A harness that streams a known 24 MiB and closes, reached through
+  // LAP_TTY_FALLBACK, so the bytes are exactly countable.
+  const wss = new WebSocketServer({ port: 0, host: "127.0.0.1" });
+  await once(wss, "listening");
+  const chunk = Buffer.alloc(64 << 10, "x");
+  wss.on("connection", (ws) => {
+    for (let i = 0; i < 384; i++) ws.send(chunk, { binary: i % 2 === 0 });
+    ws.close();
+  });
+  const p = await platform({ inCluster: true, ttyUrl: "none" });
+  const fallback = `ws://127.0.0.1:${(wss.address() as { port: number }).port}/tty`;
+  const l = new Lap(["demo"], loggedIn(p, { LAP_TTY_FALLBACK: fallback }));
+  let bytes = 0;
+  l.child.stdout.removeAllListeners("data");
+  // A reader that takes a millisecond per chunk: lap's stdout pipe fills.
+  const slow = new Writable({
+    highWaterMark: 1024,
+    write(c: Buffer, _enc, done) {
+      bytes += c.length;
+      setTimeout(done, 1);
+    },
+  });
+  const finished = once(slow, "finish");
+  l.child.stdout.pipe(slow);
+  const r = await l.exited;
+  await finished;
+  wss.close();
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(bytes, 384 * chunk.length);
+});
+
+test("a platform that cannot be reached is one line naming the host", async () => {
+  const server = http.createServer();
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const port = (server.address() as { port: number }).port;
+  server.close();
+  const r = await lap(["agents"], loggedIn({ url: `http://127.0.0.1:${port}`, key: "k" }));
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr.split("\n")[0], `✗ 127.0.0.1:${port}: connection refused`);
+});
+
+test("an HTML error page from a proxy is shown as text, not dumped", async () => {
+  const server = http.createServer((_req, res) => {
+    res.writeHead(502, { "content-type": "text/html" });
+    res.end("<html><body><h1>502 Bad Gateway</h1>\x1b]0;pwned\x07</body></html>");
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const port = (server.address() as { port: number }).port;
+  const r = await lap(["agents"], loggedIn({ url: `http://127.0.0.1:${port}`, key: "k" }));
+  server.close();
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^✗ 127\.0\.0\.1:\d+: GET \/api\/v1\/managed_agents\/agents: 502 502 Bad Gateway \\x1b\]0;pwned\\x07\n/);
+});
+
+test("a redirect is not followed, so the master key never goes to another origin", async () => {
+  let followed = false;
+  const elsewhere = http.createServer((_req, res) => {
+    followed = true;
+    res.end("{}");
+  });
+  elsewhere.listen(0, "127.0.0.1");
+  await once(elsewhere, "listening");
+  const to = `http://127.0.0.1:${(elsewhere.address() as { port: number }).port}/steal`;
+  const server = http.createServer((_req, res) => {
+    res.writeHead(302, { location: to });
+    res.end();
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const r = await lap(["agents"], loggedIn({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, key: "k" }));
+  server.close();
+  elsewhere.close();
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /redirected \(302\) to http:\/\/127\.0\.0\.1:\d+\/steal; not following it/);
+  assert.equal(followed, false);
+});
+
+test("usage errors exit 2 with one line and a hint", async () => {
+  const env = { HOME: home() };
+  for (const [args, message] of [
+    [["--bogus"], "✗ unknown flag '--bogus'"],
+    [["attach"], "✗ attach needs a session id"],
+    [["agents", "extra"], "✗ unexpected argument 'extra' for 'lap agents'"],
+    [["demo", "--timeout", "soon"], "✗ --timeout 'soon' is not a duration"],
+    [["demo", "other"], "✗ unexpected argument 'other'"],
+  ] as const) {
+    const r = await lap([...args], env);
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    assert.equal(r.stderr.split("\n")[0], message);
+  }
+});
+
+test("--help for every command, and --version, exit 0", async () => {
+  const env = { HOME: home() };
+  for (const args of [["--help"], ["-h"], ["login", "--help"], ["agents", "--help"], ["attach", "--help"], ["demo", "--help"], ["help", "config"], []]) {
+    const r = await lap(args, env);
+    assert.equal(r.code, 0, args.join(" "));
+    assert.match(r.stdout, /usage/);
+  }
+  const v = await lap(["--version"], env);
+  assert.equal(v.code, 0);
+  assert.match(v.stdout, /^lap \d+\.\d+\.\d+ \(\w+\)\n$/);
+});
