@@ -1,0 +1,271 @@
+// Fault injection: the compiled CLI talks to the local platform through a
+// TCP proxy that can drop, reset, stall, refuse and delay, as networks do.
+
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as http from "node:http";
+import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import { once } from "node:events";
+import { createHash } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import { startPlatform, type Platform } from "./platform.js";
+
+const LAP = fileURLToPath(new URL("../build/lap.js", import.meta.url));
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "lap-faults-"));
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+// FaultProxy forwards TCP to a target and misbehaves on request.
+class FaultProxy {
+  readonly server: net.Server;
+  private pairs = new Set<[net.Socket, net.Socket]>();
+  refusing = false;
+  stalled = false;
+  delayMs = 0;
+  connections = 0;
+
+  constructor(private readonly targetPort: number) {
+    this.server = net.createServer((client) => this.accept(client));
+  }
+
+  async listen(): Promise<string> {
+    this.server.listen(0, "127.0.0.1");
+    await once(this.server, "listening");
+    return `http://127.0.0.1:${(this.server.address() as net.AddressInfo).port}`;
+  }
+
+  private accept(client: net.Socket): void {
+    this.connections++;
+    if (this.refusing) {
+      client.destroy();
+      return;
+    }
+    const upstream = net.connect(this.targetPort, "127.0.0.1");
+    const pair: [net.Socket, net.Socket] = [client, upstream];
+    this.pairs.add(pair);
+    const forward = (from: net.Socket, to: net.Socket) =>
+      from.on("data", (d) => {
+        if (this.stalled) return; // a black hole: bytes vanish, nothing closes
+        if (this.delayMs) setTimeout(() => to.write(d), this.delayMs);
+        else to.write(d);
+      });
+    forward(client, upstream);
+    forward(upstream, client);
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+      this.pairs.delete(pair);
+    };
+    client.on("close", end).on("error", end);
+    upstream.on("close", end).on("error", end);
+  }
+
+  // drop ends every connection at once, as a NAT timeout or Wi-Fi change does.
+  drop(): void {
+    for (const [c, u] of this.pairs) {
+      c.destroy();
+      u.destroy();
+    }
+  }
+
+  // reset answers every connection with a TCP RST.
+  reset(): void {
+    for (const [c, u] of this.pairs) {
+      c.resetAndDestroy();
+      u.destroy();
+    }
+  }
+
+  close(): void {
+    this.drop();
+    this.server.close();
+  }
+}
+
+const cleanups: (() => unknown)[] = [];
+after(async () => {
+  for (const c of cleanups) await c();
+});
+
+async function setup(): Promise<{ p: Platform; proxy: FaultProxy; env: Record<string, string> }> {
+  // tty_url as a path, so the terminal WebSocket goes through the proxy too.
+  const p = await startPlatform({ bringUpMs: 0, ttyUrl: "path" });
+  p.addAgent({ name: "demo", harness_id: "claude-code", supports_tui: true });
+  const proxy = new FaultProxy(Number(new URL(p.url).port));
+  const base = await proxy.listen();
+  cleanups.push(() => proxy.close(), () => p.close());
+  const dir = fs.mkdtempSync(path.join(tmp, "home"));
+  const config = path.join(dir, "config.json");
+  fs.writeFileSync(config, JSON.stringify({ base, key: p.key }), { mode: 0o600 });
+  return { p, proxy, env: { HOME: dir, LAP_CONFIG: config, PATH: process.env.PATH ?? "" } };
+}
+
+class Lap {
+  readonly child;
+  stdout = "";
+  stderr = "";
+  readonly exited: Promise<number>;
+  constructor(args: string[], env: Record<string, string>) {
+    this.child = spawn(process.execPath, [LAP, ...args], { env });
+    this.child.stdout.on("data", (d: Buffer) => (this.stdout += d.toString()));
+    this.child.stderr.on("data", (d: Buffer) => (this.stderr += d.toString()));
+    this.exited = once(this.child, "close").then(([code]) => code as number);
+  }
+  async waitFor(re: RegExp, where: "stdout" | "stderr" = "stdout", ms = 15000): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!re.test(this[where])) {
+      if (Date.now() > deadline) assert.fail(`timed out waiting for ${re} in ${where}:\n${this[where]}\n--- stderr:\n${this.stderr}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+  type(s: string): void {
+    this.child.stdin.write(s);
+  }
+}
+
+test("a dropped connection is reconnected to the same session, and keys typed meanwhile arrive", async () => {
+  const { p, proxy, env } = await setup();
+  const l = new Lap(["demo"], env);
+  await l.waitFor(/\$ /);
+  l.type('MARK=kept; echo "A=$((1+1))"\r');
+  await l.waitFor(/A=2/);
+  proxy.refusing = true;
+  proxy.drop();
+  await l.waitFor(/reconnecting/, "stderr");
+  l.type('echo "B=$MARK"\r');
+  proxy.refusing = false;
+  await l.waitFor(/B=kept/);
+  l.child.stdin.end();
+  assert.equal(await l.exited, 0, l.stderr);
+  assert.equal(p.sessions.size, 1, "no second session");
+  assert.match(l.stderr, /connection lost .*reconnecting, attempt 1/);
+});
+
+test("a reset connection is reconnected too", async () => {
+  const { proxy, env } = await setup();
+  const l = new Lap(["demo"], env);
+  await l.waitFor(/\$ /);
+  proxy.reset();
+  await l.waitFor(/reconnecting/, "stderr");
+  l.type('echo "C=$((2+3))"\r');
+  await l.waitFor(/C=5/);
+  l.child.stdin.end();
+  assert.equal(await l.exited, 0, l.stderr);
+});
+
+test("a link that stays down gives up with exit status 3, never 0", async () => {
+  const { proxy, env } = await setup();
+  const l = new Lap(["demo"], { ...env, LAP_RECONNECT_TIMEOUT: "1s" });
+  await l.waitFor(/\$ /);
+  proxy.refusing = true;
+  proxy.drop();
+  assert.equal(await l.exited, 3, l.stderr);
+  assert.match(l.stderr, /✗ connection lost .*\n  try again: lap demo\n$/);
+});
+
+test("a session stopped while the link was down is not reconnected to", async () => {
+  const { p, proxy, env } = await setup();
+  const l = new Lap(["demo"], env);
+  await l.waitFor(/\$ /);
+  const [s] = p.sessions.values();
+  await fetch(`${p.url}/api/v1/managed_agents/sessions/${s.id}`, { method: "DELETE", headers: { authorization: `Bearer ${p.key}` } });
+  proxy.drop();
+  assert.equal(await l.exited, 1, l.stderr);
+  assert.match(l.stderr, new RegExp(`✗ session ${s.id} is (deleted|stopped|dead)`));
+  assert.equal(p.sessions.size, 1, "no new session");
+});
+
+test("a slow link only slows things down: every typed byte arrives in order", async () => {
+  const { proxy, env } = await setup();
+  proxy.delayMs = 30;
+  const l = new Lap(["demo"], env);
+  await l.waitFor(/\$ /);
+  // 600 typed bytes, sent in many small writes, hashed inside the PTY.
+  const text = Array.from({ length: 100 }, (_, i) => `w${i}`.padEnd(6, "x")).join("");
+  l.type("printf %s '");
+  for (let i = 0; i < text.length; i += 7) l.type(text.slice(i, i + 7));
+  l.type("' | sha256sum\r");
+  const want = createHash("sha256").update(text).digest("hex");
+  await l.waitFor(new RegExp(`${want}  -`), "stdout", 30000);
+  l.child.stdin.end();
+  assert.equal(await l.exited, 0);
+});
+
+test("a silent platform does not hang lap: the first call times out with one line", async () => {
+  const silent = net.createServer(() => {}); // accepts, never answers
+  silent.listen(0, "127.0.0.1");
+  await once(silent, "listening");
+  cleanups.push(() => silent.close());
+  const port = (silent.address() as net.AddressInfo).port;
+  const dir = fs.mkdtempSync(path.join(tmp, "home"));
+  const config = path.join(dir, "config.json");
+  fs.writeFileSync(config, JSON.stringify({ base: `http://127.0.0.1:${port}`, key: "k" }), { mode: 0o600 });
+  const l = new Lap(["agents"], { HOME: dir, LAP_CONFIG: config, LAP_HTTP_TIMEOUT: "1s", PATH: process.env.PATH ?? "" });
+  l.child.stdin.end();
+  assert.equal(await l.exited, 1);
+  assert.equal(l.stderr.split("\n")[0], `✗ 127.0.0.1:${port}: no answer (timed out)`);
+});
+
+test("a 200 with the wrong shape is one clear line", async () => {
+  const server = http.createServer((_req, res) => {
+    res.setHeader("content-type", "application/json");
+    res.end('{"agents":"nope"}');
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  cleanups.push(() => server.close());
+  const port = (server.address() as net.AddressInfo).port;
+  const dir = fs.mkdtempSync(path.join(tmp, "home"));
+  const config = path.join(dir, "config.json");
+  fs.writeFileSync(config, JSON.stringify({ base: `http://127.0.0.1:${port}`, key: "k" }), { mode: 0o600 });
+  const l = new Lap(["agents"], { HOME: dir, LAP_CONFIG: config, PATH: process.env.PATH ?? "" });
+  l.child.stdin.end();
+  assert.equal(await l.exited, 1);
+  assert.match(l.stderr, /^✗ 127\.0\.0\.1:\d+: the agents list answer has an unexpected shape\n/);
+});
+
+test("a huge error body is cut, not read into memory whole", async () => {
+  const server = http.createServer((_req, res) => {
+    res.writeHead(500, { "content-type": "text/plain" });
+    const chunk = Buffer.alloc(1 << 20, "e");
+    let sent = 0;
+    const pump = () => {
+      while (sent < 64 && res.write(chunk)) sent++;
+      if (sent < 64) res.once("drain", pump);
+      else res.end();
+    };
+    pump();
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  cleanups.push(() => server.close());
+  const port = (server.address() as net.AddressInfo).port;
+  const dir = fs.mkdtempSync(path.join(tmp, "home"));
+  const config = path.join(dir, "config.json");
+  fs.writeFileSync(config, JSON.stringify({ base: `http://127.0.0.1:${port}`, key: "k" }), { mode: 0o600 });
+  const l = new Lap(["agents"], { HOME: dir, LAP_CONFIG: config, PATH: process.env.PATH ?? "" });
+  l.child.stdin.end();
+  assert.equal(await l.exited, 1);
+  assert.match(l.stderr, /^✗ 127\.0\.0\.1:\d+: answer too large/);
+});
+
+test("hostile agent names are printed with their control characters made visible", async () => {
+  const p = await startPlatform({ bringUpMs: 0 });
+  cleanups.push(() => p.close());
+  p.addAgent({ name: "evil\x1b]0;owned\x07\x1b[2J", harness_id: "codex\x1b[31m" });
+  const dir = fs.mkdtempSync(path.join(tmp, "home"));
+  const config = path.join(dir, "config.json");
+  fs.writeFileSync(config, JSON.stringify({ base: p.url, key: p.key }), { mode: 0o600 });
+  const l = new Lap(["agents"], { HOME: dir, LAP_CONFIG: config, PATH: process.env.PATH ?? "" });
+  l.child.stdin.end();
+  assert.equal(await l.exited, 0, l.stderr);
+  assert.doesNotMatch(l.stdout, /\x1b|\x07/);
+  assert.match(l.stdout, /evil\\x1b\]0;owned\\x07\\x1b\[2J/);
+  const miss = new Lap(["no\x1b[2Jbody"], { HOME: dir, LAP_CONFIG: config, PATH: process.env.PATH ?? "" });
+  miss.child.stdin.end();
+  assert.equal(await miss.exited, 1);
+  assert.doesNotMatch(miss.stderr, /\x1b|\x07/);
+});
