@@ -156,9 +156,25 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
 const open = new Set<LocalPlatform>();
 let exitWatched = false;
 
-/** One process "exit" listener for all open platforms (one each would trip MaxListeners). */
+/**
+ * One process "exit" listener for all open platforms (one each would trip
+ * MaxListeners). A test runner that times a file out sends SIGTERM, which
+ * skips "exit": the tmux servers are daemons and would outlive it, so the
+ * terminating signals also clean up, then take their default course.
+ */
 function watchExit(p: LocalPlatform): void {
-  if (!exitWatched) process.once("exit", () => open.forEach((q) => q.killSync()));
+  if (!exitWatched) {
+    const killAll = () => open.forEach((q) => q.killSync());
+    process.once("exit", killAll);
+    for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
+      // Only where nobody else handles the signal: the demo forwards SIGTERM to lap.
+      if (process.listenerCount(signal) > 0) continue;
+      process.once(signal, () => {
+        killAll();
+        process.kill(process.pid, signal);
+      });
+    }
+  }
   exitWatched = true;
   open.add(p);
 }
