@@ -8,12 +8,12 @@ BINDIR = $(DESTDIR)$(PREFIX)/bin
 
 # What runs at run time: the entry and these modules. Everything else in
 # internal/ (the local platform, tests, benchmarks) stays in the checkout.
-RUNTIME = agents api attach auth config errors io modes tty ws
+RUNTIME = agents api attach auth cast chat colour completion config doctor errors io keys modes proxy record sessions tty ws
 
 NODE ?= node
 BIN = node_modules/.bin
 
-.PHONY: all deps build test unit install uninstall demo clean
+.PHONY: all deps build test unit install uninstall demo clean record golden dist deptree bench
 
 all: build
 
@@ -45,6 +45,35 @@ install: build
 # A real shell on a real PTY behind a local platform, through the real lap.
 demo: build
 	$(NODE) build/internal/demo.js
+
+# Replays every recording in testdata/frames (or FRAMES=<dir>) against the
+# bridge three ways; UPDATE=1 rewrites the NAME.golden transcripts.
+FRAMES ?= testdata/frames
+golden: build
+	$(NODE) build/internal/golden.js $(if $(filter 1,$(UPDATE)),--update) $(FRAMES)
+
+# Re-records the real-program scenarios (real lap on a real PTY, local
+# platform) into testdata/frames; replay them with make golden UPDATE=1.
+record: build
+	$(NODE) build/internal/golden_record.js testdata/frames
+
+# dist/lap-<version>.tar.gz: what make install installs, with a Makefile that
+# installs it offline, README, LICENSE and SHA256SUMS; the same bytes every
+# time for a commit. DIST=<dir> writes it elsewhere.
+DIST ?= dist
+dist: build
+	sh internal/dist.sh $(DIST) $(RUNTIME)
+
+# Prints the runtime dependency tree from package-lock.json, as in the README's
+# "For auditors" section; UPDATE=1 rewrites that block of README.md.
+deptree: build
+	$(NODE) build/internal/deptree.js $(if $(filter 1,$(UPDATE)),--update README.md)
+
+# lap against the physical floor, in one run: prints a table and writes
+# BENCHMARKS.md. Not a test: a missed target is reported, never fatal.
+# BENCH_QUICK=1 scales the sizes down; BENCH_ONLY=startup,keys,... runs some.
+bench: build
+	$(NODE) build/internal/bench.js
 
 uninstall:
 	rm -f $(BINDIR)/lap

@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { parseCommand, parseDuration } from "./lap.js";
+import { parseCommand } from "./lap.js";
+import { parseDuration } from "./internal/config.js";
 import { LapError } from "./internal/errors.js";
 
 const TEN_MINUTES = 600_000;
@@ -54,10 +55,63 @@ test("bad argv is a usage error (exit 2) with the exact message", () => {
 });
 
 test("durations take seconds by default and ms, s, m, h units", () => {
-  assert.equal(parseDuration("90"), 90_000);
-  assert.equal(parseDuration("250ms"), 250);
-  assert.equal(parseDuration("1.5m"), 90_000);
-  assert.equal(parseDuration("1h"), 3_600_000);
-  assert.throws(() => parseDuration("-1s"));
-  assert.throws(() => parseDuration("soon"));
+  assert.equal(parseDuration("90", "--timeout"), 90_000);
+  assert.equal(parseDuration("250ms", "--timeout"), 250);
+  assert.equal(parseDuration("1.5m", "--timeout"), 90_000);
+  assert.equal(parseDuration("1h", "--timeout"), 3_600_000);
+  assert.throws(() => parseDuration("-1s", "--timeout"));
+  assert.throws(() => parseDuration("soon", "--timeout"));
+});
+
+test("the session, scripting and diagnosis commands parse, with flags before or after the positionals", () => {
+  const SIXTY_FIVE_S = 65_000;
+  const table: [string[], unknown][] = [
+    [["sessions"], { cmd: "sessions" }],
+    [["sessions", "demo", "--json"], { cmd: "sessions", agent: "demo", json: true }],
+    [["--json", "sessions"], { cmd: "sessions", json: true }],
+    [["stop", "abc", "--yes"], { cmd: "stop", session: "abc", yes: true }],
+    [["--yes", "stop", "abc"], { cmd: "stop", session: "abc", yes: true }],
+    [["stop", "abc"], { cmd: "stop", session: "abc" }],
+    [["agents", "--json"], { cmd: "agents", json: true }],
+    [["config", "--json"], { cmd: "config", json: true }],
+    [["login", "--url", "https://lap.example.com"], { cmd: "login", url: "https://lap.example.com" }],
+    [["login", "--profile", "staging"], { cmd: "login", profile: "staging" }],
+    [["demo", "--profile", "staging"], { cmd: "open", agent: "demo", new: false, timeoutMs: TEN_MINUTES, profile: "staging" }],
+    [["--profile", "ci", "logout"], { cmd: "logout", profile: "ci" }],
+    [["doctor"], { cmd: "doctor", idleMs: SIXTY_FIVE_S, timeoutMs: TEN_MINUTES }],
+    [["doctor", "demo", "--idle", "1s", "--timeout", "30s"], { cmd: "doctor", target: "demo", idleMs: 1000, timeoutMs: 30_000 }],
+    [["completion", "fish"], { cmd: "completion", shell: "fish" }],
+    [["__complete", "agents"], { cmd: "complete", what: "agents" }],
+    [["stop", "--help"], { cmd: "help", topic: "stop" }],
+    [["help", "doctor"], { cmd: "help", topic: "doctor" }],
+    [["--profile", "x", "--help"], { cmd: "help", topic: "lap" }],
+  ];
+  for (const [argv, want] of table) assert.deepEqual(parseCommand(argv), want, argv.join(" "));
+});
+
+test("the new commands' usage errors are exact, and their flags apply only to them", () => {
+  const table: [string[], string][] = [
+    [["stop"], "stop needs a session id"],
+    [["stop", "a", "b"], "unexpected argument 'b' for 'lap stop'"],
+    [["sessions", "a", "b"], "unexpected argument 'b' for 'lap sessions'"],
+    [["doctor", "a", "b"], "unexpected argument 'b' for 'lap doctor'"],
+    [["completion"], "completion needs a shell"],
+    [["completion", "tcsh"], "no completion for 'tcsh'"],
+    [["login", "x"], "unexpected argument 'x' for 'lap login'"],
+    [["demo", "--json"], "--json does not apply to 'lap <agent>'"],
+    [["attach", "a", "--yes"], "--yes does not apply to 'lap attach'"],
+    [["logout", "--json"], "--json does not apply to 'lap logout'"],
+    [["agents", "--url", "x"], "--url does not apply to 'lap agents'"],
+    [["sessions", "--idle", "1s"], "--idle does not apply to 'lap sessions'"],
+    [["doctor", "--idle", "soon"], "--idle 'soon' is not a duration"],
+    [["agents", "--profile", "a b"], "'a b' is not a profile name"],
+  ];
+  for (const [argv, message] of table) {
+    assert.throws(() => parseCommand(argv), (err: unknown) => {
+      assert.ok(err instanceof LapError);
+      assert.equal(err.message, message, argv.join(" "));
+      assert.equal(err.code, 2);
+      return true;
+    });
+  }
 });

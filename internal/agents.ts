@@ -1,14 +1,38 @@
 // The listing commands: what agents the platform has.
 
-import { Api, hasTerminal, type Agent } from "./api.js";
-import { credentials } from "./auth.js";
+import { hasTerminal, type Agent } from "./api.js";
+import { connectApi } from "./auth.js";
 import { visible } from "./errors.js";
 import type { IO } from "./io.js";
 
-export async function listAgents(io: IO): Promise<void> {
-  const { base, key } = credentials(io);
-  const agents = await new Api(base, key, io.fetch).listAgents();
-  io.stdout.write(agentTable(agents));
+export interface AgentsOptions {
+  json?: boolean;
+}
+
+// AgentRow is one entry of `lap agents --json`; its field names are stable.
+export interface AgentRow {
+  id: string;
+  name: string | null;
+  harness_id: string;
+  supports_tui: boolean;
+  has_active_session: boolean | null;
+}
+
+export async function listAgents(io: IO, opts: AgentsOptions = {}): Promise<void> {
+  const agents = await connectApi(io).listAgents();
+  io.stdout.write(opts.json ? JSON.stringify(agents.map(agentRow), null, 2) + "\n" : agentTable(agents));
+}
+
+// agentRow says whether the agent has a terminal even when the platform
+// leaves supports_tui out, as `lap agents` does.
+function agentRow(a: Agent): AgentRow {
+  return {
+    id: a.id,
+    name: a.name ?? null,
+    harness_id: a.harness_id,
+    supports_tui: hasTerminal(a),
+    has_active_session: a.has_active_session ?? null,
+  };
 }
 
 // agentTable lays agents out in aligned columns: name, harness, terminal, short id.

@@ -1,7 +1,7 @@
 // The platform's HTTP API (SPEC §1): typed calls, paging, errors, waiting
 // for a session to be ready, and where its terminal WebSocket is.
 
-import { LapError, networkReason, visible } from "./errors.js";
+import { LapError, networkHint, networkReason, visible } from "./errors.js";
 
 export interface Agent {
   id: string;
@@ -28,9 +28,40 @@ export interface Session {
 
 export type Fetch = typeof fetch;
 
+// One part of an agent's answer: text, or a tool call, reasoning, ...
+export interface Part {
+  type: string;
+  text?: string;
+  [field: string]: unknown;
+}
+
+export interface CallOptions {
+  // Instead of the client's timeout for one call.
+  timeoutMs?: number;
+  // Aborts the call early (the user cancelled).
+  signal?: AbortSignal;
+}
+
+// callSignal fires after timeoutMs or when cancel does. AbortSignal.any
+// would do it, but arrived in Node 20.3 and lap runs on 18.
+function callSignal(timeoutMs: number, cancel?: AbortSignal): AbortSignal {
+  const timeout = AbortSignal.timeout(timeoutMs);
+  if (!cancel) return timeout;
+  const both = new AbortController();
+  for (const s of [timeout, cancel]) {
+    if (s.aborted) both.abort(s.reason);
+    else s.addEventListener("abort", () => both.abort(s.reason), { once: true });
+  }
+  return both.signal;
+}
+
 // A platform that answers slower than this is treated as down; bring-up is
 // waited for by polling, so no single call needs to be long.
 const CALL_TIMEOUT_MS = 30_000;
+// A message to an agent without a terminal is answered only when the agent's
+// turn is over, which can take many minutes: its call gets this long, far
+// beyond CALL_TIMEOUT_MS (the user cancels sooner with Ctrl-C).
+export const MESSAGE_TIMEOUT_MS = 30 * 60_000;
 // Bodies larger than this are cut: a misbehaving proxy must not fill memory.
 const MAX_BODY_BYTES = 8 << 20;
 // The platform's own cap on page sizes.
@@ -63,18 +94,20 @@ export class Api {
   private readonly key: string;
   private readonly fetch: Fetch;
   private readonly host: string;
+  private readonly timeoutMs: number;
 
-  constructor(base: string, key: string, fetchFn: Fetch = fetch) {
+  constructor(base: string, key: string, fetchFn: Fetch = fetch, timeoutMs = CALL_TIMEOUT_MS) {
     this.base = base;
     this.key = key;
     this.fetch = fetchFn;
     this.host = new URL(base).host;
+    this.timeoutMs = timeoutMs;
   }
 
   // call sends one request and returns the parsed JSON answer. Any failure
   // becomes a LapError naming the host and what went wrong; a non-2xx answer
   // becomes an HttpError carrying the status.
-  async call(method: string, path: string, body?: unknown): Promise<unknown> {
+  async call(method: string, path: string, body?: unknown, opts: CallOptions = {}): Promise<unknown> {
     const url = this.base + path;
     let res: Response;
     try {
@@ -88,10 +121,11 @@ export class Api {
         body: body === undefined ? undefined : JSON.stringify(body),
         // Never follow a redirect: fetch would send the master key along.
         redirect: "manual",
-        signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
+        signal: callSignal(opts.timeoutMs ?? this.timeoutMs, opts.signal),
       });
     } catch (err) {
-      throw new LapError(`${this.host}: ${networkReason(err)}`, "check the platform URL with 'lap config'");
+      const reason = networkReason(err);
+      throw new LapError(`${this.host}: ${reason}`, networkHint(reason, "check the platform URL with 'lap config'"));
     }
     const text = await readBody(res, this.host);
     if (res.status >= 300 && res.status < 400) {
@@ -171,6 +205,16 @@ export class Api {
     }
     if (!isSession(s)) throw this.shapeError("new session");
     return s;
+  }
+
+  // sendMessage sends one line to an agent without a terminal and returns
+  // the parts of its answer once its turn is over; signal cancels the wait.
+  async sendMessage(sessionId: string, text: string, signal?: AbortSignal): Promise<Part[]> {
+    const answer = await this.call("POST", `/api/v1/managed_agents/sessions/${encodeURIComponent(sessionId)}/message`, { text },
+      { timeoutMs: MESSAGE_TIMEOUT_MS, signal });
+    const parts = (answer as { parts?: unknown } | null)?.parts;
+    if (!Array.isArray(parts)) throw this.shapeError("message");
+    return parts.filter((p): p is Part => typeof p === "object" && p !== null && typeof (p as Part).type === "string");
   }
 
   async getSession(id: string): Promise<Session> {

@@ -1,21 +1,39 @@
 // `lap <agent>` and `lap attach <session>`: find or create the session, wait
-// for it, open its terminal and bridge it to ours (SPEC §3.2).
+// for it, open its terminal and bridge it to ours (SPEC §3.2) — or, for an
+// agent without a terminal, chat with it line by line (chat.ts).
 
-import { Api, hasTerminal, sessionIdFrom, ttyURL, waitReady, type Agent, type Session } from "./api.js";
-import { credentials } from "./auth.js";
-import { EXIT_FAILURE, EXIT_LINK_LOST, EXIT_OK, LapError, describe, visible } from "./errors.js";
+import { hasTerminal, sessionIdFrom, ttyURL, waitReady, type Agent, type Api, type Session } from "./api.js";
+import { connectApi, credentials } from "./auth.js";
+import { checkCastPath, openCast } from "./cast.js";
+import { configPath, parseDuration, type Config } from "./config.js";
+import { EXIT_FAILURE, EXIT_LINK_LOST, EXIT_OK, describe, visible } from "./errors.js";
 import { say, type IO } from "./io.js";
-import { bridge, type End } from "./tty.js";
+import { DEFAULT_DETACH_KEYS, detachRule, parseDetachKeys, type DetachKeys } from "./keys.js";
+import { bridge, type End, type Timings } from "./tty.js";
 
-export interface OpenOptions {
-  agent: string;
-  new: boolean;
+// What the terminal of a session is opened with.
+export interface SessionOptions {
   timeoutMs: number;
+  // --detach-keys, over the config file's "detachKeys".
+  detachKeys?: string;
+  // --record <file.cast>, and --record-input.
+  record?: string;
+  recordInput?: boolean;
 }
 
-export interface AttachOptions {
+export interface OpenOptions extends SessionOptions {
+  agent: string;
+  new: boolean;
+}
+
+export interface AttachOptions extends SessionOptions {
   session: string;
-  timeoutMs: number;
+}
+
+// Checked options: everything that can be wrong with them is said before a
+// session is made.
+interface Prepared extends SessionOptions {
+  keys: DetachKeys;
 }
 
 // The exit status for a signal, as shells report it.
@@ -23,10 +41,10 @@ const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 
 
 // openAgent runs `lap <agent>` and returns the exit status.
 export async function openAgent(io: IO, opts: OpenOptions): Promise<number> {
-  const { base, key } = credentials(io);
-  const api = new Api(base, key, io.fetch);
+  const config = credentials(io);
+  const prepared = prepare(io, opts, config);
+  const api = connectApi(io, config);
   const agent = await api.resolveAgent(opts.agent);
-  if (agent.harness_id && !hasTerminal(agent)) throw noTerminal(agent.name ?? agent.id, agent.harness_id);
   let session = opts.new ? null : await api.liveSession(agent.id);
   if (session) {
     say(io, `· reattaching to session ${session.id}`);
@@ -34,37 +52,81 @@ export async function openAgent(io: IO, opts: OpenOptions): Promise<number> {
     session = await api.createSession(agent.id, `lap: ${agent.name ?? agent.id}`);
     say(io, `· started session ${session.id}`);
   }
-  return connect(io, api, session, agent, opts.timeoutMs);
+  return connect(io, api, session, agent, prepared);
 }
 
 // attachSession runs `lap attach <id | URL>` and returns the exit status.
 export async function attachSession(io: IO, opts: AttachOptions): Promise<number> {
-  const { base, key } = credentials(io);
-  const api = new Api(base, key, io.fetch);
+  const config = credentials(io);
+  const prepared = prepare(io, opts, config);
+  const api = connectApi(io, config);
   const session = await api.getSession(sessionIdFrom(opts.session));
-  return connect(io, api, session, null, opts.timeoutMs);
+  return connect(io, api, session, null, prepared);
 }
 
-async function connect(io: IO, api: Api, first: Session, agent: Agent | null, timeoutMs: number): Promise<number> {
-  const session = await waitReady(api, first, { timeoutMs, onPhase: (p) => say(io, `· ${visible(p, 80)}`) });
-  if (session.supports_tui === false) throw noTerminal(agent?.name ?? session.agent_id, agent?.harness_id ?? "");
+// prepare checks the detach keys (flag first, then the config file) and
+// that a recording could be written.
+function prepare(io: IO, opts: SessionOptions, config: Config): Prepared {
+  let keys: DetachKeys;
+  if (opts.detachKeys !== undefined) keys = parseDetachKeys(opts.detachKeys);
+  else if (config.detachKeys !== undefined) keys = parseDetachKeys(config.detachKeys, `config ${configPath(io.env, io.home)}: "detachKeys"`, EXIT_FAILURE);
+  else keys = parseDetachKeys(DEFAULT_DETACH_KEYS);
+  if (opts.record !== undefined) checkCastPath(opts.record);
+  return { ...opts, keys };
+}
+
+// LAP_TTY_TOKEN_IN_QUERY=1 (or true, yes) puts the tty token in the URL too.
+const TOKEN_IN_QUERY = /^(1|true|yes)$/i;
+
+async function connect(io: IO, api: Api, first: Session, agent: Agent | null, opts: Prepared): Promise<number> {
+  const session = await waitReady(api, first, { timeoutMs: opts.timeoutMs, onPhase: (p) => say(io, `· ${visible(p, 80)}`) });
+  const again = agent?.name ? `lap ${agent.name}` : `lap attach ${session.id}`;
+  if (session.supports_tui === false || (agent?.harness_id && !hasTerminal(agent))) {
+    if (opts.record !== undefined) say(io, "! nothing is recorded: --record records a terminal, and this agent has none");
+    return (await import("./chat.js")).chat(io, api, session, { name: agent?.name ?? session.agent_id, again });
+  }
   const url = ttyURL(session, api.base, io.env.LAP_TTY_FALLBACK);
   const token = io.env.LAP_TTY_TOKEN || session.tty_token || undefined;
+  const tokenInQuery = TOKEN_IN_QUERY.test(io.env.LAP_TTY_TOKEN_IN_QUERY ?? "");
+  if (tokenInQuery && token) say(io, "! LAP_TTY_TOKEN_IN_QUERY: the tty token also goes in the URL, where access logs on the way will record it");
   // LAP_RECORD_FRAMES=<file> writes each WebSocket of the session as a SPEC §4 recording.
   const record = io.env.LAP_RECORD_FRAMES ? (await import("./record.js")).recorder(io.env.LAP_RECORD_FRAMES) : null;
-  const dial = async () => (record ? record(await io.dial(url, { token }), io.terminal().size()) : io.dial(url, { token }));
+  const dialOpts = { token, tokenInQuery };
+  const dial = async () => (record ? record(await io.dial(url, dialOpts), io.terminal().size()) : io.dial(url, dialOpts));
   const link = await dial();
 
-  const again = agent?.name ? `lap ${agent.name}` : `lap attach ${session.id}`;
-  say(io, `· attached to ${visible(agent?.name ?? session.agent_id, 60)} (session ${session.id.slice(0, 8)}) — Ctrl-D detaches`);
-  const end = await bridge(io.terminal(), link, {
-    redial: dial,
-    alive: async () => {
-      const s = await api.getSession(session.id);
-      return s.status === "ready" ? true : `session ${session.id} is ${visible(s.status)}`;
-    },
-  });
-  return report(io, api, session, end, again);
+  const keys = opts.keys.label ? `${opts.keys.label} detaches` : "no detach keys (--detach-keys none)";
+  say(io, `· attached to ${visible(agent?.name ?? session.agent_id, 60)} (session ${session.id.slice(0, 8)}) — ${keys}`);
+  const rule = detachRule(opts.keys);
+  // --record: output, resizes, and (with --record-input) what is sent, but
+  // never the detach keys themselves.
+  const cast = opts.record !== undefined ? openCast(opts.record, { input: !!opts.recordInput, term: io.env.TERM }) : null;
+  cast?.begin(io.terminal().size());
+  let end: End;
+  let failed: string | null | undefined;
+  try {
+    end = await bridge(io.terminal(), link, {
+      timings: reconnectTimings(io),
+      redial: dial,
+      alive: async () => {
+        const s = await api.getSession(session.id);
+        return s.status === "ready" ? true : `session ${session.id} is ${visible(s.status)}`;
+      },
+      detachLabel: opts.keys.label,
+      detach: cast ? (chunk) => {
+        const r = rule(chunk);
+        cast.input(r.send);
+        return r;
+      } : rule,
+      ...(cast && { onOutput: cast.output, onResize: cast.resize }),
+    });
+  } finally {
+    failed = await cast?.close();
+  }
+  const code = await report(io, api, session, end, again);
+  if (failed) say(io, `! the recording ${opts.record} is incomplete: ${visible(failed)}`);
+  else if (cast) say(io, `· recorded to ${opts.record} — play it with: asciinema play ${opts.record}`);
+  return code;
 }
 
 // report tells the user how the bridge ended and picks the exit status:
@@ -99,7 +161,10 @@ async function report(io: IO, api: Api, session: Session, end: End, again: strin
   }
 }
 
-function noTerminal(name: string, harness: string): LapError {
-  return new LapError(`agent '${visible(name)}' has no terminal (harness ${visible(harness || "unknown")})`,
-    "this harness is talked to by messages, not a terminal; pick an agent with a terminal (see 'lap agents')");
+// LAP_RECONNECT_TIMEOUT (seconds, or 30s, 5m) sets how long a lost link is
+// retried before lap gives up with exit status 3.
+function reconnectTimings(io: IO): Partial<Timings> {
+  const raw = io.env.LAP_RECONNECT_TIMEOUT;
+  return raw ? { retryGiveUpMs: parseDuration(raw, "LAP_RECONNECT_TIMEOUT") } : {};
 }
+

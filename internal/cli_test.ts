@@ -264,13 +264,13 @@ test("waiting gives up after --timeout, saying what it last saw", async () => {
   assert.match(r.stderr, /✗ session \S+ not ready after 1s \(last seen: creating_sandbox \(creating the sandbox\)\)/);
 });
 
-test("an agent without a terminal gets an error naming its harness", async () => {
+test("an agent without a terminal gets a chat instead of a terminal (more in cli6b_test.ts)", async () => {
   const p = await platform();
   p.addAgent({ name: "sdk", harness_id: "opencode", supports_tui: false });
-  const r = await lap(["sdk"], loggedIn(p));
-  assert.equal(r.code, 1);
-  assert.match(r.stderr, /^✗ agent 'sdk' has no terminal \(harness opencode\)/);
-  assert.equal(p.sessions.size, 0);
+  const r = await lap(["sdk"], loggedIn(p), "hi\n");
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, "echo: hi\n");
+  assert.equal(p.sessions.size, 1);
 });
 
 test("an in-cluster sandbox without LAP_TTY_FALLBACK is the troubleshooting message", async () => {

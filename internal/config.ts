@@ -1,14 +1,19 @@
 // The config file: where it is, reading and checking it, writing it
 // atomically with 0600 permissions, removing it. The format is the one older
-// lap versions wrote, {"base": URL, "key": KEY}, so existing logins work.
+// lap versions wrote, {"base": URL, "key": KEY}, so existing logins work;
+// that top-level pair is the default profile, and named profiles sit beside
+// it as {"profiles": {"NAME": {"base", "key"}}}, which older versions ignore.
 
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { LapError, visible } from "./errors.js";
+import { LapError, usageError, visible } from "./errors.js";
 
 export interface Config {
   base: string;
   key: string;
+  // The top-level "detachKeys" (docker's syntax, e.g. "ctrl-p,ctrl-q"), the
+  // same for every profile; checked where it is used (keys.ts).
+  detachKeys?: string;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -25,9 +30,48 @@ export interface Loaded {
   looseMode: boolean;
 }
 
-// readConfig returns null when there is no file, and throws a LapError when
-// the file exists but cannot be used.
-export function readConfig(file: string): Loaded | null {
+// The profile used when none is named: the top-level {"base","key"}.
+export const DEFAULT_PROFILE = "default";
+
+// Profile names are keys in the file and words on the command line: short,
+// plain, and never "__proto__".
+const PROFILE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+type Json = Record<string, unknown>;
+
+export function checkProfileName(name: string): string {
+  if (!PROFILE_NAME.test(name)) {
+    throw usageError(`'${visible(name)}' is not a profile name`, "use letters, digits, '.', '_' or '-', e.g. --profile staging");
+  }
+  return name;
+}
+
+// readConfig returns null when there is no file or the file has no such
+// profile, and throws a LapError when the file exists but cannot be used.
+export function readConfig(file: string, profile = DEFAULT_PROFILE): Loaded | null {
+  const found = readFile(file);
+  if (!found) return null;
+  const config = pickProfile(found.data, file, profile);
+  return config && { config, looseMode: found.looseMode };
+}
+
+// parseConfig reads one profile out of the file's text; null when the file
+// does not have it.
+export function parseConfig(text: string, file: string, profile = DEFAULT_PROFILE): Config | null {
+  return pickProfile(parseFile(text, file), file, profile);
+}
+
+// profileNames lists the profiles the file holds, the default first; none
+// when there is no file.
+export function profileNames(file: string): string[] {
+  const found = readFile(file);
+  if (!found) return [];
+  const { data } = found;
+  const names = data.base !== undefined || data.key !== undefined ? [DEFAULT_PROFILE] : [];
+  return [...names, ...Object.keys(isObject(data.profiles) ? data.profiles : {}).filter((n) => n !== DEFAULT_PROFILE)];
+}
+
+function readFile(file: string): { data: Json; looseMode: boolean } | null {
   let text: string;
   let mode: number;
   try {
@@ -37,24 +81,44 @@ export function readConfig(file: string): Loaded | null {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
     throw new LapError(`cannot read ${file}: ${(err as Error).message}`);
   }
-  return { config: parseConfig(text, file), looseMode: (mode & 0o077) !== 0 };
+  return { data: parseFile(text, file), looseMode: (mode & 0o077) !== 0 };
 }
 
-export function parseConfig(text: string, file: string): Config {
-  const broken = (why: string) =>
-    new LapError(`config ${file} is ${why}`, "run 'lap login' to write it again");
-  if (text.trim() === "") throw broken("empty");
+function broken(file: string, why: string): LapError {
+  return new LapError(`config ${file} is ${why}`, "run 'lap login' to write it again");
+}
+
+function parseFile(text: string, file: string): Json {
+  if (text.trim() === "") throw broken(file, "empty");
   let data: unknown;
   try {
     data = JSON.parse(text);
   } catch {
-    throw broken("not valid JSON");
+    throw broken(file, "not valid JSON");
   }
-  if (typeof data !== "object" || data === null || Array.isArray(data)) throw broken("not a JSON object");
-  const { base, key } = data as Record<string, unknown>;
-  if (typeof base !== "string" || base === "") throw broken(`missing "base"`);
-  if (typeof key !== "string" || key === "") throw broken(`missing "key"`);
-  return { base: normalizeBase(base), key };
+  if (!isObject(data)) throw broken(file, "not a JSON object");
+  if (data.profiles !== undefined && !isObject(data.profiles)) throw broken(file, `holding a "profiles" that is not an object`);
+  return data;
+}
+
+// pickProfile is null when the profile is absent (neither base nor key), and
+// an error when it is half there.
+function pickProfile(data: Json, file: string, profile: string): Config | null {
+  const named = profile !== DEFAULT_PROFILE;
+  const entry = named ? (data.profiles as Json | undefined)?.[profile] : data;
+  if (entry === undefined) return null;
+  const where = named ? ` in profile '${profile}'` : "";
+  if (!isObject(entry)) throw broken(file, `holding a profile '${profile}' that is not an object`);
+  const { base, key } = entry;
+  if (base === undefined && key === undefined) return null;
+  if (typeof base !== "string" || base === "") throw broken(file, `missing "base"${where}`);
+  if (typeof key !== "string" || key === "") throw broken(file, `missing "key"${where}`);
+  if (data.detachKeys !== undefined && typeof data.detachKeys !== "string") throw broken(file, `holding a "detachKeys" that is not a string`);
+  return { base: normalizeBase(base), key, ...(data.detachKeys !== undefined && { detachKeys: data.detachKeys as string }) };
+}
+
+function isObject(v: unknown): v is Json {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 // normalizeBase checks a platform URL and drops trailing slashes, so paths
@@ -80,13 +144,13 @@ export function normalizeBase(raw: string): string {
 // writeConfig replaces the file in one rename. The temporary file is created
 // with mode 0600 from the start, so the key is never readable by others, not
 // even for a moment; the directory is made 0700.
-export function writeConfig(file: string, config: Config): void {
+export function writeConfig(file: string, data: Config | Json): void {
   const dir = path.dirname(file);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.tmp`);
   const fd = fs.openSync(tmp, "wx", 0o600);
   try {
-    fs.writeSync(fd, JSON.stringify({ base: config.base, key: config.key }, null, 2) + "\n");
+    fs.writeSync(fd, JSON.stringify(data, null, 2) + "\n");
     fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
@@ -99,6 +163,59 @@ export function writeConfig(file: string, config: Config): void {
   }
 }
 
+// saveProfile stores one profile's credentials and keeps everything else in
+// the file: other profiles, other settings. A damaged file is replaced, since
+// logging in again is how it gets repaired.
+export function saveProfile(file: string, profile: string, config: Config): void {
+  let data: Json = {};
+  try {
+    data = readFile(file)?.data ?? {};
+  } catch {
+    data = {};
+  }
+  if (profile === DEFAULT_PROFILE) {
+    // base and key first, as older versions wrote them.
+    const { base: _b, key: _k, ...rest } = data;
+    data = { base: config.base, key: config.key, ...rest };
+  } else {
+    data.profiles = { ...(isObject(data.profiles) ? data.profiles : {}), [profile]: { base: config.base, key: config.key } };
+  }
+  writeConfig(file, data);
+}
+
+// removeProfile forgets one profile's credentials; the file goes when
+// nothing is left in it. "file" when the file was deleted, "profile" when
+// only the profile was taken out, "none" when there was nothing to remove.
+export function removeProfile(file: string, profile: string): "file" | "profile" | "none" {
+  let data: Json;
+  try {
+    const found = readFile(file);
+    if (!found) return "none";
+    data = found.data;
+  } catch (err) {
+    // A damaged file holds no usable default login: deleting it is logging out.
+    if (profile === DEFAULT_PROFILE && removeConfig(file)) return "file";
+    throw err;
+  }
+  const profiles = isObject(data.profiles) ? { ...data.profiles } : {};
+  if (profile === DEFAULT_PROFILE) {
+    if (data.base === undefined && data.key === undefined) return "none";
+    delete data.base;
+    delete data.key;
+  } else {
+    if (!(profile in profiles)) return "none";
+    delete profiles[profile];
+    if (Object.keys(profiles).length) data.profiles = profiles;
+    else delete data.profiles;
+  }
+  if (Object.keys(data).length === 0) {
+    removeConfig(file);
+    return "file";
+  }
+  writeConfig(file, data);
+  return "profile";
+}
+
 // removeConfig deletes the file; true when there was one.
 export function removeConfig(file: string): boolean {
   try {
@@ -108,4 +225,14 @@ export function removeConfig(file: string): boolean {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
     throw new LapError(`cannot remove ${file}: ${(err as Error).message}`);
   }
+}
+
+// parseDuration reads "90", "90s", "10m", "1h" or "250ms" (a bare number is
+// seconds); what names the flag or variable in the error.
+export function parseDuration(text: string, what: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m?.[2] ?? "s") as "ms" | "s" | "m" | "h"];
+  const ms = m ? Number(m[1]) * unit : NaN;
+  if (!(ms > 0)) throw usageError(`${what} '${visible(text)}' is not a duration`, "use seconds or a unit: 90s, 10m, 1h");
+  return ms;
 }

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { configPath, normalizeBase, parseConfig, readConfig, removeConfig, writeConfig } from "./config.js";
+import { checkProfileName, configPath, normalizeBase, parseConfig, profileNames, readConfig, removeConfig, removeProfile, saveProfile, writeConfig } from "./config.js";
 import { LapError } from "./errors.js";
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "lap-config-"));
@@ -64,4 +64,82 @@ test("platform URLs are checked and trimmed", () => {
   assert.equal(normalizeBase("http://127.0.0.1:4000?x=1#y"), "http://127.0.0.1:4000");
   assert.throws(() => normalizeBase("ws://h"), /not an http\(s\) URL/);
   assert.throws(() => normalizeBase("https://u:p@h"), /must not carry a user or password/);
+});
+
+test("profiles sit beside the top-level login, which stays the default and stays readable by older versions", () => {
+  const dir = tmp();
+  const file = path.join(dir, "config.json");
+  fs.writeFileSync(file, JSON.stringify({ base: "https://prod.example.com", key: "sk-prod", detach_keys: "ctrl-p,ctrl-q" }), { mode: 0o600 });
+  saveProfile(file, "staging", { base: "https://staging.example.com", key: "sk-staging" });
+  const data = JSON.parse(fs.readFileSync(file, "utf8"));
+  assert.deepEqual(data, {
+    base: "https://prod.example.com", key: "sk-prod", detach_keys: "ctrl-p,ctrl-q",
+    profiles: { staging: { base: "https://staging.example.com", key: "sk-staging" } },
+  });
+  // What an older lap reads: the top-level pair, unchanged.
+  assert.deepEqual({ base: data.base, key: data.key }, { base: "https://prod.example.com", key: "sk-prod" });
+  assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+  assert.deepEqual(readConfig(file)!.config, { base: "https://prod.example.com", key: "sk-prod" });
+  assert.deepEqual(readConfig(file, "staging")!.config, { base: "https://staging.example.com", key: "sk-staging" });
+  assert.equal(readConfig(file, "nope"), null);
+  assert.deepEqual(profileNames(file), ["default", "staging"]);
+
+  saveProfile(file, "default", { base: "https://new.example.com", key: "sk-new" });
+  assert.deepEqual(Object.keys(JSON.parse(fs.readFileSync(file, "utf8"))), ["base", "key", "detach_keys", "profiles"]);
+
+  assert.equal(removeProfile(file, "staging"), "profile");
+  assert.equal(removeProfile(file, "staging"), "none");
+  assert.deepEqual(JSON.parse(fs.readFileSync(file, "utf8")), { base: "https://new.example.com", key: "sk-new", detach_keys: "ctrl-p,ctrl-q" });
+  assert.equal(removeProfile(file, "default"), "profile", "the other setting keeps the file");
+  assert.equal(removeProfile(file, "default"), "none");
+  assert.deepEqual(JSON.parse(fs.readFileSync(file, "utf8")), { detach_keys: "ctrl-p,ctrl-q" });
+  fs.rmSync(dir, { recursive: true });
+});
+
+test("a file with only named profiles has no default login, and removing the last profile removes the file", () => {
+  const dir = tmp();
+  const file = path.join(dir, "config.json");
+  assert.equal(removeProfile(file, "default"), "none");
+  assert.deepEqual(profileNames(file), []);
+  saveProfile(file, "ci", { base: "http://ci", key: "k" });
+  assert.equal(readConfig(file), null);
+  assert.deepEqual(profileNames(file), ["ci"]);
+  assert.equal(removeProfile(file, "default"), "none");
+  assert.equal(removeProfile(file, "ci"), "file");
+  assert.equal(fs.existsSync(file), false);
+  fs.rmSync(dir, { recursive: true });
+});
+
+test("a damaged file is replaced by a login and deleted by a logout of the default profile", () => {
+  const dir = tmp();
+  const file = path.join(dir, "config.json");
+  fs.writeFileSync(file, "{oops", { mode: 0o600 });
+  assert.throws(() => removeProfile(file, "staging"), /not valid JSON/);
+  saveProfile(file, "staging", { base: "http://s", key: "k" });
+  assert.deepEqual(profileNames(file), ["staging"]);
+  fs.writeFileSync(file, "{oops");
+  assert.equal(removeProfile(file, "default"), "file");
+  assert.equal(fs.existsSync(file), false);
+  fs.rmSync(dir, { recursive: true });
+});
+
+test("broken profiles are errors that name the profile", () => {
+  const cases: [string, string, string][] = [
+    ['{"profiles":[]}', "default", 'config f is holding a "profiles" that is not an object'],
+    ['{"profiles":{"x":"y"}}', "x", "config f is holding a profile 'x' that is not an object"],
+    ['{"profiles":{"x":{"key":"k"}}}', "x", `config f is missing "base" in profile 'x'`],
+    ['{"profiles":{"x":{"base":"http://h"}}}', "x", `config f is missing "key" in profile 'x'`],
+  ];
+  for (const [text, profile, message] of cases) {
+    assert.throws(() => parseConfig(text, "f", profile), (err: unknown) => err instanceof LapError && err.message === message, text);
+  }
+  assert.equal(parseConfig('{"profiles":{"x":{}}}', "f", "x"), null);
+  assert.equal(parseConfig("{}", "f"), null);
+});
+
+test("profile names are plain words", () => {
+  for (const good of ["staging", "eu-west.2", "A_1"]) assert.equal(checkProfileName(good), good);
+  for (const bad of ["", "-x", "__proto__", "a b", "x".repeat(65), "a/b"]) {
+    assert.throws(() => checkProfileName(bad), (err: unknown) => err instanceof LapError && err.code === 2, bad);
+  }
 });

@@ -68,6 +68,14 @@ export function networkReason(err: unknown): string {
     UND_ERR_BODY_TIMEOUT: "no answer (timed out)",
   };
   if (known[code]) return known[code];
-  if (/CERT|SSL|TLS|SELF_SIGNED/i.test(code)) return `TLS error (${code})`;
+  // OpenSSL's codes: DEPTH_ZERO_SELF_SIGNED_CERT, UNABLE_TO_VERIFY_LEAF_SIGNATURE, ...
+  if (/CERT|SSL|TLS|SELF_SIGNED|VERIFY/i.test(code)) return `TLS error (${code})`;
   return visible(e.cause?.message ?? e.message ?? String(err));
+}
+
+// networkHint says what to try for a failure networkReason worded.
+export function networkHint(reason: string, otherwise: string): string {
+  if (reason.startsWith("TLS error")) return "the certificate is not trusted: for a private CA, export NODE_EXTRA_CA_CERTS=/path/to/ca.pem";
+  if (reason.startsWith("via proxy")) return "check HTTPS_PROXY / HTTP_PROXY, or list the platform's host in NO_PROXY";
+  return otherwise;
 }

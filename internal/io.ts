@@ -14,6 +14,8 @@ export interface IO {
   stderr: Writable;
   stdinIsTTY: boolean;
   stdoutIsTTY: boolean;
+  // Whether stderr is a terminal (progress spinners); absent means no.
+  stderrIsTTY?: boolean;
   env: Env;
   home: string;
   fetch: Fetch;

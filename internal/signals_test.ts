@@ -39,6 +39,8 @@ function onPty(marker: string) {
     env: { PATH: process.env.PATH ?? "", HOME: tmp, LAP_CONFIG: config, TERM: "xterm-256color" },
     stdio: ["pipe", "pipe", "inherit", "pipe"],
   });
+  // Made now: the PTY host may be gone before a test gets to wait for it.
+  const closed = once(child, "close");
   let out = "";
   child.stdout!.setEncoding("utf8");
   child.stdout!.on("data", (d: string) => (out += d));
@@ -51,7 +53,7 @@ function onPty(marker: string) {
   };
   // Anchored, so the sh -c line that mentions the same words does not match.
   const lapPid = () => Number(execFileSync("pgrep", ["-f", `^${process.execPath} ${LAP} demo --timeout ${marker}`]).toString().trim());
-  return { child, waitFor, lapPid, out: () => out };
+  return { child, waitFor, lapPid, out: () => out, closed };
 }
 
 // The two stty -g lines, before and after lap.
@@ -75,7 +77,7 @@ for (const [signal, number] of signals) {
     const [before, afterRun] = settings(pty.out());
     assert.equal(afterRun, before);
     pty.child.stdin!.end();
-    await once(pty.child, "close");
+    await pty.closed;
   });
 }
 
@@ -98,5 +100,5 @@ test("Ctrl-D on a real terminal detaches, restores the tty settings and switches
   assert.match(out.slice(0, out.lastIndexOf("\x1b[?1049l")), /\x1b\[\?1049h/);
   assert.match(tail, /detached — session/);
   pty.child.stdin!.end();
-  await once(pty.child, "close");
+  await pty.closed;
 });

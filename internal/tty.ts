@@ -82,6 +82,10 @@ export interface BridgeOptions {
   timings?: Partial<Timings>;
   // Called with every chunk that reaches output (recording).
   onOutput?: (data: Buffer) => void;
+  // Called with the size each time one is sent to the remote side (recording).
+  onResize?: (size: Size) => void;
+  // How the reconnect status names the detach keys ("" when there are none).
+  detachLabel?: string;
   random?: () => number;
 }
 
@@ -98,6 +102,8 @@ export function loneCtrlD(chunk: Buffer): { send: Buffer; detach: boolean } {
 export function bridge(term: Terminal, first: Link, opts: BridgeOptions = {}): Promise<End> {
   const t: Timings = { ...TIMINGS, ...opts.timings };
   const detachRule = opts.detach ?? loneCtrlD;
+  const label = opts.detachLabel ?? "Ctrl-D";
+  const giveUp = label ? ` (${label} to give up)` : "";
   const random = opts.random ?? Math.random;
   const modes = new ModeTracker();
 
@@ -166,6 +172,7 @@ export function bridge(term: Terminal, first: Link, opts: BridgeOptions = {}): P
     if (!force && key === lastSize) return;
     lastSize = key;
     link.sendControl({ type: "resize", cols: size.cols, rows: size.rows });
+    opts.onResize?.(size);
   };
   const onResize = () => {
     clearTimeout(resizeTimer);
@@ -221,7 +228,7 @@ export function bridge(term: Terminal, first: Link, opts: BridgeOptions = {}): P
     const giveUpAt = Date.now() + t.retryGiveUpMs;
     let wait = t.retryFirstMs;
     for (let attempt = 1; !finished; attempt++) {
-      term.status(`[lap] connection lost (${error ?? code}) — reconnecting, attempt ${attempt}… (Ctrl-D to give up)`);
+      term.status(`[lap] connection lost (${error ?? code}) — reconnecting, attempt ${attempt}…${giveUp}`);
       // Jitter keeps a fleet of clients from reconnecting in lockstep.
       await sleep(wait * (0.75 + random() * 0.5));
       wait = Math.min(wait * 2, t.retryMaxMs);
@@ -265,6 +272,7 @@ export function bridge(term: Terminal, first: Link, opts: BridgeOptions = {}): P
     l.sendControl({ type: "resize", cols: size.cols + 1, rows: size.rows });
     l.sendControl({ type: "resize", cols: size.cols, rows: size.rows });
     lastSize = `${size.cols}x${size.rows}`;
+    opts.onResize?.(size);
   };
 
   const flushHeld = () => {
@@ -315,19 +323,13 @@ export function bridge(term: Terminal, first: Link, opts: BridgeOptions = {}): P
 }
 
 // drained resolves once everything written to the stream has been handed
-// on, so no output is lost when lap exits right after.
+// on, so no output is lost when lap exits right after. An empty write's
+// callback runs after every write queued before it.
 function drained(out: Writable): Promise<void> {
-  if (out.writableLength === 0 || out.destroyed) return Promise.resolve();
+  if (out.writableLength === 0 || out.destroyed || out.writableEnded) return Promise.resolve();
   return new Promise((resolve) => {
-    const done = () => {
-      out.off("drain", done);
-      out.off("close", done);
-      out.off("error", done);
-      resolve();
-    };
-    out.on("drain", done);
-    out.on("close", done);
-    out.on("error", done);
+    out.once("error", () => resolve());
+    out.write("", () => resolve());
   });
 }
 

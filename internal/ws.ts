@@ -4,8 +4,10 @@
 // told why.
 
 import WebSocket from "ws";
+import type { ClientOptions } from "ws";
 import type { ClientRequest, IncomingMessage } from "node:http";
-import { LapError, networkReason, visible } from "./errors.js";
+import type { Duplex } from "node:stream";
+import { LapError, networkHint, networkReason, visible } from "./errors.js";
 
 // An upgrade that takes longer than this is a dead path, not a slow one.
 const HANDSHAKE_TIMEOUT_MS = 20_000;
@@ -43,6 +45,13 @@ export interface LinkHandlers {
 export interface DialOptions {
   token?: string;
   timeoutMs?: number;
+  // Also put the token in the URL as ?token= (LAP_TTY_TOKEN_IN_QUERY), for
+  // load balancers that strip Authorization from upgrades. The header is
+  // still sent.
+  tokenInQuery?: boolean;
+  // Makes the connection's socket, e.g. through a proxy tunnel (proxy.ts);
+  // may answer later through done.
+  createConnection?: (options: object, done: (err: Error | null, socket?: Duplex) => void) => Duplex | undefined;
 }
 
 // UpgradeRefused is a LapError for an upgrade answered with an HTTP status.
@@ -58,15 +67,19 @@ export class UpgradeRefused extends LapError {
   }
 }
 
-// dial opens the WebSocket. The token goes only in the Authorization header,
-// never in the URL, so it stays out of access logs.
+// dial opens the WebSocket. The token goes in the Authorization header, and
+// in the URL only with tokenInQuery, so by default it stays out of access
+// logs. Error messages name the host, never the URL.
 export function dial(url: string, opts: DialOptions = {}): Promise<Link> {
-  const host = new URL(url).host;
+  const target = new URL(url);
+  const host = target.host;
   const headers: Record<string, string> = {};
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+  if (opts.token && opts.tokenInQuery) target.searchParams.set("token", opts.token);
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, {
+    const ws = new WebSocket(target, {
       headers,
+      ...(opts.createConnection ? { createConnection: opts.createConnection as unknown as ClientOptions["createConnection"] } : {}),
       handshakeTimeout: opts.timeoutMs ?? HANDSHAKE_TIMEOUT_MS,
       perMessageDeflate: false,
       // Terminal output is bytes: a character split across two text frames
@@ -82,7 +95,8 @@ export function dial(url: string, opts: DialOptions = {}): Promise<Link> {
       });
     });
     ws.on("error", (err) => {
-      if (!opened) reject(new LapError(`${host}: terminal connection failed: ${networkReason(err)}`));
+      const reason = networkReason(err);
+      if (!opened) reject(new LapError(`${host}: terminal connection failed: ${reason}`, networkHint(reason, "")));
     });
     ws.on("open", () => {
       opened = true;

@@ -1,0 +1,913 @@
+// `make bench`: lap measured against the physical floor, on this machine, in
+// one run. Start-up against `node -e 0`; time to attach, throughput and the
+// keystroke round trip against a bare ws client (bench_bare.ts) talking to
+// the same server; memory under a slow reader; the installed size. Prints a
+// table and writes BENCHMARKS.md. Not a test: a missed target is reported,
+// never fatal. BENCH_QUICK=1 scales the sizes down; BENCH_ONLY=a,b runs some.
+//
+// lap runs as a real child (`node build/lap.js bench`, LAP_CONFIG pointing
+// at a throw-away config), stdin a pipe held open (stdin ending detaches).
+// Throughput, latency and memory use a purpose-built server sending from
+// memory, so the numbers are lap's cost, not a shell's or tmux's.
+
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
+import fs from "node:fs";
+import http from "node:http";
+import os from "node:os";
+import path from "node:path";
+import { performance } from "node:perf_hooks";
+import type { Duplex, Readable } from "node:stream";
+import { fileURLToPath } from "node:url";
+import { WebSocket, WebSocketServer } from "ws";
+import { startPlatform } from "./platform.js";
+
+const KiB = 1 << 10;
+const MiB = 1 << 20;
+const QUICK = process.env.BENCH_QUICK === "1";
+const ONLY = new Set((process.env.BENCH_ONLY ?? "").split(",").map((s) => s.trim()).filter(Boolean));
+
+// How often each benchmark runs. Warm-up runs fill the OS page cache and
+// the server's JIT; medians keep one slow run on a busy machine from counting.
+const PLAN = {
+  startup: { warmup: 3, runs: QUICK ? 10 : 30 },
+  attach: { warmup: 2, runs: QUICK ? 5 : 15 },
+  throughput: { warmup: 1, runs: QUICK ? 3 : 5, bytes: (QUICK ? 64 : 256) * MiB },
+  keys: { warmup: 200, count: QUICK ? 500 : 2000, runs: QUICK ? 3 : 5 },
+  slow: { bytes: (QUICK ? 32 : 512) * MiB, rate: 4 * MiB },
+};
+// The harness's output frames in the throughput and memory benchmarks.
+const FRAME_BYTES = 64 * KiB;
+// The server keeps this much queued on a socket: the client never starves,
+// and the bench's own memory stays small.
+const SERVER_HIGH_WATER = 4 * MiB;
+
+// The targets of issue 7.
+const TARGET = {
+  startupRatio: 1.25,
+  attachOverMs: 50,
+  throughputRatio: 0.9,
+  keyOverheadMs: 0.5,
+  peakRssMiB: 80,
+  installedMiB: 1,
+  runtimePackages: ["ws"],
+};
+
+// Generous deadlines: a bench on a loaded machine is slow, not stuck.
+const CHILD_DEADLINE_MS = 60_000;
+const STOP_GRACE_MS = 3_000;
+const RSS_POLL_MS = 100;
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const REPO = path.resolve(here, "..", "..");
+const LAP = path.join(REPO, "build", "lap.js");
+const BARE = path.join(REPO, "build", "internal", "bench_bare.js");
+const REPORT = path.join(REPO, "BENCHMARKS.md");
+
+// ---------- results ----------
+
+interface Row {
+  benchmark: string;
+  lap: string;
+  floor: string;
+  compare: string;
+  target: string;
+  // null: informational, or the benchmark could not run.
+  met: boolean | null;
+  detail: string;
+}
+
+const rows: Row[] = [];
+
+function record(row: Row): void {
+  rows.push(row);
+  const verdict = row.met === null ? "" : row.met ? "  ✓ met" : "  ✗ missed";
+  progress(`  ${row.benchmark}: lap ${row.lap}, floor ${row.floor}, ${row.compare}${verdict}`);
+}
+
+function failed(benchmark: string, target: string, err: unknown): void {
+  const why = err instanceof Error ? err.message : String(err);
+  rows.push({ benchmark, lap: "error", floor: "—", compare: "—", target, met: null, detail: why });
+  progress(`  ${benchmark}: could not run: ${why}`);
+}
+
+function progress(line: string): void {
+  process.stderr.write(line + "\n");
+}
+
+// ---------- statistics ----------
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+// percentile by nearest rank: p99 of 2,000 keys is the 1,980th fastest.
+function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.max(0, Math.ceil((p / 100) * s.length) - 1)]!;
+}
+
+function spread(xs: number[], digits: number, unit: string): string {
+  const s = [...xs].sort((a, b) => a - b);
+  return `${xs.length} runs, ${s[0]!.toFixed(digits)}–${s[s.length - 1]!.toFixed(digits)} ${unit}`;
+}
+
+const ms = (x: number, digits = 1) => `${x.toFixed(digits)} ms`;
+// signed shows a difference with its sign, "+1.2" or "−0.3".
+const signed = (x: number, digits: number) => {
+  const text = Math.abs(x).toFixed(digits);
+  return `${Number(text) === 0 ? "±" : x < 0 ? "−" : "+"}${text}`;
+};
+
+// ---------- child processes ----------
+
+const running = new Set<ChildProcess>();
+
+// Child is one process under measurement: stdin a pipe we hold open, stderr
+// collected (lap's progress lines, and the "[ws closed]" marker).
+class Child {
+  readonly proc: ChildProcess;
+  readonly exited: Promise<number | null>;
+  private errText = "";
+  private watchers: { text: string; resolve: (at: number) => void }[] = [];
+
+  constructor(argv: string[], stdout: "pipe" | "ignore", env: NodeJS.ProcessEnv = childEnv()) {
+    this.proc = spawn(argv[0]!, argv.slice(1), { stdio: ["pipe", stdout, "pipe"], env });
+    running.add(this.proc);
+    this.exited = new Promise((resolve) => {
+      this.proc.once("exit", (code) => {
+        running.delete(this.proc);
+        resolve(code);
+      });
+    });
+    // The child may be gone before our last write reaches it.
+    this.proc.stdin!.on("error", () => {});
+    this.proc.stderr!.on("data", (d: Buffer) => {
+      const at = performance.now();
+      this.errText += d.toString("utf8");
+      const seen = this.watchers.filter((w) => this.errText.includes(w.text));
+      this.watchers = this.watchers.filter((w) => !seen.includes(w));
+      for (const w of seen) w.resolve(at);
+    });
+  }
+
+  get stdout(): Readable {
+    return this.proc.stdout!;
+  }
+
+  get stderr(): string {
+    return this.errText.trim();
+  }
+
+  // stderrShows resolves with the moment text first appeared on stderr.
+  stderrShows(text: string, deadlineMs = CHILD_DEADLINE_MS): Promise<number> {
+    const seen = new Promise<number>((resolve) => {
+      if (this.errText.includes(text)) resolve(performance.now());
+      else this.watchers.push({ text, resolve });
+    });
+    return this.guard(seen, `'${text}' on stderr`, deadlineMs);
+  }
+
+  // firstByte resolves with the moment the first byte arrived on stdout.
+  firstByte(deadlineMs = CHILD_DEADLINE_MS): Promise<number> {
+    const seen = new Promise<number>((resolve) => this.stdout.once("data", () => resolve(performance.now())));
+    return this.guard(seen, "a first byte on stdout", deadlineMs);
+  }
+
+  // guard fails the wait when the child exits first or the deadline passes.
+  guard<T>(p: Promise<T>, what: string, deadlineMs: number): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const dead = this.exited.then((code) => {
+      throw new Error(`child exited (${code}) before ${what}: ${this.stderr.slice(-300) || "no stderr"}`);
+    });
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no ${what} after ${deadlineMs} ms: ${this.stderr.slice(-300)}`)), deadlineMs);
+    });
+    return Promise.race([p, dead, late]).finally(() => clearTimeout(timer));
+  }
+
+  // stop ends stdin (lap detaches), then asks, then insists.
+  async stop(): Promise<void> {
+    this.proc.stdin!.end();
+    for (const signal of ["SIGTERM", "SIGKILL"] as const) {
+      if (await settles(this.exited, STOP_GRACE_MS)) return;
+      this.proc.kill(signal);
+    }
+    await this.exited;
+  }
+}
+
+function settles(p: Promise<unknown>, withinMs: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), withinMs)));
+  return Promise.race([p.then(() => true), late]).finally(() => clearTimeout(timer));
+}
+
+// childEnv is ours minus anything that would change what is measured: node
+// flags, lap's own settings (profiles, tokens, timeouts), proxies, make's.
+function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (!/^(LAP_|NODE_OPTIONS$|(HTTPS?|NO|ALL)_PROXY$|MAKEFLAGS$|MFLAGS$)/i.test(k)) env[k] = v;
+  }
+  return { ...env, ...extra };
+}
+
+function lapArgv(...args: string[]): string[] {
+  return [process.execPath, LAP, ...args];
+}
+
+function bareArgv(url: string, token: string): string[] {
+  return [process.execPath, BARE, url, token];
+}
+
+// writeConfig makes a throw-away lap config in dir, mode 0600 as lap expects.
+function writeConfig(dir: string, name: string, base: string, key: string): string {
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, JSON.stringify({ base, key }) + "\n", { mode: 0o600 });
+  return file;
+}
+
+// ---------- the purpose-built server ----------
+
+// What the harness does with each accepted /tty socket.
+type Harness = (ws: WebSocket) => void;
+
+interface BenchServer {
+  url: string;
+  key: string;
+  ttyUrl: string;
+  token: string;
+  harness: Harness;
+  // API requests answered so far.
+  calls: number;
+  close(): Promise<void>;
+}
+
+const API = "/api/v1/managed_agents";
+// The "screen" a harness sends the moment a socket opens.
+const PROMPT = Buffer.from("$ ");
+
+// startBenchServer serves just what `lap bench` asks for (agents, sessions,
+// one ready session) and a /tty WebSocket whose behaviour each benchmark sets.
+async function startBenchServer(): Promise<BenchServer> {
+  const key = "sk-bench-" + randomBytes(8).toString("hex");
+  const token = randomBytes(16).toString("hex");
+  const agent = { id: randomUUID(), name: "bench", harness_id: "claude-code", supports_tui: true, has_active_session: true };
+  const session: Record<string, unknown> = { id: randomUUID(), agent_id: agent.id, status: "ready", phase: "ready", supports_tui: true, tty_token: token };
+  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
+  const server = http.createServer((req, res) => {
+    srv.calls++;
+    const url = new URL(req.url ?? "/", "http://127.0.0.1");
+    const json = (status: number, body: unknown) => {
+      res.writeHead(status, { "content-type": "application/json" });
+      res.end(JSON.stringify(body));
+    };
+    if (req.headers.authorization !== `Bearer ${key}`) return json(401, { error: "unauthorized" });
+    if (url.pathname === `${API}/agents`) {
+      const first = url.searchParams.get("offset") === "0" || !url.searchParams.has("offset");
+      return json(200, { data: first ? [agent] : [], total: 1, limit: 200, offset: Number(url.searchParams.get("offset") ?? 0) });
+    }
+    if (url.pathname === `${API}/sessions`) return json(200, [session]);
+    if (url.pathname === `${API}/sessions/${session.id}`) return json(200, session);
+    return json(404, { error: "not found" });
+  });
+  const srv: BenchServer = {
+    url: "",
+    key,
+    ttyUrl: "",
+    token,
+    harness: (ws) => ws.send(PROMPT, { binary: false }),
+    calls: 0,
+    close: async () => {
+      for (const ws of wss.clients) ws.terminate();
+      wss.close();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+  server.on("upgrade", (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on("error", () => {});
+    if (!req.url?.startsWith("/tty") || req.headers.authorization !== `Bearer ${token}`) {
+      socket.end("HTTP/1.1 401 Unauthorized\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => srv.harness(ws));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => resolve());
+  });
+  const port = (server.address() as { port: number }).port;
+  srv.url = `http://127.0.0.1:${port}`;
+  srv.ttyUrl = `ws://127.0.0.1:${port}/tty`;
+  session.sandbox_url = srv.url;
+  session.tty_url = srv.ttyUrl;
+  return srv;
+}
+
+// pump sends `count` frames as text frames, as the harness sends PTY output,
+// keeping at most SERVER_HIGH_WATER queued; resolves once all are queued.
+function pump(ws: WebSocket, count: number, frameAt: (i: number) => Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let i = 0;
+    const more = (err?: Error) => {
+      if (err) return reject(err);
+      while (i < count) {
+        if (ws.readyState !== WebSocket.OPEN) return reject(new Error(`client went away after ${i} frames`));
+        const frame = frameAt(i++);
+        if (ws.bufferedAmount + frame.length > SERVER_HIGH_WATER) return ws.send(frame, { binary: false }, more);
+        ws.send(frame, { binary: false });
+      }
+      resolve();
+    };
+    more();
+  });
+}
+
+// Terminal output as a test runner or a build prints it: colours, a UTF-8
+// tick, CRLF. Frames cut it anywhere, mid-sequence and mid-character.
+function colouredFrame(): Buffer {
+  return frameOf((n) => `\x1b[1;32m✓\x1b[0m internal/module_${n % 97}.test.ts \x1b[2m› renders frame ${n} (${n % 13} ms)\x1b[0m\r\n`);
+}
+
+// The same text without a single escape sequence.
+function plainFrame(): Buffer {
+  return frameOf((n) => `✓ internal/module_${n % 97}.test.ts › renders frame ${n} (${n % 13} ms)\r\n`);
+}
+
+function frameOf(line: (n: number) => string): Buffer {
+  let text = "";
+  for (let n = 0; text.length < FRAME_BYTES; n++) text += line(n);
+  return Buffer.from(text).subarray(0, FRAME_BYTES);
+}
+
+// stampedFrame is frame i of a stream whose order can be checked: the
+// coloured text with the frame number written over its start.
+function stampedFrame(template: Buffer, i: number): Buffer {
+  const f = Buffer.allocUnsafe(template.length);
+  template.copy(f);
+  f.write(`\r\n#${String(i).padStart(10, "0")} `, 0, "latin1");
+  return f;
+}
+
+// ---------- start-up ----------
+
+async function timeExit(argv: string[]): Promise<number> {
+  const t0 = performance.now();
+  const proc = spawn(argv[0]!, argv.slice(1), { stdio: "ignore", env: childEnv() });
+  running.add(proc);
+  const code = await new Promise<number | null>((resolve) => proc.once("exit", resolve));
+  running.delete(proc);
+  if (code !== 0) throw new Error(`${argv.slice(1).join(" ")} exited ${code}`);
+  return performance.now() - t0;
+}
+
+async function benchStartup(tmp: string): Promise<void> {
+  const esm = path.join(tmp, "empty.mjs");
+  fs.writeFileSync(esm, "");
+  const variants: Record<string, string[]> = {
+    node: [process.execPath, "-e", "0"],
+    esm: [process.execPath, esm],
+    version: lapArgv("--version"),
+    help: lapArgv("--help"),
+  };
+  const times: Record<string, number[]> = { node: [], esm: [], version: [], help: [] };
+  const { warmup, runs } = PLAN.startup;
+  for (let i = 0; i < warmup + runs; i++) {
+    // Interleaved, so a busy moment on the machine hits all alike.
+    for (const [name, argv] of Object.entries(variants)) {
+      const t = await timeExit(argv);
+      if (i >= warmup) times[name]!.push(t);
+    }
+  }
+  const floor = median(times.node!);
+  const show = (name: string, label: string, target: boolean) => {
+    const lap = median(times[name]!);
+    const ratio = lap / floor;
+    record({
+      benchmark: label,
+      lap: ms(lap),
+      floor: `${ms(floor)} (node -e 0)`,
+      compare: `${ratio.toFixed(2)}×`,
+      target: target ? `≤ ${TARGET.startupRatio}×` : "— (reference)",
+      met: target ? ratio <= TARGET.startupRatio : null,
+      detail: `${spread(times[name]!, 1, "ms")}; node -e 0: ${spread(times.node!, 1, "ms")}`,
+    });
+  };
+  show("version", "start-up: `lap --version`", true);
+  show("help", "start-up: `lap --help`", true);
+  show("esm", "start-up: `node empty.mjs` (an empty ES module)", false);
+}
+
+// ---------- time to attach ----------
+
+// attachRuns times process start → first remote byte on stdout, for lap and
+// the bare client alternately.
+async function attachRuns(lap: () => string[], bare: () => string[], env: NodeJS.ProcessEnv): Promise<{ lap: number[]; bare: number[] }> {
+  const out = { lap: [] as number[], bare: [] as number[] };
+  const { warmup, runs } = PLAN.attach;
+  for (let i = 0; i < warmup + runs; i++) {
+    for (const who of ["bare", "lap"] as const) {
+      const t0 = performance.now();
+      const c = new Child(who === "lap" ? lap() : bare(), "pipe", env);
+      try {
+        const t = (await c.firstByte()) - t0;
+        if (i >= warmup) out[who].push(t);
+      } finally {
+        await c.stop();
+      }
+    }
+  }
+  return out;
+}
+
+function recordAttach(label: string, t: { lap: number[]; bare: number[] }): void {
+  const lap = median(t.lap);
+  const floor = median(t.bare);
+  record({
+    benchmark: label,
+    lap: ms(lap),
+    floor: `${ms(floor)} (bare ws client)`,
+    compare: `${signed(lap - floor, 1)} ms`,
+    target: `≤ floor + ${TARGET.attachOverMs} ms`,
+    met: lap - floor <= TARGET.attachOverMs,
+    detail: `lap ${spread(t.lap, 1, "ms")}; bare ${spread(t.bare, 1, "ms")}`,
+  });
+}
+
+async function benchAttach(srv: BenchServer, tmp: string): Promise<void> {
+  srv.harness = (ws) => ws.send(PROMPT, { binary: false });
+  const config = writeConfig(tmp, "bench.json", srv.url, srv.key);
+  const before = srv.calls;
+  const t = await attachRuns(() => lapArgv("bench"), () => bareArgv(srv.ttyUrl, srv.token), childEnv({ LAP_CONFIG: config }));
+  // Per attach; lap's detach at the end of each run may ask once more.
+  const calls = (srv.calls - before) / (PLAN.attach.warmup + PLAN.attach.runs);
+  recordAttach(`time to attach (bench server: lap makes ${calls.toFixed(1).replace(/\.0$/, "")} API calls a run, then /tty)`, t);
+}
+
+// The same against the local platform: a real PTY inside tmux behind it.
+async function benchAttachPlatform(tmp: string): Promise<void> {
+  const platform = await startPlatform({ bringUpMs: 0, env: { PS1: "$ " } });
+  try {
+    const agent = platform.addAgent({ name: "bench", harness_id: "claude-code", supports_tui: true });
+    const res = await fetch(`${platform.url}${API}/agents/${agent.id}/session`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${platform.key}`, "content-type": "application/json" },
+      body: JSON.stringify({ title: "bench" }),
+    });
+    const s = (await res.json()) as { status: string; tty_url: string; tty_token: string };
+    if (s.status !== "ready") throw new Error(`the local platform's session is ${s.status}, not ready at once`);
+    const config = writeConfig(tmp, "platform.json", platform.url, platform.key);
+    const t = await attachRuns(() => lapArgv("bench"), () => bareArgv(s.tty_url, s.tty_token), childEnv({ LAP_CONFIG: config }));
+    recordAttach("time to attach (local platform: real PTY in tmux)", t);
+  } finally {
+    await platform.close();
+  }
+}
+
+// ---------- throughput ----------
+
+// throughputRun sends PLAN.throughput.bytes to one client writing to
+// /dev/null, timed from the socket opening on the server to the client
+// saying "[ws closed]" (printed once every byte is handed to stdout).
+async function throughputRun(srv: BenchServer, argv: string[], env: NodeJS.ProcessEnv, frame: Buffer): Promise<number> {
+  const frames = PLAN.throughput.bytes / frame.length;
+  let started = 0;
+  srv.harness = (ws) => {
+    started = performance.now();
+    pump(ws, frames, () => frame).then(() => ws.close(1000), () => ws.terminate());
+  };
+  const c = new Child(argv, "ignore", env);
+  try {
+    const ended = await c.stderrShows("[ws closed]");
+    return PLAN.throughput.bytes / MiB / ((ended - started) / 1000);
+  } finally {
+    await c.stop();
+  }
+}
+
+async function benchThroughput(srv: BenchServer, tmp: string): Promise<void> {
+  const env = childEnv({ LAP_CONFIG: writeConfig(tmp, "bench.json", srv.url, srv.key) });
+  const payloads: [string, Buffer][] = [
+    ["coloured text", colouredFrame()],
+    ["plain text, no ESC", plainFrame()],
+  ];
+  const { warmup, runs, bytes } = PLAN.throughput;
+  for (const [what, frame] of payloads) {
+    const rate = { lap: [] as number[], bare: [] as number[] };
+    for (let i = 0; i < warmup + runs; i++) {
+      const bare = await throughputRun(srv, bareArgv(srv.ttyUrl, srv.token), env, frame);
+      const lap = await throughputRun(srv, lapArgv("bench"), env, frame);
+      if (i < warmup) continue;
+      rate.bare.push(bare);
+      rate.lap.push(lap);
+    }
+    const lap = median(rate.lap);
+    const floor = median(rate.bare);
+    record({
+      benchmark: `throughput: ${bytes / MiB} MiB in 64 KiB frames, ${what}, stdout /dev/null`,
+      lap: `${lap.toFixed(0)} MiB/s`,
+      floor: `${floor.toFixed(0)} MiB/s (bare ws client)`,
+      compare: `${(lap / floor).toFixed(2)}×`,
+      target: `≥ ${TARGET.throughputRatio}×`,
+      met: lap / floor >= TARGET.throughputRatio,
+      detail: `lap ${spread(rate.lap, 0, "MiB/s")}; bare ${spread(rate.bare, 0, "MiB/s")}`,
+    });
+  }
+}
+
+// ---------- keystroke round trip ----------
+
+// Letters only: 0x04 alone would detach.
+const KEYS = Buffer.from("abcdefghijklmnopqrstuvwxyz");
+
+// echo answers every binary frame with the same bytes as a text frame, as a
+// PTY in echo mode does, after sending its prompt.
+const echo: Harness = (ws) => {
+  ws.send(PROMPT, { binary: false });
+  ws.on("message", (data: Buffer, isBinary: boolean) => {
+    if (isBinary) ws.send(data, { binary: false });
+  });
+};
+
+// roundTrip types one key and resolves with the time until its echo is on
+// the child's stdout.
+function roundTrip(c: Child, key: number): Promise<number> {
+  return c.guard(
+    new Promise<number>((resolve) => {
+      const onData = (d: Buffer) => {
+        if (d[d.length - 1] !== key) return;
+        c.stdout.off("data", onData);
+        resolve(performance.now() - sentAt);
+      };
+      c.stdout.on("data", onData);
+      const sentAt = performance.now();
+      c.proc.stdin!.write(Buffer.of(key));
+    }),
+    "an echoed key",
+    CHILD_DEADLINE_MS,
+  );
+}
+
+interface KeyStats {
+  p50: number;
+  p99: number;
+}
+
+// keyRun runs lap and the bare client side by side and types to them in
+// turn, one key at a time, the order swapped every key: both see the same
+// moments of a busy machine.
+async function keyRun(lapArgs: string[], bareArgs: string[], env: NodeJS.ProcessEnv): Promise<{ lap: KeyStats; bare: KeyStats }> {
+  const lap = new Child(lapArgs, "pipe", env);
+  const bare = new Child(bareArgs, "pipe", env);
+  try {
+    await Promise.all([lap.firstByte(), bare.firstByte()]);
+    const samples = { lap: [] as number[], bare: [] as number[] };
+    const { warmup, count } = PLAN.keys;
+    for (let i = 0; i < warmup + count; i++) {
+      const key = KEYS[i % KEYS.length]!;
+      const order = i % 2 ? (["lap", "bare"] as const) : (["bare", "lap"] as const);
+      for (const who of order) {
+        const t = await roundTrip(who === "lap" ? lap : bare, key);
+        if (i >= warmup) samples[who].push(t);
+      }
+    }
+    const stats = (xs: number[]) => ({ p50: percentile(xs, 50), p99: percentile(xs, 99) });
+    return { lap: stats(samples.lap), bare: stats(samples.bare) };
+  } finally {
+    await Promise.all([lap.stop(), bare.stop()]);
+  }
+}
+
+async function benchKeys(srv: BenchServer, tmp: string): Promise<void> {
+  srv.harness = echo;
+  const env = childEnv({ LAP_CONFIG: writeConfig(tmp, "bench.json", srv.url, srv.key) });
+  const res = { lap: [] as KeyStats[], bare: [] as KeyStats[] };
+  for (let i = 0; i < PLAN.keys.runs; i++) {
+    const r = await keyRun(lapArgv("bench"), bareArgv(srv.ttyUrl, srv.token), env);
+    res.lap.push(r.lap);
+    res.bare.push(r.bare);
+  }
+  const m = (who: "lap" | "bare", p: "p50" | "p99") => median(res[who].map((r) => r[p]));
+  const over99 = m("lap", "p99") - m("bare", "p99");
+  const perRun = (who: "lap" | "bare") => res[who].map((r) => `${r.p50.toFixed(3)}/${r.p99.toFixed(3)}`).join(", ");
+  record({
+    benchmark: `keystroke round trip: ${PLAN.keys.count} keys, p50 / p99`,
+    lap: `${ms(m("lap", "p50"), 3)} / ${ms(m("lap", "p99"), 3)}`,
+    floor: `${ms(m("bare", "p50"), 3)} / ${ms(m("bare", "p99"), 3)} (bare ws client)`,
+    compare: `${signed(m("lap", "p50") - m("bare", "p50"), 3)} / ${signed(over99, 3)} ms`,
+    target: `p99 overhead ≤ ${TARGET.keyOverheadMs} ms`,
+    met: over99 <= TARGET.keyOverheadMs,
+    detail: `medians of ${PLAN.keys.runs} runs of ${PLAN.keys.count} keys each (after ${PLAN.keys.warmup} warm-up keys), lap and bare typed to in turn; ` +
+      `p50/p99 per run, lap: ${perRun("lap")}; bare: ${perRun("bare")} (ms)`,
+  });
+}
+
+// ---------- memory under a slow reader ----------
+
+function procStatusKiB(pid: number, field: "VmRSS" | "VmHWM"): number {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+interface SlowRun {
+  // Peak RSS in MiB: VmHWM, or the highest VmRSS polled if that is higher.
+  peakMiB: number;
+  // RSS when the first byte arrived, before the flood: the client's idle size.
+  idleMiB: number;
+  seconds: number;
+  received: number;
+  intact: boolean;
+}
+
+// slowReaderRun sends PLAN.slow.bytes of numbered frames to one client whose
+// stdout is read at PLAN.slow.rate; its peak RSS is read from /proc before
+// the server lets the socket close, and the bytes are checked by hash.
+async function slowReaderRun(srv: BenchServer, argv: string[], env: NodeJS.ProcessEnv): Promise<SlowRun> {
+  const { bytes, rate } = PLAN.slow;
+  const template = colouredFrame();
+  const sent = createHash("sha256");
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  srv.harness = (ws) => {
+    const frameAt = (i: number) => {
+      const f = stampedFrame(template, i);
+      sent.update(f);
+      return f;
+    };
+    pump(ws, bytes / FRAME_BYTES, frameAt).then(() => released).then(() => ws.close(1000), () => ws.terminate());
+  };
+  const c = new Child(argv, "pipe", env);
+  const pid = c.proc.pid!;
+  let peakRss = 0;
+  let idleRss = 0;
+  const poll = setInterval(() => (peakRss = Math.max(peakRss, procStatusKiB(pid, "VmRSS"))), RSS_POLL_MS);
+  try {
+    const got = createHash("sha256");
+    let received = 0;
+    let firstAt = 0;
+    const all = new Promise<void>((resolve) => {
+      c.stdout.on("data", (chunk: Buffer) => {
+        if (!firstAt) {
+          firstAt = performance.now();
+          idleRss = procStatusKiB(pid, "VmRSS");
+        }
+        got.update(chunk);
+        received += chunk.length;
+        if (received >= bytes) return resolve();
+        // Read no faster than rate: stop reading until this chunk is "due".
+        const wait = firstAt + (received / rate) * 1000 - performance.now();
+        if (wait > 1) {
+          c.stdout.pause();
+          setTimeout(() => c.stdout.resume(), wait);
+        }
+      });
+    });
+    await c.guard(all, `all ${bytes / MiB} MiB on stdout`, (bytes / rate) * 1000 * 2 + CHILD_DEADLINE_MS);
+    const seconds = (performance.now() - firstAt) / 1000;
+    const hwm = procStatusKiB(pid, "VmHWM");
+    peakRss = Math.max(peakRss, procStatusKiB(pid, "VmRSS"));
+    release();
+    await c.stderrShows("[ws closed]");
+    const intact = received === bytes && got.digest("hex") === sent.digest("hex");
+    return { peakMiB: Math.max(hwm, peakRss) / KiB, idleMiB: idleRss / KiB, seconds, received, intact };
+  } finally {
+    clearInterval(poll);
+    release();
+    await c.stop();
+  }
+}
+
+// benchSlowReader runs lap, then the bare client (which pauses its socket
+// while stdout is full, as lap does) as the floor of a node + ws client.
+async function benchSlowReader(srv: BenchServer, tmp: string): Promise<void> {
+  const { bytes, rate } = PLAN.slow;
+  const env = childEnv({ LAP_CONFIG: writeConfig(tmp, "bench.json", srv.url, srv.key) });
+  const lap = await slowReaderRun(srv, lapArgv("bench"), env);
+  const bare = await slowReaderRun(srv, bareArgv(srv.ttyUrl, srv.token), env);
+  const check = (r: SlowRun) => (r.intact ? "every byte, in order" : `CORRUPT: ${r.received} of ${bytes} bytes or the hash differs`);
+  const run = (r: SlowRun) =>
+    `peak ${r.peakMiB.toFixed(1)} MiB, ${r.idleMiB.toFixed(1)} MiB at the first byte; read in ${r.seconds.toFixed(1)} s ` +
+    `(${(r.received / MiB / r.seconds).toFixed(2)} MiB/s); ${check(r)}`;
+  record({
+    benchmark: `memory: ${bytes / MiB} MiB to a reader taking ${rate / MiB} MiB/s`,
+    lap: `${lap.peakMiB.toFixed(1)} MiB peak RSS`,
+    floor: `${bare.peakMiB.toFixed(1)} MiB (bare ws client)`,
+    compare: `${signed(lap.peakMiB - bare.peakMiB, 1)} MiB; ${check(lap)}`,
+    target: `≤ ${TARGET.peakRssMiB} MiB, every byte in order`,
+    met: lap.intact && lap.peakMiB <= TARGET.peakRssMiB,
+    detail: `one run each. lap: ${run(lap)}. bare: ${run(bare)}. Peak is VmHWM from /proc/<pid>/status (or the highest VmRSS polled every ${RSS_POLL_MS} ms).`,
+  });
+}
+
+// ---------- installed size ----------
+
+function apparentBytes(p: string): number {
+  const st = fs.lstatSync(p);
+  if (!st.isDirectory()) return st.size;
+  return fs.readdirSync(p).reduce((sum, name) => sum + apparentBytes(path.join(p, name)), 0);
+}
+
+// packagesIn lists every package under a node_modules tree, nested ones too.
+function packagesIn(modules: string): string[] {
+  if (!fs.existsSync(modules)) return [];
+  const found: string[] = [];
+  for (const name of fs.readdirSync(modules)) {
+    const dirs = name.startsWith("@") ? fs.readdirSync(path.join(modules, name)).map((n) => `${name}/${n}`) : [name];
+    for (const d of dirs) {
+      const dir = path.join(modules, d);
+      if (!fs.existsSync(path.join(dir, "package.json"))) continue;
+      found.push(d, ...packagesIn(path.join(dir, "node_modules")));
+    }
+  }
+  return found;
+}
+
+function benchInstall(tmp: string): void {
+  const prefix = path.join(tmp, "prefix");
+  // -o build: `make bench` has just built; install exactly that.
+  const args = ["--no-print-directory", "-o", "build", "install", `PREFIX=${prefix}`, "DESTDIR="];
+  const make = spawnSync(process.env.MAKE || "make", args, { cwd: REPO, env: childEnv(), encoding: "utf8" });
+  if (make.status !== 0) throw new Error(`make install failed: ${(make.stderr || make.stdout).trim().slice(-300)}`);
+  const lib = path.join(prefix, "lib", "lap");
+  const du = spawnSync("du", ["-sk", lib, path.join(prefix, "bin")], { encoding: "utf8" });
+  const duKiB = du.stdout.split("\n").filter(Boolean).reduce((sum, line) => sum + Number(line.split(/\s+/)[0]), 0);
+  const bytes = apparentBytes(lib);
+  const packages = packagesIn(path.join(lib, "node_modules"));
+  const onlyWs = packages.join() === TARGET.runtimePackages.join();
+  const small = duKiB < TARGET.installedMiB * KiB;
+  record({
+    benchmark: "installed: `make install PREFIX=…`",
+    lap: `${duKiB} KiB on disk (du -sk), ${(bytes / KiB).toFixed(0)} KiB of files; runtime packages: ${packages.join(", ") || "none"}`,
+    floor: "—",
+    compare: `${packages.length} package${packages.length === 1 ? "" : "s"}`,
+    target: `one runtime package (ws), < ${TARGET.installedMiB} MiB`,
+    met: onlyWs && small,
+    detail: `of which node_modules/ws: ${(apparentBytes(path.join(lib, "node_modules", "ws")) / KiB).toFixed(0)} KiB of files`,
+  });
+}
+
+// ---------- the report ----------
+
+function machine(): string[] {
+  const cpus = os.cpus();
+  let commit = "unknown";
+  try {
+    commit = (JSON.parse(fs.readFileSync(path.join(REPO, "build", "version.json"), "utf8")) as { commit: string }).commit;
+  } catch {
+    // not built with make
+  }
+  return [
+    `- CPU: ${cpus[0]?.model.trim() ?? "unknown"}, nproc ${os.availableParallelism?.() ?? cpus.length}`,
+    `- memory: ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB; ${os.type()} ${os.release()} ${os.arch()}`,
+    `- node ${process.version}; ws ${wsVersion()}; lap commit ${commit}`,
+    `- load average when the run started: ${loadAtStart}; when it ended: ${load()}`,
+  ];
+}
+
+function wsVersion(): string {
+  try {
+    return (JSON.parse(fs.readFileSync(path.join(REPO, "node_modules", "ws", "package.json"), "utf8")) as { version: string }).version;
+  } catch {
+    return "?";
+  }
+}
+
+const load = () => os.loadavg().map((x) => x.toFixed(2)).join(" ");
+const loadAtStart = load();
+
+function verdict(r: Row): string {
+  if (r.lap === "error") return "could not run";
+  return r.met === null ? "—" : r.met ? "✓ met" : "✗ missed";
+}
+
+function markdownTable(): string[] {
+  const esc = (s: string) => s.replace(/\|/g, "\\|");
+  return [
+    "| benchmark | lap | floor (same run) | lap vs floor | target | this run |",
+    "|---|---|---|---|---|---|",
+    ...rows.map((r) => `| ${[r.benchmark, r.lap, r.floor, r.compare, r.target, verdict(r)].map(esc).join(" | ")} |`),
+  ];
+}
+
+function consoleTable(): string {
+  const cells = [["benchmark", "lap", "floor", "lap vs floor", "target", "this run"], ...rows.map((r) => [r.benchmark, r.lap, r.floor, r.compare, r.target, verdict(r)])];
+  const widths = cells[0]!.map((_, i) => Math.max(...cells.map((row) => [...row[i]!].length)));
+  return cells.map((row) => row.map((c, i) => c + " ".repeat(widths[i]! - [...c].length)).join("  ").trimEnd()).join("\n") + "\n";
+}
+
+function report(seconds: number): string {
+  const p = PLAN;
+  return [
+    "# Benchmarks",
+    "",
+    `Written by \`make bench\` on ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC in ${seconds.toFixed(0)} s` +
+      (QUICK ? " — a **quick run (BENCH_QUICK=1)**: sizes scaled down, numbers rougher than a full run." : "."),
+    "Every number comes from this one run on this one machine; the floors were measured alongside, interleaved with lap.",
+    "",
+    ...markdownTable(),
+    "",
+    "## Details",
+    "",
+    ...rows.map((r) => `- **${r.benchmark}**: ${r.detail}`),
+    "",
+    "## Machine",
+    "",
+    ...machine(),
+    "",
+    "## Commands",
+    "",
+    "- `make bench` builds, then runs `node build/internal/bench.js` (≈ 5–6 minutes: the slow reader takes " +
+      `${(PLAN.slow.bytes / PLAN.slow.rate).toFixed(0)} s for lap and again for the floor). \`BENCH_QUICK=1 make bench\` scales the sizes down (≈ 1 minute). ` +
+      "`BENCH_ONLY=startup,attach,platform,throughput,keys,memory,install` runs some and prints them without writing this file.",
+    `- start-up: \`node build/lap.js --version\`, \`node build/lap.js --help\` and \`node -e 0\`, ${p.startup.runs} runs each after ${p.startup.warmup} warm-ups, interleaved; wall time from spawn to exit.`,
+    "- the bare client is `node build/internal/bench_bare.js <ws-url> <token>`: ws with lap's socket options, every message to stdout (the socket paused while stdout is full), stdin out as binary frames, stdin ending closes.",
+    "- lap is `node build/lap.js bench` with `LAP_CONFIG` naming a throw-away config; stdin is a pipe held open (stdin ending detaches).",
+    `- time to attach: spawn → first byte on stdout, ${p.attach.runs} runs each after ${p.attach.warmup} warm-ups. lap asks the API for the agent and its live session, then opens /tty; the bare client opens /tty directly. ` +
+      "Against the bench server the harness sends `$ ` the moment the socket opens; against the local platform (`startPlatform({bringUpMs: 0})`) the first byte is tmux drawing a real PTY.",
+    `- throughput: the server sends ${p.throughput.bytes / MiB} MiB from memory as 64 KiB text frames (≤ ${SERVER_HIGH_WATER / MiB} MiB queued), then closes 1000; ` +
+      `timed from the socket opening to the client printing \`[ws closed]\` (after every byte went to stdout, which is /dev/null). ${p.throughput.runs} runs each after ${p.throughput.warmup} warm-up.`,
+    `- keystroke round trip: one byte written to the client's stdin, echoed by the server as a text frame, read back from the client's stdout pipe; the next key goes when the echo is back. ` +
+      `lap and the bare client run side by side and are typed to in turn. ${p.keys.count} keys per run after ${p.keys.warmup} warm-up keys, ${p.keys.runs} runs; the table shows the medians of the runs' p50 and p99.`,
+    `- memory: ${p.slow.bytes / MiB} MiB of numbered 64 KiB frames; the bench reads the client's stdout pipe at ${p.slow.rate / MiB} MiB/s, hashes it (sha256) and compares with what was sent; ` +
+      "the peak RSS is VmHWM from /proc/<pid>/status, read before the server closes the socket. One run of lap, then one of the bare client.",
+    "- installed: `make install PREFIX=<tmp>`, then `du -sk` of lib/lap and bin, and the packages under lib/lap/node_modules.",
+    "",
+    "## How to read it",
+    "",
+    "- **floor** is the same job done with nothing of lap in the way, measured in the same run: `node -e 0` for start-up, a 30-line ws client (internal/bench_bare.ts) for the rest. " +
+      "lap cannot be faster than its floor; the targets say how close it must be.",
+    "- **start-up ratios** include process spawn and node's own boot (~" + (rows.find((r) => r.benchmark.startsWith("start-up: `node empty"))?.lap ?? "?") +
+      " for an empty ES module): lap's own share is the difference.",
+    "- **time to attach** against the bench server is lap's cost alone (reading the config, two API calls, loading ws, the upgrade). " +
+      "Against the local platform a real PTY host and tmux sit behind the socket; both clients pay for them alike.",
+    "- **throughput** is in MiB/s of terminal output; the coloured payload makes lap look for terminal modes to undo at the end, the plain one shows the path without escape sequences.",
+    "- **round trip** overhead is lap minus floor at the same percentile; a few hundredths of a millisecond are noise on a busy machine.",
+    "- **memory** is the most the process held while a reader far slower than the network drains it. Flow control keeps queued data small; " +
+      "what remains above the idle size is mostly dead 64 KiB network buffers that V8 frees at its next young-generation GC. " +
+      "The bare client pauses its socket the same way, so its peak is the floor for any node + ws client on this machine.",
+    "- On a shared machine the medians move between runs (start-up and attach by 5–10 ms, throughput by 10–20 %): " +
+      "compare lap with the floor measured in the same run, as the table does, and look at the load average below the table.",
+    "- A missed target is a finding, not a failure: `make test` does not run this.",
+    "",
+  ].join("\n");
+}
+
+// ---------- main ----------
+
+const BENCHMARKS: { name: string; run: (srv: BenchServer, tmp: string) => Promise<void> | void; target: string; label: string }[] = [
+  { name: "startup", label: "start-up", target: `≤ ${TARGET.startupRatio}×`, run: (_, tmp) => benchStartup(tmp) },
+  { name: "attach", label: "time to attach (bench server)", target: `≤ floor + ${TARGET.attachOverMs} ms`, run: benchAttach },
+  { name: "platform", label: "time to attach (local platform)", target: `≤ floor + ${TARGET.attachOverMs} ms`, run: (_, tmp) => benchAttachPlatform(tmp) },
+  { name: "throughput", label: "throughput", target: `≥ ${TARGET.throughputRatio}×`, run: benchThroughput },
+  { name: "keys", label: "keystroke round trip", target: `p99 overhead ≤ ${TARGET.keyOverheadMs} ms`, run: benchKeys },
+  { name: "memory", label: "memory under a slow reader", target: `≤ ${TARGET.peakRssMiB} MiB`, run: benchSlowReader },
+  { name: "install", label: "installed size", target: "one runtime package (ws), < 1 MiB", run: (_, tmp) => benchInstall(tmp) },
+];
+
+async function main(): Promise<void> {
+  for (const f of [LAP, BARE]) {
+    if (!fs.existsSync(f)) throw new Error(`${f} is missing: run 'make build' first`);
+  }
+  const unknown = [...ONLY].filter((name) => !BENCHMARKS.some((b) => b.name === name));
+  if (unknown.length) throw new Error(`BENCH_ONLY: no benchmark '${unknown[0]}'; there are ${BENCHMARKS.map((b) => b.name).join(", ")}`);
+  const started = performance.now();
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "lap-bench-"));
+  const srv = await startBenchServer();
+  try {
+    for (const b of BENCHMARKS) {
+      if (ONLY.size > 0 && !ONLY.has(b.name)) continue;
+      progress(`· ${b.label}…`);
+      try {
+        await b.run(srv, tmp);
+      } catch (err) {
+        failed(b.label, b.target, err);
+      }
+    }
+  } finally {
+    await srv.close();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+  process.stdout.write("\n" + consoleTable());
+  if (ONLY.size === 0) {
+    fs.writeFileSync(REPORT, report((performance.now() - started) / 1000));
+    process.stdout.write(`\nwritten to ${path.relative(process.cwd(), REPORT) || REPORT}\n`);
+  }
+}
+
+// Whatever happens, no child outlives the bench.
+process.on("exit", () => running.forEach((p) => p.kill("SIGKILL")));
+process.on("SIGINT", () => process.exit(130));
+process.on("SIGTERM", () => process.exit(143));
+
+main().catch((err: unknown) => {
+  process.stderr.write(`✗ bench: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

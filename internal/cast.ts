@@ -1,0 +1,113 @@
+// --record: the session written as an asciicast v2 file, which `asciinema
+// play` plays back (https://docs.asciinema.org/manual/asciicast/v2/): a JSON
+// header line, then one JSON array a line per event — [seconds, "o", text]
+// for output, [seconds, "r", "COLSxROWS"] for a resize, and [seconds, "i",
+// text] for input only when asked for (it holds everything typed).
+
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { StringDecoder } from "node:string_decoder";
+import { LapError } from "./errors.js";
+import type { Size } from "./tty.js";
+
+export const CAST_VERSION = 2;
+
+// The file holds the whole screen, maybe secrets: owner only.
+const FILE_MODE = 0o600;
+// asciicast needs a size; this is what a terminal without one is taken as.
+const FALLBACK_SIZE: Size = { cols: 80, rows: 24 };
+// Event times are written to the microsecond, as asciinema does.
+const TIME_DIGITS = 6;
+
+export interface CastOptions {
+  // Record what is typed as "i" events too.
+  input: boolean;
+  // TERM of the recording terminal, for the header.
+  term?: string;
+  // Monotonic milliseconds and wall-clock milliseconds; tests fix them.
+  now?: () => number;
+  wallClock?: () => number;
+}
+
+export interface Cast {
+  // Writes the header and starts the clock: call right before the bridge starts.
+  begin(size: Size | null): void;
+  output(data: Buffer): void;
+  input(data: Buffer): void;
+  resize(size: Size): void;
+  // Flushes and closes the file; resolves with why writing failed, or null.
+  close(): Promise<string | null>;
+}
+
+// checkCastPath fails early, before any session is made, when the file
+// could not be written.
+export function checkCastPath(file: string): void {
+  try {
+    if (fs.existsSync(file)) fs.accessSync(file, fs.constants.W_OK);
+    else fs.accessSync(path.dirname(path.resolve(file)), fs.constants.W_OK);
+  } catch (err) {
+    throw cannotWrite(file, err);
+  }
+}
+
+function cannotWrite(file: string, err: unknown): LapError {
+  const e = err as NodeJS.ErrnoException;
+  const why = e.code === "ENOENT" ? "no such directory" : e.code === "EACCES" ? "permission denied" : e.message;
+  return new LapError(`cannot write the recording ${file}: ${why}`, "give --record a path in a directory you can write to");
+}
+
+// openCast creates (or empties) the file, mode 0600 even when it existed.
+export function openCast(file: string, opts: CastOptions): Cast {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, "w", FILE_MODE);
+    fs.fchmodSync(fd, FILE_MODE);
+  } catch (err) {
+    throw cannotWrite(file, err);
+  }
+  const now = opts.now ?? (() => performance.now());
+  const wallClock = opts.wallClock ?? Date.now;
+  const stream = fs.createWriteStream(file, { fd });
+  let failure: string | null = null;
+  stream.on("error", (err) => {
+    failure ??= err.message;
+  });
+  // Separate decoders: a character cut between two frames (or two reads)
+  // is kept whole, and output and input never mix their halves.
+  const out = new StringDecoder("utf8");
+  const typed = new StringDecoder("utf8");
+  let start = 0;
+  let size = "";
+  let begun = false;
+  const event = (kind: "o" | "i" | "r", text: string) => {
+    if (!begun || text === "" || failure) return;
+    const t = Number(((now() - start) / 1000).toFixed(TIME_DIGITS));
+    stream.write(JSON.stringify([t, kind, text]) + "\n");
+  };
+  return {
+    begin(s) {
+      if (begun) return;
+      const { cols, rows } = s ?? FALLBACK_SIZE;
+      size = `${cols}x${rows}`;
+      start = now();
+      const env = opts.term ? { TERM: opts.term } : {};
+      stream.write(JSON.stringify({ version: CAST_VERSION, width: cols, height: rows, timestamp: Math.floor(wallClock() / 1000), env }) + "\n");
+      begun = true;
+    },
+    output: (data) => event("o", out.write(data)),
+    input: (data) => {
+      if (opts.input) event("i", typed.write(data));
+    },
+    resize(s) {
+      const next = `${s.cols}x${s.rows}`;
+      if (next === size) return;
+      size = next;
+      event("r", next);
+    },
+    close() {
+      event("o", out.end());
+      if (opts.input) event("i", typed.end());
+      return new Promise((resolve) => stream.end((err?: Error | null) => resolve(failure ?? err?.message ?? null)));
+    },
+  };
+}

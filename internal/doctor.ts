@@ -1,0 +1,416 @@
+// `lap doctor [agent | session]`: walks the path from this machine to a
+// sandbox's terminal one step at a time — config, proxy, DNS, TCP, TLS,
+// master key, agents, and given a target the WebSocket upgrade and whether an
+// idle connection survives — and says which step fails and what to do.
+
+import { lookup as dnsLookup } from "node:dns/promises";
+import * as net from "node:net";
+import * as tls from "node:tls";
+import { HttpError, hasTerminal, isUUID, sessionIdFrom, ttyURL, waitReady, type Agent, type Api, type Session } from "./api.js";
+import { DEFAULT_PROFILE, type Env } from "./config.js";
+import { connectApi, findCredentials, mask, type Found } from "./auth.js";
+import { colourWanted, paintMarks } from "./colour.js";
+import { describeProxy, proxyFor } from "./proxy.js";
+import { EXIT_FAILURE, EXIT_OK, LapError, describe, networkReason, visible } from "./errors.js";
+import { say, type IO } from "./io.js";
+import { TIMINGS } from "./tty.js";
+import type { Link } from "./ws.js";
+
+// Load balancers commonly drop connections idle for 60 s: wait a little
+// longer than that by default, so a pass means attach will survive it.
+export const DEFAULT_IDLE_MS = 65_000;
+// One DNS lookup, TCP connect or TLS handshake taking longer than this is a
+// failure of that step, not slowness.
+const STEP_TIMEOUT_MS = 10_000;
+
+export interface DoctorOptions {
+  // An agent (name or id) or a session (id or URL): also check its terminal.
+  target?: string;
+  // How long the WebSocket is left idle before checking it still answers.
+  idleMs: number;
+  // How long to wait for the session to be ready.
+  timeoutMs: number;
+  // For tests: name resolution, and the step and pong deadlines.
+  lookup?: (host: string) => Promise<string[]>;
+  stepTimeoutMs?: number;
+  pongDeadlineMs?: number;
+}
+
+type Mark = "✓" | "✗" | "·";
+
+// Report prints one line per step, "✓ step — detail", "✗ step — what is
+// wrong" plus a hint line, or "· step — note" for a step that does not apply.
+class Report {
+  failed = false;
+  constructor(private readonly io: IO) {}
+
+  ok(step: string, detail: string): void {
+    this.line("✓", step, detail);
+  }
+
+  note(step: string, detail: string): void {
+    this.line("·", step, detail);
+  }
+
+  fail(step: string, what: string, hint = ""): false {
+    this.failed = true;
+    this.line("✗", step, what, hint);
+    return false;
+  }
+
+  private line(mark: Mark, step: string, detail: string, hint = ""): void {
+    const text = `${mark} ${step} — ${detail}\n${hint ? `  ${hint}\n` : ""}`;
+    this.io.stdout.write(colourWanted(this.io.stdoutIsTTY, this.io.env) ? paintMarks(text) : text);
+  }
+}
+
+// doctor runs every check it can and returns 1 when any failed, else 0.
+// Steps that later ones depend on stop the walk when they fail.
+export async function doctor(io: IO, opts: DoctorOptions): Promise<number> {
+  const r = new Report(io);
+  const found = checkConfig(io, r);
+  if (found) await checkPath(io, opts, found, r);
+  return r.failed ? EXIT_FAILURE : EXIT_OK;
+}
+
+async function checkPath(io: IO, opts: DoctorOptions, found: Found, r: Report): Promise<void> {
+  const url = new URL(found.config.base);
+  const proxy = checkProxy(url, io.env, r);
+  if (proxy === false) return;
+  // Through a proxy, the proxy is the host this machine must reach.
+  const hop = proxy ?? url;
+  const port = Number(hop.port) || (hop.protocol === "https:" ? 443 : 80);
+  const timeoutMs = opts.stepTimeoutMs ?? STEP_TIMEOUT_MS;
+  const address = await checkDns(hostOf(hop), proxy ? "proxy " : "", opts.lookup ?? lookupAll, timeoutMs, r);
+  if (address === null) return;
+  if (!(await checkTcp(address, port, timeoutMs, r))) return;
+  if (proxy) r.note("tls", "through the proxy: checked by the calls below");
+  else if (url.protocol !== "https:") r.note("tls", "not used: the platform URL is http://");
+  else if (!(await checkTls(hostOf(url), address, port, timeoutMs, r))) return;
+
+  const api = connectApi(io, found.config);
+  if (!(await checkKey(api, found, r))) return;
+  if (!(await checkAgents(api, r))) return;
+  if (opts.target !== undefined) await checkTerminal(io, api, opts, r);
+}
+
+function checkConfig(io: IO, r: Report): Found | null {
+  let found: Found;
+  try {
+    found = findCredentials(io);
+  } catch (err) {
+    if (!(err instanceof LapError)) throw err;
+    r.fail("config", err.message, err.hint || "run 'lap login'");
+    return null;
+  }
+  const profile = found.profile === DEFAULT_PROFILE ? "" : `, profile ${found.profile}`;
+  if (!found.fromFile) {
+    r.ok("config", "LAP_BASE_URL and LAP_MASTER_KEY are set (no config file needed)");
+  } else if (found.looseMode) {
+    r.fail("config", `${found.file} is readable by other users${profile}`, `run: chmod 600 ${found.file}`);
+  } else {
+    const env = [found.baseFromEnv && "LAP_BASE_URL", found.keyFromEnv && "LAP_MASTER_KEY"].filter(Boolean);
+    r.ok("config", `${found.file}${profile}, private${env.length ? `, with ${env.join(" and ")} from the environment` : ""}`);
+  }
+  return found;
+}
+
+// checkProxy reports the proxy lap uses for the platform (proxy.ts decides,
+// as for every call): its URL, null for none, or false when the setting is
+// unusable.
+function checkProxy(url: URL, env: Env, r: Report): URL | null | false {
+  // Lowercase first, as proxy.ts (and curl) read them.
+  const pick = (names: string[]) => names.map((n) => [n, env[n]?.trim()] as const).find(([, v]) => v);
+  const secure = url.protocol === "https:";
+  const own = pick(secure ? ["https_proxy", "HTTPS_PROXY"] : ["http_proxy", "HTTP_PROXY"]);
+  const other = pick(secure ? ["http_proxy", "HTTP_PROXY"] : ["https_proxy", "HTTPS_PROXY"]);
+  const noProxy = pick(["no_proxy", "NO_PROXY"]);
+  if (!own) {
+    const set = [other && `${other[0]} (for ${secure ? "http" : "https"}:// only)`, noProxy && `${noProxy[0]}`].filter(Boolean);
+    r.ok("proxy", set.length ? `none for ${url.protocol}// (set: ${set.join(", ")})` : "none (HTTPS_PROXY, HTTP_PROXY and NO_PROXY are not set)");
+    return null;
+  }
+  let proxy: URL | null;
+  try {
+    proxy = proxyFor(url, env);
+  } catch (err) {
+    return r.fail("proxy", describe(err), err instanceof LapError ? err.hint : "");
+  }
+  if (proxy === null) {
+    r.ok("proxy", `${noProxy![0]}=${visible(noProxy![1])} exempts ${url.host} from ${own[0]}`);
+    return null;
+  }
+  r.ok("proxy", `${own[0]}=${describeProxy(proxy)} is used for ${url.host}${noProxy ? ` (${noProxy[0]} does not exempt it)` : ""}`);
+  return proxy;
+}
+
+function hostOf(url: URL): string {
+  return url.hostname.replace(/^\[|\]$/g, "");
+}
+
+async function lookupAll(host: string): Promise<string[]> {
+  return (await dnsLookup(host, { all: true })).map((a) => a.address);
+}
+
+async function checkDns(host: string, what: string, lookup: (h: string) => Promise<string[]>, timeoutMs: number, r: Report): Promise<string | null> {
+  if (net.isIP(host)) {
+    r.ok("dns", `${what}${host} is an address (nothing to look up)`);
+    return host;
+  }
+  try {
+    const addresses = await withTimeout(lookup(host), timeoutMs);
+    if (addresses.length === 0) throw Object.assign(new Error("no addresses"), { code: "ENOTFOUND" });
+    r.ok("dns", `${what}${host} → ${addresses.slice(0, 3).join(", ")}${addresses.length > 3 ? ", …" : ""}`);
+    return addresses[0];
+  } catch (err) {
+    r.fail("dns", `cannot resolve ${what}${host}: ${networkReason(err)}`, "check the host name ('lap config'), your VPN and your DNS settings");
+    return null;
+  }
+}
+
+function checkTcp(address: string, port: number, timeoutMs: number, r: Report): Promise<boolean> {
+  const start = Date.now();
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: address, port });
+    const done = (ok: boolean, detail: string, hint = "") => {
+      socket.destroy();
+      clearTimeout(timer);
+      if (ok) r.ok("tcp", detail);
+      else r.fail("tcp", detail, hint);
+      resolve(ok);
+    };
+    const where = net.isIPv6(address) ? `[${address}]:${port}` : `${address}:${port}`;
+    const timer = setTimeout(() => done(false, `${where}: no answer within ${seconds(timeoutMs)}`, "a firewall may be dropping the connection; are you on the right network or VPN?"), timeoutMs);
+    socket.once("connect", () => done(true, `connected to ${where} in ${Date.now() - start} ms`));
+    socket.once("error", (err) => done(false, `${where}: ${networkReason(err)}`, "is the platform up, and is the port right? a firewall or VPN may be in the way"));
+  });
+}
+
+function checkTls(host: string, address: string, port: number, timeoutMs: number, r: Report): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = tls.connect({ host: address, port, servername: net.isIP(host) ? undefined : host, ALPNProtocols: ["http/1.1"] });
+    const done = (ok: boolean, detail: string, hint = "") => {
+      socket.destroy();
+      clearTimeout(timer);
+      if (ok) r.ok("tls", detail);
+      else r.fail("tls", detail, hint);
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false, `no handshake within ${seconds(timeoutMs)}`, "is this port really serving https?"), timeoutMs);
+    socket.once("secureConnect", () => {
+      const cert = socket.getPeerCertificate();
+      const subject = cert.subject?.CN ? ` for ${visible(cert.subject.CN)}` : "";
+      done(true, `${socket.getProtocol() ?? "TLS"}, certificate${subject} valid until ${cert.valid_to ?? "?"}`);
+    });
+    socket.once("error", (err: NodeJS.ErrnoException) => {
+      const code = err.code ? `${visible(err.code)}: ` : "";
+      done(false, `${host}:${port}: ${code}${visible(err.message)}`, tlsHint(err.code ?? ""));
+    });
+  });
+}
+
+function tlsHint(code: string): string {
+  if (code === "ERR_TLS_CERT_ALTNAME_INVALID") return "the certificate is for another name: check the platform URL ('lap config')";
+  if (code === "CERT_HAS_EXPIRED") return "the platform's certificate has expired: tell its operators";
+  if (/SELF_SIGNED|UNABLE_TO_(GET_ISSUER|VERIFY)/.test(code)) {
+    return "signed by a private certificate authority? export NODE_EXTRA_CA_CERTS=/path/to/ca.pem";
+  }
+  return "is this port really serving https? a proxy that inspects TLS needs its CA in NODE_EXTRA_CA_CERTS";
+}
+
+async function checkKey(api: Api, found: Found, r: Report): Promise<boolean> {
+  try {
+    await api.call("GET", "/api/v1/managed_agents/agents?limit=1");
+  } catch (err) {
+    if (err instanceof HttpError && (err.status === 401 || err.status === 403)) {
+      const again = found.keyFromEnv ? "LAP_MASTER_KEY is not this platform's master key"
+        : `run 'lap login${found.profile === DEFAULT_PROFILE ? "" : ` --profile ${found.profile}`}' again with the platform's master key`;
+      return r.fail("key", `${mask(found.config.key)} refused: ${err.status}`, again);
+    }
+    if (err instanceof HttpError && err.status === 404) {
+      return r.fail("api", err.message, "this address answers, but not as an agent platform: check the URL ('lap config')");
+    }
+    return r.fail("api", describe(err), err instanceof LapError ? err.hint : "");
+  }
+  r.ok("key", `${mask(found.config.key)} accepted by ${found.config.base}`);
+  return true;
+}
+
+async function checkAgents(api: Api, r: Report): Promise<boolean> {
+  try {
+    const agents = await api.listAgents();
+    const tty = agents.filter(hasTerminal).length;
+    r.ok("agents", `${agents.length} agent${agents.length === 1 ? "" : "s"}, ${tty} with a terminal`);
+    return true;
+  } catch (err) {
+    return r.fail("agents", describe(err), err instanceof LapError ? err.hint : "");
+  }
+}
+
+interface Target {
+  agent: Agent | null;
+  session: Session | null;
+}
+
+// findTarget reads the argument as a session (a URL, or a UUID that is a
+// session) or else as an agent.
+async function findTarget(api: Api, target: string): Promise<Target> {
+  if (target.includes("/sessions/") || isUUID(target)) {
+    try {
+      return { agent: null, session: await api.getSession(sessionIdFrom(target)) };
+    } catch (err) {
+      if (!(err instanceof HttpError && err.status === 404 && isUUID(target))) throw err;
+    }
+  }
+  const agent = await api.resolveAgent(target);
+  if (agent.harness_id === "") {
+    // A bare UUID: the listing says what it is, if it is there at all.
+    const listed = (await api.listAgents()).find((a) => a.id === agent.id);
+    if (!listed) throw new LapError(`no agent or session with id ${agent.id}`, "see 'lap agents' and 'lap sessions'");
+    return { agent: listed, session: null };
+  }
+  return { agent, session: null };
+}
+
+async function checkTerminal(io: IO, api: Api, opts: DoctorOptions, r: Report): Promise<void> {
+  let target: Target;
+  try {
+    target = await findTarget(api, opts.target!);
+  } catch (err) {
+    r.fail("target", describe(err), err instanceof LapError ? err.hint : "");
+    return;
+  }
+  const { agent } = target;
+  if (agent && !hasTerminal(agent)) {
+    r.note("websocket", `agent ${visible(agent.name ?? agent.id)} has no terminal (harness ${visible(agent.harness_id)}): nothing to upgrade`);
+    return;
+  }
+  let session = target.session;
+  let started = false;
+  if (agent) {
+    try {
+      session = await api.liveSession(agent.id);
+      if (!session) {
+        session = await api.createSession(agent.id, "lap doctor");
+        started = true;
+      }
+    } catch (err) {
+      r.fail("session", describe(err), err instanceof LapError ? err.hint : "");
+      return;
+    }
+    if (started) {
+      r.note("session", `${visible(agent.name ?? agent.id)} had no live session: started ${session.id} for this check (stopped at the end)`);
+    }
+  }
+  try {
+    await checkSession(io, api, session!, opts, r);
+  } finally {
+    if (started) await stopStarted(api, session!, r);
+  }
+}
+
+async function checkSession(io: IO, api: Api, first: Session, opts: DoctorOptions, r: Report): Promise<void> {
+  const start = Date.now();
+  let session: Session;
+  try {
+    session = await waitReady(api, first, { timeoutMs: opts.timeoutMs, onPhase: (p) => say(io, `· ${visible(p, 80)}`) });
+  } catch (err) {
+    r.fail("session", describe(err), err instanceof LapError ? err.hint : "");
+    return;
+  }
+  const waited = Date.now() - start >= 1000 ? ` (waited ${seconds(Date.now() - start)})` : "";
+  r.ok("session", `${session.id} is ready${waited}`);
+  if (session.supports_tui === false) {
+    r.note("websocket", "this session's harness has no terminal: nothing to upgrade");
+    return;
+  }
+  let url: string;
+  try {
+    url = ttyURL(session, api.base, io.env.LAP_TTY_FALLBACK);
+  } catch (err) {
+    r.fail("websocket", describe(err), err instanceof LapError ? err.hint : "");
+    return;
+  }
+  const shown = url.split("?")[0];
+  const token = io.env.LAP_TTY_TOKEN || session.tty_token || undefined;
+  const dialStart = Date.now();
+  let link: Link;
+  try {
+    link = await io.dial(url, { token });
+  } catch (err) {
+    const hint = err instanceof LapError && err.hint ? err.hint : "is the sandbox's address reachable from here? LAP_TTY_FALLBACK names another";
+    r.fail("websocket", describe(err), hint);
+    return;
+  }
+  r.ok("websocket", `upgraded ${visible(shown)} in ${Date.now() - dialStart} ms`);
+  const size = io.terminal().size();
+  // Attach at this terminal's size, so another client's window is not resized.
+  if (size) link.sendControl({ type: "resize", cols: size.cols, rows: size.rows });
+  await checkIdle(io, link, opts, r);
+}
+
+type Idle = { how: "pong"; ms: number } | { how: "silent" } | { how: "closed"; code: number; reason: string; error?: string; afterMs: number };
+
+const IDLE_HINT = "a proxy or load balancer between here and the sandbox drops idle connections; lap pings every " +
+  `${TIMINGS.pingMs / 1000}s to stay inside common limits, but if sessions still drop, raise its idle timeout`;
+
+// checkIdle leaves the link without traffic for idleMs, then pings it: a
+// connection dropped silently on the way does not answer.
+async function checkIdle(io: IO, link: Link, opts: DoctorOptions, r: Report): Promise<void> {
+  say(io, `· leaving the connection idle for ${seconds(opts.idleMs)}…`);
+  const start = Date.now();
+  const pongDeadline = opts.pongDeadlineMs ?? TIMINGS.pongDeadlineMs;
+  const result = await new Promise<Idle>((resolve) => {
+    let pingedAt = 0;
+    let deadline: NodeJS.Timeout | undefined;
+    const idle = setTimeout(() => {
+      pingedAt = Date.now();
+      link.ping();
+      deadline = setTimeout(() => resolve({ how: "silent" }), pongDeadline);
+    }, opts.idleMs);
+    const finish = (v: Idle) => {
+      clearTimeout(idle);
+      clearTimeout(deadline);
+      resolve(v);
+    };
+    link.listen({
+      message: () => {},
+      pong: () => {
+        if (pingedAt) finish({ how: "pong", ms: Date.now() - pingedAt });
+      },
+      close: (code, reason, error) => finish({ how: "closed", code, reason, error, afterMs: Date.now() - start }),
+    });
+  });
+  const idleFor = seconds(opts.idleMs);
+  if (result.how === "pong") {
+    link.close(1000, "lap doctor");
+    r.ok("idle", `still open after ${idleFor} idle (ping answered in ${result.ms} ms)`);
+  } else if (result.how === "silent") {
+    link.terminate();
+    r.fail("idle", `no answer to a ping after ${idleFor} idle: the connection was dropped on the way`, IDLE_HINT);
+  } else {
+    const why = [result.reason && visible(result.reason, 80), result.error].filter(Boolean).join(", ");
+    r.fail("idle", `closed after ${seconds(result.afterMs)} idle (${result.code}${why ? `: ${why}` : ""})`, IDLE_HINT);
+  }
+}
+
+async function stopStarted(api: Api, session: Session, r: Report): Promise<void> {
+  try {
+    await api.call("DELETE", `/api/v1/managed_agents/sessions/${encodeURIComponent(session.id)}`);
+    r.note("session", `stopped ${session.id}, started for this check`);
+  } catch (err) {
+    r.fail("session", `could not stop ${session.id}, started for this check: ${describe(err)}`, `stop it with: lap stop ${session.id} --yes`);
+  }
+}
+
+function seconds(ms: number): string {
+  return ms < 1000 ? `${ms}ms` : `${Math.round(ms / 100) / 10}s`;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error("timed out"), { name: "TimeoutError" })), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}

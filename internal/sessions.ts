@@ -1,0 +1,173 @@
+// The session commands: `lap sessions [agent]` lists them, `lap stop <id>`
+// stops one.
+
+import { HttpError, isUUID, sessionIdFrom, type Api, type Session } from "./api.js";
+import { table } from "./agents.js";
+import { connectApi, prompt } from "./auth.js";
+import { LapError, usageError, visible } from "./errors.js";
+import { say, type IO } from "./io.js";
+
+// The platform's cap on one page of sessions.
+const PAGE_LIMIT = 200;
+// Statuses after which there is nothing left to stop.
+const STOPPED = new Set(["dead", "stopped", "deleted"]);
+
+export interface ListOptions {
+  agent?: string;
+  json?: boolean;
+  now?: () => number;
+}
+
+export interface StopOptions {
+  session: string;
+  yes?: boolean;
+}
+
+// SessionRow is one entry of `lap sessions --json`; its field names are stable.
+// The tty token is never included.
+export interface SessionRow {
+  id: string;
+  agent_id: string;
+  agent: string | null;
+  status: string;
+  phase: string | null;
+  phase_detail: string | null;
+  failure_reason: string | null;
+  created_at: string | null;
+  last_seen_at: string | null;
+}
+
+// listSessions prints the sessions, of one agent or all, newest first.
+export async function listSessions(io: IO, opts: ListOptions = {}): Promise<void> {
+  const api = connectApi(io);
+  let agentId: string | undefined;
+  let names: Map<string, string | null>;
+  if (opts.agent === undefined) {
+    names = await agentNames(api);
+  } else {
+    const agent = await api.resolveAgent(opts.agent);
+    agentId = agent.id;
+    names = agent.name === null ? await agentNames(api) : new Map([[agent.id, agent.name]]);
+  }
+  const rows = newestFirst(await allSessions(api, agentId)).map((s) => sessionRow(s, names));
+  const now = (opts.now ?? Date.now)();
+  io.stdout.write(opts.json ? JSON.stringify(rows, null, 2) + "\n" : sessionTable(rows, now));
+}
+
+// allSessions walks every page of the sessions list. A page shorter than the
+// limit is the last; so is one with nothing new, which is what a platform
+// that ignores offset sends, so lap cannot loop forever on it.
+export async function allSessions(api: Api, agentId?: string): Promise<Session[]> {
+  const seen = new Set<string>();
+  const all: Session[] = [];
+  for (let offset = 0; ; ) {
+    const query = new URLSearchParams();
+    if (agentId) query.set("agent_id", agentId);
+    query.set("limit", String(PAGE_LIMIT));
+    query.set("offset", String(offset));
+    const page = await api.call("GET", `/api/v1/managed_agents/sessions?${query}`);
+    if (!Array.isArray(page)) throw new LapError(`${new URL(api.base).host}: the sessions list answer has an unexpected shape`, "is the platform URL right? see 'lap config'");
+    const fresh = page.filter(isSession).filter((s) => !seen.has(s.id));
+    for (const s of fresh) seen.add(s.id);
+    all.push(...fresh);
+    if (page.length < PAGE_LIMIT || fresh.length === 0) return all;
+    offset += page.length;
+  }
+}
+
+// agentNames maps agent ids to names, for showing sessions.
+export async function agentNames(api: Api): Promise<Map<string, string | null>> {
+  return new Map((await api.listAgents()).map((a) => [a.id, a.name]));
+}
+
+function newestFirst(sessions: Session[]): Session[] {
+  const time = (s: Session) => Date.parse(s.created_at ?? "") || 0;
+  return [...sessions].sort((a, b) => time(b) - time(a));
+}
+
+function sessionRow(s: Session, names: Map<string, string | null>): SessionRow {
+  return {
+    id: s.id,
+    agent_id: s.agent_id,
+    agent: names.get(s.agent_id) ?? null,
+    status: s.status,
+    phase: s.phase ?? null,
+    phase_detail: s.phase_detail ?? null,
+    failure_reason: s.failure_reason ?? null,
+    created_at: s.created_at ?? null,
+    last_seen_at: s.last_seen_at ?? null,
+  };
+}
+
+// sessionTable lays sessions out in columns: short id, agent, status, phase,
+// age, last seen.
+export function sessionTable(rows: SessionRow[], now: number): string {
+  const cells = rows.map((r) => [
+    r.id.slice(0, 8),
+    visible(r.agent ?? r.agent_id.slice(0, 8), 40),
+    visible(r.status, 20),
+    visible(r.phase ?? "-", 30),
+    since(r.created_at, now),
+    r.last_seen_at ? `${since(r.last_seen_at, now)} ago` : "-",
+  ]);
+  return table(["ID", "AGENT", "STATUS", "PHASE", "AGE", "LAST SEEN"], cells);
+}
+
+// since words the time from an ISO date to now the way ps and kubectl do:
+// 45s, 12m, 5h, 3d. "-" when the date is missing or unreadable.
+export function since(iso: string | null, now: number): string {
+  const t = Date.parse(iso ?? "");
+  if (Number.isNaN(t)) return "-";
+  const s = Math.max(0, Math.floor((now - t) / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m`;
+  if (s < 48 * 3600) return `${Math.floor(s / 3600)}h`;
+  return `${Math.floor(s / 86400)}d`;
+}
+
+// stopSession runs `lap stop <id>` and returns the exit status. On a
+// terminal it asks first; elsewhere it needs --yes, so a script never stops
+// a session by accident of a missing flag.
+export async function stopSession(io: IO, opts: StopOptions): Promise<number> {
+  const id = sessionIdFrom(opts.session);
+  if (!opts.yes && !io.stdinIsTTY) {
+    throw usageError(`not stopping session ${id} without confirmation: stdin is not a terminal`, "pass --yes to stop it without asking");
+  }
+  const api = connectApi(io);
+  const session = await findSession(api, id);
+  const names = await agentNames(api).catch(() => new Map<string, string | null>());
+  const agent = visible(names.get(session.agent_id) ?? session.agent_id, 60);
+  if (STOPPED.has(session.status)) {
+    say(io, `✓ session ${session.id} (agent ${agent}) is already ${visible(session.status)}`);
+    return 0;
+  }
+  if (!opts.yes) {
+    const answer = await prompt(io, `Stop session ${session.id} (agent ${agent})? [y/N] `, false, "not stopped");
+    if (!/^\s*y(es)?\s*$/i.test(answer)) {
+      say(io, `· not stopped; session ${session.id} keeps running`);
+      return 0;
+    }
+  }
+  const answer = await api.call("DELETE", `/api/v1/managed_agents/sessions/${encodeURIComponent(session.id)}`);
+  const status = (answer as { status?: unknown } | null)?.status;
+  say(io, `✓ stopped session ${session.id} (agent ${agent})${typeof status === "string" ? `: ${visible(status)}` : ""}`);
+  return 0;
+}
+
+// findSession gets a session by id or, like docker, by the start of its id
+// as `lap sessions` shows it.
+export async function findSession(api: Api, id: string): Promise<Session> {
+  try {
+    return await api.getSession(id);
+  } catch (err) {
+    if (!(err instanceof HttpError && err.status === 404)) throw err;
+  }
+  const matches = isUUID(id) ? [] : (await allSessions(api)).filter((s) => s.id.startsWith(id));
+  if (matches.length === 1) return matches[0];
+  if (matches.length > 1) throw new LapError(`${matches.length} sessions start with '${visible(id)}'`, "give more of the id; list them with 'lap sessions'");
+  throw new LapError(`no session ${visible(id)}`, "list them with 'lap sessions'");
+}
+
+function isSession(s: unknown): s is Session {
+  return typeof s === "object" && s !== null && typeof (s as Session).id === "string" && typeof (s as Session).status === "string";
+}

@@ -1,0 +1,104 @@
+// Network pieces for tests, not installed: certificates made with the
+// openssl CLI (a private CA and a leaf for 127.0.0.1 and localhost signed by
+// it), and a small HTTP CONNECT proxy on 127.0.0.1 that records what it was
+// asked for.
+
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as http from "node:http";
+import * as net from "node:net";
+import * as path from "node:path";
+
+export interface TestCerts {
+  // The CA certificate's file (what NODE_EXTRA_CA_CERTS names) and contents.
+  caFile: string;
+  ca: Buffer;
+  key: Buffer;
+  cert: Buffer;
+}
+
+// hasOpenssl tells whether the tests that need certificates can run.
+export function hasOpenssl(): boolean {
+  try {
+    execFileSync("openssl", ["version"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// makeCerts writes a CA and a leaf into dir (which must exist).
+export function makeCerts(dir: string): TestCerts {
+  const f = (name: string) => path.join(dir, name);
+  const openssl = (...args: string[]) => execFileSync("openssl", args, { stdio: ["ignore", "ignore", "pipe"] });
+  openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+    "-keyout", f("ca.key"), "-out", f("ca.pem"), "-days", "2", "-subj", "/CN=lap test CA",
+    "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign");
+  openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+    "-keyout", f("leaf.key"), "-out", f("leaf.csr"), "-subj", "/CN=localhost");
+  fs.writeFileSync(f("leaf.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n");
+  openssl("x509", "-req", "-in", f("leaf.csr"), "-CA", f("ca.pem"), "-CAkey", f("ca.key"), "-CAcreateserial",
+    "-out", f("leaf.pem"), "-days", "2", "-extfile", f("leaf.ext"));
+  return { caFile: f("ca.pem"), ca: fs.readFileSync(f("ca.pem")), key: fs.readFileSync(f("leaf.key")), cert: fs.readFileSync(f("leaf.pem")) };
+}
+
+export interface TestProxy {
+  // http://127.0.0.1:PORT
+  url: string;
+  // The request target of every CONNECT, e.g. "127.0.0.1:8080".
+  connects: string[];
+  // The Proxy-Authorization header of every CONNECT ("" when absent).
+  auths: string[];
+  close(): Promise<void>;
+}
+
+export interface TestProxyOptions {
+  // Answer every CONNECT with this status instead of tunnelling.
+  refuse?: number;
+}
+
+// startProxy runs a CONNECT-only proxy, as corporate proxies are for TLS.
+export async function startProxy(opts: TestProxyOptions = {}): Promise<TestProxy> {
+  const sockets = new Set<net.Socket>();
+  const connects: string[] = [];
+  const auths: string[] = [];
+  const server = http.createServer((_req, res) => {
+    res.writeHead(405);
+    res.end("CONNECT only");
+  });
+  server.on("connect", (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
+    sockets.add(client);
+    client.on("close", () => sockets.delete(client));
+    client.on("error", () => {});
+    connects.push(req.url ?? "");
+    auths.push(req.headers["proxy-authorization"] ?? "");
+    if (opts.refuse) {
+      client.end(`HTTP/1.1 ${opts.refuse} ${http.STATUS_CODES[opts.refuse] ?? "No"}\r\ncontent-length: 0\r\n\r\n`);
+      return;
+    }
+    const { hostname, port } = new URL(`http://${req.url}`);
+    const upstream = net.connect(Number(port), hostname.replace(/^\[|\]$/g, ""), () => {
+      client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+      if (head.length) upstream.write(head);
+      upstream.pipe(client);
+      client.pipe(upstream);
+    });
+    sockets.add(upstream);
+    upstream.on("close", () => {
+      sockets.delete(upstream);
+      client.destroy();
+    });
+    upstream.on("error", () => client.destroy());
+    client.on("close", () => upstream.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    connects,
+    auths,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
