@@ -178,18 +178,42 @@ export class Api {
         : "this platform has no agents (or logged in to another platform? see 'lap config')");
   }
 
-  async listSessions(agentId?: string): Promise<Session[]> {
-    const query = agentId ? `agent_id=${encodeURIComponent(agentId)}&limit=${PAGE_LIMIT}` : `limit=${PAGE_LIMIT}`;
-    const data = await this.call("GET", `/api/v1/managed_agents/sessions?${query}`);
-    if (!Array.isArray(data)) throw this.shapeError("sessions list");
-    return data.filter(isSession);
+  // listSessions walks the sessions list, of one agent or all, newest first;
+  // pages stops after the first page. A page shorter than the limit is the
+  // last; so is one with nothing new, which is what a platform that ignores
+  // offset sends, so lap cannot loop forever on it.
+  async listSessions(agentId?: string, pages = Infinity): Promise<Session[]> {
+    const seen = new Set<string>();
+    const all: Session[] = [];
+    for (let offset = 0, page = 0; page < pages; page++) {
+      const query = new URLSearchParams();
+      if (agentId) query.set("agent_id", agentId);
+      query.set("limit", String(PAGE_LIMIT));
+      query.set("offset", String(offset));
+      const data = await this.call("GET", `/api/v1/managed_agents/sessions?${query}`);
+      if (!Array.isArray(data)) throw this.shapeError("sessions list");
+      const fresh = data.filter(isSession).filter((s) => !seen.has(s.id));
+      for (const s of fresh) seen.add(s.id);
+      all.push(...fresh);
+      if (data.length < PAGE_LIMIT || fresh.length === 0) break;
+      offset += data.length;
+    }
+    return all;
   }
 
   // liveSession is the newest session of the agent that can be attached to
-  // (ready, or still coming up), or null.
+  // (ready, or still coming up), or null. The newest are on the first page.
   async liveSession(agentId: string): Promise<Session | null> {
-    const sessions = await this.listSessions(agentId);
+    const sessions = await this.listSessions(agentId, 1);
     return sessions.find((s) => s.agent_id === agentId && (s.status === "ready" || s.status === "creating")) ?? null;
+  }
+
+  // stopSession deletes a session and returns the status the platform
+  // reports (dead, stopped or deleted), when it says.
+  async stopSession(id: string): Promise<string | null> {
+    const answer = await this.call("DELETE", `/api/v1/managed_agents/sessions/${encodeURIComponent(id)}`);
+    const status = (answer as { status?: unknown } | null)?.status;
+    return typeof status === "string" ? status : null;
   }
 
   async createSession(agentId: string, title: string): Promise<Session> {

@@ -4,53 +4,17 @@
 
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFile, execFileSync, spawn, spawnSync } from "node:child_process";
+import { execFile, execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as https from "node:https";
-import * as os from "node:os";
 import * as path from "node:path";
 import { once } from "node:events";
-import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { startPlatform, type Platform, type PlatformOptions } from "./platform.js";
 import { hasOpenssl, makeCerts, startProxy } from "./testnet.js";
+import { LAP, homes, lap } from "./testcli.js";
 
-const LAP = fileURLToPath(new URL("../build/lap.js", import.meta.url));
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "lap-cli6a-test-"));
-after(() => fs.rmSync(tmp, { recursive: true, force: true }));
-
-let dirs = 0;
-function home(): string {
-  const dir = path.join(tmp, `home${++dirs}`);
-  fs.mkdirSync(dir);
-  return dir;
-}
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function lap(args: string[], env: Record<string, string>, input = ""): Promise<Run> {
-  const child = spawn(process.execPath, [LAP, ...args], { env: { PATH: process.env.PATH ?? "", ...env } });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d: Buffer) => (stdout += d.toString("utf8")));
-  child.stderr.on("data", (d: Buffer) => (stderr += d.toString("utf8")));
-  child.stdin.end(input);
-  return once(child, "close").then(([code]) => ({ code: code as number, stdout, stderr }));
-}
-
-// loggedIn makes a private home whose config file holds what older lap
-// versions wrote: {"base","key"}.
-function loggedIn(p: { url: string; key: string }, extra: Record<string, string> = {}): Record<string, string> {
-  const h = home();
-  const config = path.join(h, ".lap", "config.json");
-  fs.mkdirSync(path.dirname(config), { mode: 0o700 });
-  fs.writeFileSync(config, JSON.stringify({ base: p.url, key: p.key }), { mode: 0o600 });
-  return { HOME: h, ...extra };
-}
+const { tmp, home, loggedIn } = homes("lap-cli6a-test-");
 
 const platforms: Platform[] = [];
 after(async () => {

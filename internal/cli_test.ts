@@ -3,75 +3,16 @@
 
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
-import * as os from "node:os";
 import * as path from "node:path";
 import { once } from "node:events";
 import { Writable } from "node:stream";
-import { fileURLToPath } from "node:url";
 import { WebSocketServer } from "ws";
 import { startPlatform, type Platform, type PlatformOptions } from "./platform.js";
+import { Lap, homes, lap, type Run } from "./testcli.js";
 
-const LAP = fileURLToPath(new URL("../build/lap.js", import.meta.url));
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "lap-cli-test-"));
-after(() => fs.rmSync(tmp, { recursive: true, force: true }));
-
-let dirs = 0;
-function home(): string {
-  const dir = path.join(tmp, `home${++dirs}`);
-  fs.mkdirSync(dir);
-  return dir;
-}
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-// Lap is one running lap: its output so far, and ways to feed it.
-class Lap {
-  readonly child;
-  stdout = "";
-  stderr = "";
-  readonly exited: Promise<Run>;
-
-  constructor(args: string[], env: Record<string, string>) {
-    this.child = spawn(process.execPath, [LAP, ...args], { env: { PATH: process.env.PATH ?? "", ...env } });
-    this.child.stdout.on("data", (d: Buffer) => (this.stdout += d.toString("utf8")));
-    this.child.stderr.on("data", (d: Buffer) => (this.stderr += d.toString("utf8")));
-    this.exited = once(this.child, "close").then(([code]) => ({ code: code as number, stdout: this.stdout, stderr: this.stderr }));
-  }
-
-  async waitFor(re: RegExp, where: "stdout" | "stderr" = "stdout", ms = 15000): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (!re.test(this[where])) {
-      if (Date.now() > deadline) assert.fail(`timed out waiting for ${re} in ${where}:\n${this[where]}\n--- stderr:\n${this.stderr}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-
-  type(text: string | Buffer): void {
-    this.child.stdin.write(text);
-  }
-}
-
-// env makes a private home and config for one test, logged in to p.
-function loggedIn(p: Platform | { url: string; key: string }, extra: Record<string, string> = {}): Record<string, string> {
-  const h = home();
-  const config = path.join(h, ".lap", "config.json");
-  fs.mkdirSync(path.dirname(config), { mode: 0o700 });
-  fs.writeFileSync(config, JSON.stringify({ base: p.url, key: p.key }), { mode: 0o600 });
-  return { HOME: h, ...extra };
-}
-
-function lap(args: string[], env: Record<string, string>, input = ""): Promise<Run> {
-  const l = new Lap(args, env);
-  l.child.stdin.end(input);
-  return l.exited;
-}
+const { home, loggedIn } = homes("lap-cli-test-");
 
 const platforms: Platform[] = [];
 after(async () => {

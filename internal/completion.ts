@@ -6,7 +6,6 @@ import { DEFAULT_PROFILE, configPath, profileNames } from "./config.js";
 import { connectApi } from "./auth.js";
 import { usageError } from "./errors.js";
 import type { IO } from "./io.js";
-import { allSessions } from "./sessions.js";
 
 export const SHELLS = ["bash", "zsh", "fish"] as const;
 export type Shell = (typeof SHELLS)[number];
@@ -59,7 +58,7 @@ export async function completeWords(io: IO, what: string): Promise<void> {
   } else if (what === "agents") {
     words = (await connectApi(io).listAgents()).map((a) => a.name).filter((n): n is string => !!n && /^\S+$/.test(n));
   } else if (what === "sessions") {
-    words = (await allSessions(connectApi(io))).filter((s) => !["dead", "stopped", "deleted"].includes(s.status)).map((s) => s.id);
+    words = (await connectApi(io).listSessions()).filter((s) => !["dead", "stopped", "deleted"].includes(s.status)).map((s) => s.id);
   } else {
     throw usageError(`nothing to complete for '${what}'`, "usage: lap __complete agents|sessions|profiles");
   }

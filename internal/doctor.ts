@@ -396,7 +396,7 @@ async function checkIdle(io: IO, link: Link, opts: DoctorOptions, r: Report): Pr
 
 async function stopStarted(api: Api, session: Session, r: Report): Promise<void> {
   try {
-    await api.call("DELETE", `/api/v1/managed_agents/sessions/${encodeURIComponent(session.id)}`);
+    await api.stopSession(session.id);
     r.note("session", `stopped ${session.id}, started for this check`);
   } catch (err) {
     r.fail("session", `could not stop ${session.id}, started for this check: ${describe(err)}`, `stop it with: lap stop ${session.id} --yes`);

@@ -3,20 +3,14 @@
 
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import * as fs from "node:fs";
 import * as http from "node:http";
 import * as net from "node:net";
-import * as os from "node:os";
-import * as path from "node:path";
 import { once } from "node:events";
 import { createHash } from "node:crypto";
-import { fileURLToPath } from "node:url";
 import { startPlatform, type Platform } from "./platform.js";
+import { Lap, homes } from "./testcli.js";
 
-const LAP = fileURLToPath(new URL("../build/lap.js", import.meta.url));
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "lap-faults-"));
-after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+const { loggedIn } = homes("lap-faults-");
 
 // FaultProxy forwards TCP to a target and misbehaves on request.
 class FaultProxy {
@@ -97,33 +91,7 @@ async function setup(): Promise<{ p: Platform; proxy: FaultProxy; env: Record<st
   const proxy = new FaultProxy(Number(new URL(p.url).port));
   const base = await proxy.listen();
   cleanups.push(() => proxy.close(), () => p.close());
-  const dir = fs.mkdtempSync(path.join(tmp, "home"));
-  const config = path.join(dir, "config.json");
-  fs.writeFileSync(config, JSON.stringify({ base, key: p.key }), { mode: 0o600 });
-  return { p, proxy, env: { HOME: dir, LAP_CONFIG: config, PATH: process.env.PATH ?? "" } };
-}
-
-class Lap {
-  readonly child;
-  stdout = "";
-  stderr = "";
-  readonly exited: Promise<number>;
-  constructor(args: string[], env: Record<string, string>) {
-    this.child = spawn(process.execPath, [LAP, ...args], { env });
-    this.child.stdout.on("data", (d: Buffer) => (this.stdout += d.toString()));
-    this.child.stderr.on("data", (d: Buffer) => (this.stderr += d.toString()));
-    this.exited = once(this.child, "close").then(([code]) => code as number);
-  }
-  async waitFor(re: RegExp, where: "stdout" | "stderr" = "stdout", ms = 15000): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (!re.test(this[where])) {
-      if (Date.now() > deadline) assert.fail(`timed out waiting for ${re} in ${where}:\n${this[where]}\n--- stderr:\n${this.stderr}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-  type(s: string): void {
-    this.child.stdin.write(s);
-  }
+  return { p, proxy, env: loggedIn({ url: base, key: p.key }) };
 }
 
 test("a dropped connection is reconnected to the same session, and keys typed meanwhile arrive", async () => {
@@ -139,7 +107,7 @@ test("a dropped connection is reconnected to the same session, and keys typed me
   proxy.refusing = false;
   await l.waitFor(/B=kept/);
   l.child.stdin.end();
-  assert.equal(await l.exited, 0, l.stderr);
+  assert.equal((await l.exited).code, 0, l.stderr);
   assert.equal(p.sessions.size, 1, "no second session");
   assert.match(l.stderr, /connection lost .*reconnecting, attempt 1/);
 });
@@ -153,7 +121,7 @@ test("a reset connection is reconnected too", async () => {
   l.type('echo "C=$((2+3))"\r');
   await l.waitFor(/C=5/);
   l.child.stdin.end();
-  assert.equal(await l.exited, 0, l.stderr);
+  assert.equal((await l.exited).code, 0, l.stderr);
 });
 
 test("a link that stays down gives up with exit status 3, never 0", async () => {
@@ -162,7 +130,7 @@ test("a link that stays down gives up with exit status 3, never 0", async () => 
   await l.waitFor(/\$ /);
   proxy.refusing = true;
   proxy.drop();
-  assert.equal(await l.exited, 3, l.stderr);
+  assert.equal((await l.exited).code, 3, l.stderr);
   assert.match(l.stderr, /✗ connection lost .*\n  try again: lap demo\n$/);
 });
 
@@ -173,7 +141,7 @@ test("a session stopped while the link was down is not reconnected to", async ()
   const [s] = p.sessions.values();
   await fetch(`${p.url}/api/v1/managed_agents/sessions/${s.id}`, { method: "DELETE", headers: { authorization: `Bearer ${p.key}` } });
   proxy.drop();
-  assert.equal(await l.exited, 1, l.stderr);
+  assert.equal((await l.exited).code, 1, l.stderr);
   assert.match(l.stderr, new RegExp(`✗ session ${s.id} is (deleted|stopped|dead)`));
   assert.equal(p.sessions.size, 1, "no new session");
 });
@@ -191,7 +159,7 @@ test("a slow link only slows things down: every typed byte arrives in order", as
   const want = createHash("sha256").update(text).digest("hex");
   await l.waitFor(new RegExp(`${want}  -`), "stdout", 30000);
   l.child.stdin.end();
-  assert.equal(await l.exited, 0);
+  assert.equal((await l.exited).code, 0);
 });
 
 test("a silent platform does not hang lap: the first call times out with one line", async () => {
@@ -200,12 +168,10 @@ test("a silent platform does not hang lap: the first call times out with one lin
   await once(silent, "listening");
   cleanups.push(() => silent.close());
   const port = (silent.address() as net.AddressInfo).port;
-  const dir = fs.mkdtempSync(path.join(tmp, "home"));
-  const config = path.join(dir, "config.json");
-  fs.writeFileSync(config, JSON.stringify({ base: `http://127.0.0.1:${port}`, key: "k" }), { mode: 0o600 });
-  const l = new Lap(["agents"], { HOME: dir, LAP_CONFIG: config, LAP_HTTP_TIMEOUT: "1s", PATH: process.env.PATH ?? "" });
+  const env = loggedIn({ url: `http://127.0.0.1:${port}`, key: "k" });
+  const l = new Lap(["agents"], { ...env, LAP_HTTP_TIMEOUT: "1s" });
   l.child.stdin.end();
-  assert.equal(await l.exited, 1);
+  assert.equal((await l.exited).code, 1);
   assert.equal(l.stderr.split("\n")[0], `✗ 127.0.0.1:${port}: no answer (timed out)`);
 });
 
@@ -218,12 +184,10 @@ test("a 200 with the wrong shape is one clear line", async () => {
   await once(server, "listening");
   cleanups.push(() => server.close());
   const port = (server.address() as net.AddressInfo).port;
-  const dir = fs.mkdtempSync(path.join(tmp, "home"));
-  const config = path.join(dir, "config.json");
-  fs.writeFileSync(config, JSON.stringify({ base: `http://127.0.0.1:${port}`, key: "k" }), { mode: 0o600 });
-  const l = new Lap(["agents"], { HOME: dir, LAP_CONFIG: config, PATH: process.env.PATH ?? "" });
+  const env = loggedIn({ url: `http://127.0.0.1:${port}`, key: "k" });
+  const l = new Lap(["agents"], env);
   l.child.stdin.end();
-  assert.equal(await l.exited, 1);
+  assert.equal((await l.exited).code, 1);
   assert.match(l.stderr, /^✗ 127\.0\.0\.1:\d+: the agents list answer has an unexpected shape\n/);
 });
 
@@ -243,12 +207,10 @@ test("a huge error body is cut, not read into memory whole", async () => {
   await once(server, "listening");
   cleanups.push(() => server.close());
   const port = (server.address() as net.AddressInfo).port;
-  const dir = fs.mkdtempSync(path.join(tmp, "home"));
-  const config = path.join(dir, "config.json");
-  fs.writeFileSync(config, JSON.stringify({ base: `http://127.0.0.1:${port}`, key: "k" }), { mode: 0o600 });
-  const l = new Lap(["agents"], { HOME: dir, LAP_CONFIG: config, PATH: process.env.PATH ?? "" });
+  const env = loggedIn({ url: `http://127.0.0.1:${port}`, key: "k" });
+  const l = new Lap(["agents"], env);
   l.child.stdin.end();
-  assert.equal(await l.exited, 1);
+  assert.equal((await l.exited).code, 1);
   assert.match(l.stderr, /^✗ 127\.0\.0\.1:\d+: answer too large/);
 });
 
@@ -256,16 +218,14 @@ test("hostile agent names are printed with their control characters made visible
   const p = await startPlatform({ bringUpMs: 0 });
   cleanups.push(() => p.close());
   p.addAgent({ name: "evil\x1b]0;owned\x07\x1b[2J", harness_id: "codex\x1b[31m" });
-  const dir = fs.mkdtempSync(path.join(tmp, "home"));
-  const config = path.join(dir, "config.json");
-  fs.writeFileSync(config, JSON.stringify({ base: p.url, key: p.key }), { mode: 0o600 });
-  const l = new Lap(["agents"], { HOME: dir, LAP_CONFIG: config, PATH: process.env.PATH ?? "" });
+  const env = loggedIn({ url: p.url, key: p.key });
+  const l = new Lap(["agents"], env);
   l.child.stdin.end();
-  assert.equal(await l.exited, 0, l.stderr);
+  assert.equal((await l.exited).code, 0, l.stderr);
   assert.doesNotMatch(l.stdout, /\x1b|\x07/);
   assert.match(l.stdout, /evil\\x1b\]0;owned\\x07\\x1b\[2J/);
-  const miss = new Lap(["no\x1b[2Jbody"], { HOME: dir, LAP_CONFIG: config, PATH: process.env.PATH ?? "" });
+  const miss = new Lap(["no\x1b[2Jbody"], env);
   miss.child.stdin.end();
-  assert.equal(await miss.exited, 1);
+  assert.equal((await miss.exited).code, 1);
   assert.doesNotMatch(miss.stderr, /\x1b|\x07/);
 });

@@ -7,8 +7,6 @@ import { connectApi, prompt } from "./auth.js";
 import { LapError, usageError, visible } from "./errors.js";
 import { say, type IO } from "./io.js";
 
-// The platform's cap on one page of sessions.
-const PAGE_LIMIT = 200;
 // Statuses after which there is nothing left to stop.
 const STOPPED = new Set(["dead", "stopped", "deleted"]);
 
@@ -49,30 +47,9 @@ export async function listSessions(io: IO, opts: ListOptions = {}): Promise<void
     agentId = agent.id;
     names = agent.name === null ? await agentNames(api) : new Map([[agent.id, agent.name]]);
   }
-  const rows = newestFirst(await allSessions(api, agentId)).map((s) => sessionRow(s, names));
+  const rows = newestFirst(await api.listSessions(agentId)).map((s) => sessionRow(s, names));
   const now = (opts.now ?? Date.now)();
   io.stdout.write(opts.json ? JSON.stringify(rows, null, 2) + "\n" : sessionTable(rows, now));
-}
-
-// allSessions walks every page of the sessions list. A page shorter than the
-// limit is the last; so is one with nothing new, which is what a platform
-// that ignores offset sends, so lap cannot loop forever on it.
-export async function allSessions(api: Api, agentId?: string): Promise<Session[]> {
-  const seen = new Set<string>();
-  const all: Session[] = [];
-  for (let offset = 0; ; ) {
-    const query = new URLSearchParams();
-    if (agentId) query.set("agent_id", agentId);
-    query.set("limit", String(PAGE_LIMIT));
-    query.set("offset", String(offset));
-    const page = await api.call("GET", `/api/v1/managed_agents/sessions?${query}`);
-    if (!Array.isArray(page)) throw new LapError(`${new URL(api.base).host}: the sessions list answer has an unexpected shape`, "is the platform URL right? see 'lap config'");
-    const fresh = page.filter(isSession).filter((s) => !seen.has(s.id));
-    for (const s of fresh) seen.add(s.id);
-    all.push(...fresh);
-    if (page.length < PAGE_LIMIT || fresh.length === 0) return all;
-    offset += page.length;
-  }
 }
 
 // agentNames maps agent ids to names, for showing sessions.
@@ -148,9 +125,8 @@ export async function stopSession(io: IO, opts: StopOptions): Promise<number> {
       return 0;
     }
   }
-  const answer = await api.call("DELETE", `/api/v1/managed_agents/sessions/${encodeURIComponent(session.id)}`);
-  const status = (answer as { status?: unknown } | null)?.status;
-  say(io, `✓ stopped session ${session.id} (agent ${agent})${typeof status === "string" ? `: ${visible(status)}` : ""}`);
+  const status = await api.stopSession(session.id);
+  say(io, `✓ stopped session ${session.id} (agent ${agent})${status ? `: ${visible(status)}` : ""}`);
   return 0;
 }
 
@@ -162,12 +138,8 @@ export async function findSession(api: Api, id: string): Promise<Session> {
   } catch (err) {
     if (!(err instanceof HttpError && err.status === 404)) throw err;
   }
-  const matches = isUUID(id) ? [] : (await allSessions(api)).filter((s) => s.id.startsWith(id));
+  const matches = isUUID(id) ? [] : (await api.listSessions()).filter((s) => s.id.startsWith(id));
   if (matches.length === 1) return matches[0];
   if (matches.length > 1) throw new LapError(`${matches.length} sessions start with '${visible(id)}'`, "give more of the id; list them with 'lap sessions'");
   throw new LapError(`no session ${visible(id)}`, "list them with 'lap sessions'");
-}
-
-function isSession(s: unknown): s is Session {
-  return typeof s === "object" && s !== null && typeof (s as Session).id === "string" && typeof (s as Session).status === "string";
 }

@@ -4,7 +4,7 @@ import { randomUUID } from "node:crypto";
 import { Api, type Session } from "./api.js";
 import { LapError } from "./errors.js";
 import { startPlatform, type Platform } from "./platform.js";
-import { allSessions, findSession, listSessions, sessionTable, since, stopSession, type SessionRow } from "./sessions.js";
+import { findSession, listSessions, sessionTable, since, stopSession, type SessionRow } from "./sessions.js";
 import { memoryIO } from "./testio.js";
 
 const NOW = Date.parse("2025-06-01T12:00:00Z");
@@ -105,14 +105,14 @@ test("paging stops when a platform ignores offset and sends the same page again"
     calls++;
     return new Response(JSON.stringify(page), { status: 200, headers: { "content-type": "application/json" } });
   }) as typeof fetch;
-  const sessions = await allSessions(new Api("http://127.0.0.1:9", "k", fetchSame));
+  const sessions = await new Api("http://127.0.0.1:9", "k", fetchSame).listSessions();
   assert.equal(sessions.length, 200);
   assert.equal(calls, 2);
 });
 
 test("a sessions answer that is not a list is one clear error", async () => {
   const fetchObject = (async () => new Response("{}", { status: 200 })) as typeof fetch;
-  await assert.rejects(allSessions(new Api("http://127.0.0.1:9", "k", fetchObject)), /sessions list answer has an unexpected shape/);
+  await assert.rejects(new Api("http://127.0.0.1:9", "k", fetchObject).listSessions(), /sessions list answer has an unexpected shape/);
 });
 
 test("lap stop --yes stops the session without asking", async () => {

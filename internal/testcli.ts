@@ -1,0 +1,75 @@
+// Running the compiled CLI in tests: a child process per run, with a private
+// home and config, its output collected. Not installed.
+
+import { after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { once } from "node:events";
+import { fileURLToPath } from "node:url";
+
+export const LAP = fileURLToPath(new URL("../build/lap.js", import.meta.url));
+
+export interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+// Lap is one running lap: its output so far, and ways to feed it.
+export class Lap {
+  readonly child;
+  stdout = "";
+  stderr = "";
+  readonly exited: Promise<Run>;
+
+  constructor(args: string[], env: Record<string, string>) {
+    this.child = spawn(process.execPath, [LAP, ...args], { env: { PATH: process.env.PATH ?? "", ...env } });
+    this.child.stdout.on("data", (d: Buffer) => (this.stdout += d.toString("utf8")));
+    this.child.stderr.on("data", (d: Buffer) => (this.stderr += d.toString("utf8")));
+    this.exited = once(this.child, "close").then(([code]) => ({ code: code as number, stdout: this.stdout, stderr: this.stderr }));
+  }
+
+  async waitFor(re: RegExp, where: "stdout" | "stderr" = "stdout", ms = 15000): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!re.test(this[where])) {
+      if (Date.now() > deadline) assert.fail(`timed out waiting for ${re} in ${where}:\n${this[where]}\n--- stderr:\n${this.stderr}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  type(text: string | Buffer): void {
+    this.child.stdin.write(text);
+  }
+}
+
+// lap runs lap to the end with input as its whole stdin.
+export function lap(args: string[], env: Record<string, string>, input = ""): Promise<Run> {
+  const l = new Lap(args, env);
+  l.child.stdin.end(input);
+  return l.exited;
+}
+
+// homes hands out private home directories, removed after the test file.
+export function homes(prefix: string) {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+  let n = 0;
+  const home = (): string => {
+    const dir = path.join(tmp, `home${++n}`);
+    fs.mkdirSync(dir);
+    return dir;
+  };
+  // loggedIn is the environment of a user logged in to p, with the config
+  // file older lap versions wrote ({"base","key"}) plus any settings.
+  const loggedIn = (p: { url: string; key: string }, extra: Record<string, string> = {}, settings: Record<string, unknown> = {}) => {
+    const h = home();
+    const config = path.join(h, ".lap", "config.json");
+    fs.mkdirSync(path.dirname(config), { mode: 0o700 });
+    fs.writeFileSync(config, JSON.stringify({ base: p.url, key: p.key, ...settings }), { mode: 0o600 });
+    return { HOME: h, ...extra } as Record<string, string>;
+  };
+  return { tmp, home, loggedIn };
+}
