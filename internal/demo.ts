@@ -41,7 +41,10 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     opts.stderr.write(
       `lap demo: local platform on 127.0.0.1:${port}, a real shell on a real PTY — Ctrl-D detaches and ends the demo\n`,
     );
-    return await runLap(opts, config);
+    const code = await runLap(opts, config);
+    // lap's hint to reconnect does not hold here: the demo's platform goes now.
+    opts.stderr.write("lap demo: over — the local platform and its session are stopped\n");
+    return code;
   } finally {
     await platform.close();
     fs.rmSync(dir, { recursive: true, force: true });

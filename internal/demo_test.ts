@@ -51,7 +51,7 @@ test("runs lap demo against a local platform with a private 0600 config, then cl
     assert.equal(got.dirMode, 0o700);
     assert.ok(!got.file.startsWith(path.join(os.homedir(), ".lap")));
     assert.equal(fs.existsSync(got.file), false, "temp config removed");
-    assert.match(said, /^lap demo: local platform on 127\.0\.0\.1:\d+, a real shell on a real PTY — Ctrl-D detaches and ends the demo\n$/);
+    assert.match(said, /^lap demo: local platform on 127\.0\.0\.1:\d+, a real shell on a real PTY — Ctrl-D detaches and ends the demo\nlap demo: over — the local platform and its session are stopped\n$/);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
