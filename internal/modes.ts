@@ -17,11 +17,10 @@ const DEC_MODES = [
 ];
 const CURSOR = 25;
 
-// The sequences the tracker reacts to. Each is complete as matched.
-const SEQUENCE =
-  /\x1b\[\?([\d;]*)([hl])|\x1b([=>])|\x1b\[([<>=])([\d;]*)u|\x1b\[>4(?:;(\d*))?m/g;
-// What the start of an unfinished sequence at the end of a chunk looks like.
-const UNFINISHED = /\x1b(?:\[(?:[?<>=]?[\d;]*)?)?$/;
+const ESC = 0x1b;
+const CSI = 0x5b; // [
+// The bytes after ESC or ESC [ that start every sequence tracked: = > < ?
+const MARKERS = [0x3d, 0x3e, 0x3c, 0x3f];
 // A sequence longer than this is not one we track; do not carry it over.
 const MAX_CARRY = 64;
 
@@ -32,40 +31,89 @@ export class ModeTracker {
   private kittyPushed = 0;
   private kittySet = false;
   private modifyOtherKeys = false;
-  private carry = "";
+  // The start of a sequence cut off at the end of the last chunk.
+  private carry: Buffer | null = null;
 
-  // scan reads one chunk of output. Chunks without ESC cost one indexOf.
+  // scan reads one chunk of output. It runs on every frame, so it finds the
+  // few sequences it tracks by their marker bytes (= > < ?) with native
+  // searches, and never looks at the colours and cursor moves that make up
+  // the bulk of a program's output.
   scan(data: Buffer): void {
-    if (this.carry === "" && data.indexOf(0x1b) < 0) return;
-    const text = this.carry + data.toString("latin1");
-    this.carry = "";
-    let m: RegExpExecArray | null;
-    SEQUENCE.lastIndex = 0;
-    while ((m = SEQUENCE.exec(text)) !== null) this.apply(m);
-    const tail = UNFINISHED.exec(text.slice(-MAX_CARRY));
-    if (tail) this.carry = tail[0];
+    let from = 0;
+    if (this.carry) {
+      // Finish the sequence cut off at the end of the last chunk.
+      const carried = this.carry.length;
+      const head = Buffer.concat([this.carry, data.subarray(0, MAX_CARRY)]);
+      this.carry = null;
+      const end = this.sequence(head, 0);
+      if (end < 0) {
+        if (head.length <= MAX_CARRY) this.carry = head;
+        return;
+      }
+      from = end - carried;
+    }
+    const starts: number[] = [];
+    for (const marker of MARKERS) {
+      for (let i = data.indexOf(marker, from + 1); i >= 0; i = data.indexOf(marker, i + 1)) {
+        if (data[i - 1] === ESC && (marker === 0x3d || marker === 0x3e)) starts.push(i - 1);
+        else if (data[i - 1] === CSI && data[i - 2] === ESC && i - 2 >= from) starts.push(i - 2);
+      }
+    }
+    starts.sort((a, b) => a - b);
+    for (const start of starts) {
+      if (this.sequence(data, start) < 0) {
+        if (data.length - start <= MAX_CARRY) this.carry = Buffer.from(data.subarray(start));
+        return;
+      }
+    }
+    // ESC or ESC [ at the very end: the marker may open the next chunk.
+    const last = data.length - 1;
+    if (data[last] === ESC) this.carry = Buffer.from([ESC]);
+    else if (data[last] === CSI && data[last - 1] === ESC && last - 1 >= from) this.carry = Buffer.from([ESC, CSI]);
   }
 
-  private apply(m: RegExpExecArray): void {
-    if (m[2] !== undefined) {
-      const enable = m[2] === "h";
-      for (const p of m[1].split(";")) {
+  // sequence applies the sequence starting at data[i] (ESC) if it is one we
+  // track, and returns where it ends; -1 when the chunk ends first.
+  private sequence(data: Buffer, i: number): number {
+    if (i + 1 >= data.length) return -1;
+    const next = data[i + 1];
+    if (next === 0x3d || next === 0x3e) {
+      // ESC = and ESC >: application and normal keypad.
+      this.keypad = next === 0x3d;
+      return i + 2;
+    }
+    if (next !== CSI) return i + 1;
+    if (i + 2 >= data.length) return -1;
+    const lead = data[i + 2];
+    // Only private sequences (? > < =) matter; SGR colours and cursor moves,
+    // the bulk of a program's output, are passed over here.
+    if (lead !== 0x3f && lead !== 0x3e && lead !== 0x3c && lead !== 0x3d) return i + 2;
+    let j = i + 3;
+    while (j < data.length && ((data[j] >= 0x30 && data[j] <= 0x39) || data[j] === 0x3b || data[j] === 0x3a)) j++;
+    if (j >= data.length) return -1;
+    this.apply(lead, data.toString("latin1", i + 3, j), data[j]);
+    return j + 1;
+  }
+
+  private apply(lead: number, params: string, final: number): void {
+    const h = 0x68, l = 0x6c, u = 0x75, m = 0x6d;
+    if (lead === 0x3f && (final === h || final === l)) {
+      for (const p of params.split(";")) {
         const n = Number(p);
-        if (n === CURSOR) this.cursorHidden = !enable;
-        else if (enable) this.on.add(n);
+        if (n === CURSOR) this.cursorHidden = final === l;
+        else if (final === h) this.on.add(n);
         else this.on.delete(n);
       }
-    } else if (m[3] !== undefined) {
-      this.keypad = m[3] === "=";
-    } else if (m[4] !== undefined) {
+    } else if (final === u) {
       // kitty keyboard protocol: CSI > flags u pushes, CSI < n u pops n,
       // CSI = flags ; mode u sets the current flags.
-      if (m[4] === ">") this.kittyPushed++;
-      else if (m[4] === "<") this.kittyPushed = Math.max(0, this.kittyPushed - Number(m[5] || "1"));
-      else this.kittySet = m[5] !== "" && !m[5].startsWith("0");
-    } else {
+      if (lead === 0x3e) this.kittyPushed++;
+      else if (lead === 0x3c) this.kittyPushed = Math.max(0, this.kittyPushed - Number(params || "1"));
+      else if (lead === 0x3d) this.kittySet = params !== "" && !params.startsWith("0");
+    } else if (lead === 0x3e && final === m && (params === "4" || params.startsWith("4;"))) {
       // xterm modifyOtherKeys: CSI > 4 ; n m, where n = 0 or absent resets it.
-      this.modifyOtherKeys = m[6] !== undefined && m[6] !== "" && m[6] !== "0";
+      const n = params.slice(2);
+      this.modifyOtherKeys = n !== "" && n !== "0";
     }
   }
 
@@ -82,7 +130,7 @@ export class ModeTracker {
     this.on.clear();
     this.cursorHidden = this.keypad = this.kittySet = this.modifyOtherKeys = false;
     this.kittyPushed = 0;
-    this.carry = "";
+    this.carry = null;
     return out;
   }
 
