@@ -80,6 +80,7 @@ environment:
   LAP_TTY_TOKEN     bearer token for the terminal WebSocket (default: the session's tty_token)
   LAP_TTY_FALLBACK  WebSocket URL to use when the sandbox is only reachable in-cluster
   LAP_RECONNECT_TIMEOUT  how long to retry a lost link (default 2m)
+  LAP_KEEPALIVE     how often to ping an idle terminal connection (default 20s)
   LAP_HTTP_TIMEOUT  how long one API call may take (default 30s)
   LAP_TTY_TOKEN_IN_QUERY=1  also send the tty token as ?token= (for load balancers that strip headers)
   HTTPS_PROXY, HTTP_PROXY, NO_PROXY  a proxy for the API and the terminal (CONNECT tunnel)

@@ -9,7 +9,7 @@ import { configPath, parseDuration, type Config } from "./config.js";
 import { EXIT_FAILURE, EXIT_LINK_LOST, EXIT_OK, describe, visible } from "./errors.js";
 import { say, type IO } from "./io.js";
 import { DEFAULT_DETACH_KEYS, detachRule, parseDetachKeys, type DetachKeys } from "./keys.js";
-import { bridge, type End, type Timings } from "./tty.js";
+import { TIMINGS, bridge, type End, type Timings } from "./tty.js";
 
 // What the terminal of a session is opened with.
 export interface SessionOptions {
@@ -106,7 +106,7 @@ async function connect(io: IO, api: Api, first: Session, agent: Agent | null, op
   let failed: string | null | undefined;
   try {
     end = await bridge(io.terminal(), link, {
-      timings: reconnectTimings(io),
+      timings: linkTimings(io),
       redial: dial,
       alive: async () => {
         const s = await api.getSession(session.id);
@@ -162,9 +162,16 @@ async function report(io: IO, api: Api, session: Session, end: End, again: strin
 }
 
 // LAP_RECONNECT_TIMEOUT (seconds, or 30s, 5m) sets how long a lost link is
-// retried before lap gives up with exit status 3.
-function reconnectTimings(io: IO): Partial<Timings> {
-  const raw = io.env.LAP_RECONNECT_TIMEOUT;
-  return raw ? { retryGiveUpMs: parseDuration(raw, "LAP_RECONNECT_TIMEOUT") } : {};
+// retried before lap gives up with exit status 3. LAP_KEEPALIVE sets the ping
+// period, for load balancers that drop idle connections sooner than 60 s; a
+// pong is then awaited for at most half of it.
+function linkTimings(io: IO): Partial<Timings> {
+  const t: Partial<Timings> = {};
+  if (io.env.LAP_RECONNECT_TIMEOUT) t.retryGiveUpMs = parseDuration(io.env.LAP_RECONNECT_TIMEOUT, "LAP_RECONNECT_TIMEOUT");
+  if (io.env.LAP_KEEPALIVE) {
+    t.pingMs = parseDuration(io.env.LAP_KEEPALIVE, "LAP_KEEPALIVE");
+    t.pongDeadlineMs = Math.min(TIMINGS.pongDeadlineMs, t.pingMs / 2);
+  }
+  return t;
 }
 

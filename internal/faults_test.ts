@@ -65,6 +65,19 @@ class FaultProxy {
     }
   }
 
+  // truncate lets through only the first bytes of what the server sends
+  // next, then cuts the connection: a frame ends in the middle.
+  truncate(keep: number): void {
+    for (const [c, u] of this.pairs) {
+      u.removeAllListeners("data");
+      u.once("data", (d: Buffer) => {
+        c.write(d.subarray(0, keep));
+        c.destroy();
+        u.destroy();
+      });
+    }
+  }
+
   // reset answers every connection with a TCP RST.
   reset(): void {
     for (const [c, u] of this.pairs) {
@@ -120,6 +133,32 @@ test("a reset connection is reconnected too", async () => {
   await l.waitFor(/reconnecting/, "stderr");
   l.type('echo "C=$((2+3))"\r');
   await l.waitFor(/C=5/);
+  l.child.stdin.end();
+  assert.equal((await l.exited).code, 0, l.stderr);
+});
+
+test("a stalled link is noticed by its unanswered ping and reconnected", async () => {
+  const { proxy, env } = await setup();
+  const l = new Lap(["demo"], { ...env, LAP_KEEPALIVE: "400ms" });
+  await l.waitFor(/\$ /);
+  proxy.stalled = true;
+  await l.waitFor(/reconnecting/, "stderr");
+  proxy.stalled = false;
+  proxy.drop();
+  l.type('echo "S=$((4+4))"\r');
+  await l.waitFor(/S=8/);
+  l.child.stdin.end();
+  assert.equal((await l.exited).code, 0, l.stderr);
+});
+
+test("a frame cut off in the middle is a lost link, reconnected", async () => {
+  const { proxy, env } = await setup();
+  const l = new Lap(["demo"], env);
+  await l.waitFor(/\$ /);
+  proxy.truncate(3);
+  l.type('echo "T=$((5+5))"\r');
+  await l.waitFor(/reconnecting/, "stderr");
+  await l.waitFor(/T=10/);
   l.child.stdin.end();
   assert.equal((await l.exited).code, 0, l.stderr);
 });

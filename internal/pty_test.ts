@@ -1,6 +1,7 @@
-// The terminal is always given back: the compiled CLI runs on a real PTY
-// (internal/ptyhost.py) attached to the local platform; the tests end it in
-// each way a session ends and compare the tty settings before and after.
+// On a real PTY (internal/ptyhost.py): lap login, and the terminal always
+// given back. The compiled CLI is attached to the local platform; the tests
+// end it in each way a session ends and compare the tty settings before and
+// after.
 
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
@@ -101,4 +102,34 @@ test("Ctrl-D on a real terminal detaches, restores the tty settings and switches
   assert.match(tail, /detached — session/);
   pty.child.stdin!.end();
   await pty.closed;
+});
+
+test("lap login on a terminal asks for both, does not echo the key, and saves it 0600", async () => {
+  const file = path.join(tmp, "login", "config.json");
+  const child = spawn("python3", [PTYHOST, "80", "24", process.execPath, LAP, "login"], {
+    env: { PATH: process.env.PATH ?? "", HOME: tmp, LAP_CONFIG: file, TERM: "xterm-256color" },
+    stdio: ["pipe", "pipe", "inherit", "pipe"],
+  });
+  const closed = once(child, "close");
+  let out = "";
+  child.stdout!.setEncoding("utf8");
+  child.stdout!.on("data", (d: string) => (out += d));
+  const waitFor = async (re: RegExp) => {
+    const deadline = Date.now() + 15000;
+    while (!re.test(out)) {
+      if (Date.now() > deadline) assert.fail(`timed out waiting for ${re} in:\n${JSON.stringify(out)}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  await waitFor(/Agent platform URL: /);
+  child.stdin!.write("https://lap.example.com\r");
+  await waitFor(/Master key: /);
+  child.stdin!.write("sk-secret-typed-1234\r");
+  await waitFor(/ saved to /);
+  assert.match(out, /https:\/\/lap\.example\.com/, "the URL is echoed");
+  assert.doesNotMatch(out, /secret/, "the key is not");
+  assert.deepEqual(JSON.parse(fs.readFileSync(file, "utf8")), { base: "https://lap.example.com", key: "sk-secret-typed-1234" });
+  assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+  child.stdin!.end();
+  await closed;
 });
