@@ -8,7 +8,7 @@ BINDIR = $(DESTDIR)$(PREFIX)/bin
 
 # What runs at run time: the entry and these modules. Everything else in
 # internal/ (the local platform, tests, benchmarks) stays in the checkout.
-RUNTIME = agents api attach auth cast chat colour completion config doctor errors io keys modes proxy record sessions tty ws
+RUNTIME = agents api attach auth cast chat colour completion config doctor errors io keys modes nodefetch proxy record sessions tty ws
 
 NODE ?= node
 BIN = node_modules/.bin

@@ -421,7 +421,7 @@ function processIO(): IO {
     stderrIsTTY: !!process.stderr.isTTY,
     env: process.env,
     home: os.homedir(),
-    fetch: proxied(process.env) ? proxiedFetch : globalThis.fetch,
+    fetch: proxied(process.env) ? proxiedFetch : directFetch,
     dial: async (url, opts) => {
       const { dial } = await import("./internal/ws.js");
       if (!proxied(process.env)) return dial(url, opts);
@@ -436,6 +436,10 @@ function processIO(): IO {
 function proxied(env: NodeJS.ProcessEnv): boolean {
   return !!(env.https_proxy || env.HTTPS_PROXY || env.http_proxy || env.HTTP_PROXY);
 }
+
+// node:http rather than global fetch: see internal/nodefetch.ts.
+const directFetch = (async (input: string | URL | Request, init?: RequestInit) =>
+  (await import("./internal/nodefetch.js")).nodeFetch(input, init)) as typeof fetch;
 
 const proxiedFetch = (async (input: string | URL | Request, init?: RequestInit) =>
   (await import("./internal/proxy.js")).proxyFetch(process.env)(input, init)) as typeof fetch;

@@ -18,6 +18,7 @@ import * as tls from "node:tls";
 import type { Fetch } from "./api.js";
 import type { Env } from "./config.js";
 import { LapError, networkReason, visible } from "./errors.js";
+import { nodeFetch } from "./nodefetch.js";
 
 // A proxy that has not answered CONNECT in this long is not going to: the
 // same bound as a WebSocket handshake.
@@ -165,7 +166,7 @@ export function proxyFetch(env: Env, extra: tls.ConnectionOptions = {}): Fetch {
   const fetchThrough = async (input: string | URL | Request, init: RequestInit = {}): Promise<Response> => {
     const url = new URL(input instanceof Request ? input.url : String(input));
     const proxy = proxyFor(url, env);
-    if (!proxy) return globalThis.fetch(input, init);
+    if (!proxy) return nodeFetch(input, init);
     return viaProxy(url, init, proxy, extra);
   };
   return fetchThrough as Fetch;
