@@ -12,7 +12,7 @@ import { parseCommand } from "../lap.js";
 import { LapError } from "./errors.js";
 import { startPlatform, type Platform, type PlatformOptions } from "./platform.js";
 import { hasOpenssl, makeCerts, startProxy, type TestCerts } from "./testnet.js";
-import { Lap, homes, lap, type Run } from "./testcli.js";
+import { Lap, attachAndRun, homes, lap } from "./testcli.js";
 
 const { tmp, home, loggedIn } = homes("lap-cli6b-test-");
 
@@ -26,17 +26,6 @@ async function platform(opts: PlatformOptions = {}): Promise<Platform> {
   closers.push(() => p.close());
   p.addAgent({ name: "demo", harness_id: "claude-code", supports_tui: true });
   return p;
-}
-
-// attachAndRun opens lap <args>, runs one shell command remotely, waits for
-// its output, then closes stdin (a detach) and returns the finished run.
-async function attachAndRun(args: string[], env: Record<string, string>, command = 'echo "R=$((6*7))"', expect = /R=42/): Promise<Run> {
-  const l = new Lap(args, env);
-  await l.waitFor(/\$ /);
-  l.type(command + "\r");
-  await l.waitFor(expect);
-  l.child.stdin.end();
-  return l.exited;
 }
 
 // readByte runs a remote command that reads one raw byte and prints it in

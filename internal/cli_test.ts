@@ -10,7 +10,7 @@ import { once } from "node:events";
 import { Writable } from "node:stream";
 import { WebSocketServer } from "ws";
 import { startPlatform, type Platform, type PlatformOptions } from "./platform.js";
-import { Lap, homes, lap, type Run } from "./testcli.js";
+import { Lap, attachAndRun, homes, lap } from "./testcli.js";
 
 const { home, loggedIn } = homes("lap-cli-test-");
 
@@ -23,17 +23,6 @@ async function platform(opts: PlatformOptions = {}): Promise<Platform> {
   platforms.push(p);
   p.addAgent({ name: "demo", harness_id: "claude-code", supports_tui: true });
   return p;
-}
-
-// attachAndRun opens lap <args>, runs one shell command remotely, waits for
-// its output, then closes stdin (a detach) and returns the finished run.
-async function attachAndRun(args: string[], env: Record<string, string>, command = 'echo "R=$((6*7))"', expect = /R=42/): Promise<Run> {
-  const l = new Lap(args, env);
-  await l.waitFor(/\$ /);
-  l.type(command + "\r");
-  await l.waitFor(expect);
-  l.child.stdin.end();
-  return l.exited;
 }
 
 test("login reads the URL and key from piped stdin and saves them 0600 in a 0700 directory", async () => {

@@ -13,8 +13,9 @@ export function nodeFetch(input: string | URL | Request, init: RequestInit = {})
   if (init.body !== undefined && init.body !== null && typeof init.body !== "string") {
     return Promise.reject(new TypeError("lap's fetch sends string bodies only"));
   }
-  const headers: Record<string, string> = {};
-  new Headers(init.headers).forEach((value, name) => (headers[name] = value));
+  // A plain object, as api.ts gives: touching the Headers global would load
+  // undici after all.
+  const headers = (init.headers ?? {}) as Record<string, string>;
   return new Promise((resolve, reject) => {
     const req = client.request(url, { method: init.method ?? "GET", headers, signal: init.signal ?? undefined }, (res) => {
       const status = res.statusCode ?? 0;

@@ -52,6 +52,17 @@ export function lap(args: string[], env: Record<string, string>, input = ""): Pr
   return l.exited;
 }
 
+// attachAndRun opens lap <args>, runs one shell command remotely, waits for
+// its output, then closes stdin (a detach) and returns the finished run.
+export async function attachAndRun(args: string[], env: Record<string, string>, command = 'echo "R=$((6*7))"', expect = /R=42/): Promise<Run> {
+  const l = new Lap(args, env);
+  await l.waitFor(/\$ /);
+  l.type(command + "\r");
+  await l.waitFor(expect);
+  l.child.stdin.end();
+  return l.exited;
+}
+
 // homes hands out private home directories, removed after the test file.
 export function homes(prefix: string) {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
