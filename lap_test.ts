@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { parseCommand } from "./lap.js";
 import { parseDuration } from "./internal/config.js";
-import { LapError } from "./internal/errors.js";
+import { assertUsageErrors } from "./internal/testcli.js";
 
 const TEN_MINUTES = 600_000;
 
@@ -44,14 +44,7 @@ test("bad argv is a usage error (exit 2) with the exact message", () => {
     [["--agent", "x", "y"], "unexpected argument 'y'"],
     [["demo", "--timeout", "0"], "--timeout '0' is not a duration"],
   ];
-  for (const [argv, message] of table) {
-    assert.throws(() => parseCommand(argv), (err: unknown) => {
-      assert.ok(err instanceof LapError);
-      assert.equal(err.message, message, argv.join(" "));
-      assert.equal(err.code, 2);
-      return true;
-    });
-  }
+  assertUsageErrors(table);
 });
 
 test("durations take seconds by default and ms, s, m, h units", () => {
@@ -106,12 +99,5 @@ test("the new commands' usage errors are exact, and their flags apply only to th
     [["doctor", "--idle", "soon"], "--idle 'soon' is not a duration"],
     [["agents", "--profile", "a b"], "'a b' is not a profile name"],
   ];
-  for (const [argv, message] of table) {
-    assert.throws(() => parseCommand(argv), (err: unknown) => {
-      assert.ok(err instanceof LapError);
-      assert.equal(err.message, message, argv.join(" "));
-      assert.equal(err.code, 2);
-      return true;
-    });
-  }
+  assertUsageErrors(table);
 });

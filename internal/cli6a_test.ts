@@ -2,7 +2,7 @@
 // credentials, profiles, completion, colour) and doctor: the compiled CLI,
 // run as a child process, against the local platform over real sockets.
 
-import { test, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile, execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -10,22 +10,13 @@ import * as https from "node:https";
 import * as path from "node:path";
 import { once } from "node:events";
 import { promisify } from "node:util";
-import { startPlatform, type Platform, type PlatformOptions } from "./platform.js";
+import type { Platform } from "./platform.js";
 import { hasOpenssl, makeCerts, startProxy } from "./testnet.js";
-import { LAP, homes, lap } from "./testcli.js";
+import { LAP, homes, lap, platforms } from "./testcli.js";
 
 const { tmp, home, loggedIn } = homes("lap-cli6a-test-");
 
-const platforms: Platform[] = [];
-after(async () => {
-  for (const p of platforms) await p.close();
-});
-async function platform(opts: PlatformOptions = {}): Promise<Platform> {
-  const p = await startPlatform({ bringUpMs: 0, ...opts });
-  platforms.push(p);
-  p.addAgent({ name: "demo", harness_id: "claude-code", supports_tui: true });
-  return p;
-}
+const platform = platforms();
 
 async function newSession(p: Platform, agent = "demo"): Promise<string> {
   const id = p.agents.find((a) => a.name === agent)!.id;

@@ -1,7 +1,7 @@
 // Integration tests: the compiled CLI, run as a child process, against the
 // local platform and harness over real sockets.
 
-import { test, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as http from "node:http";
@@ -9,21 +9,11 @@ import * as path from "node:path";
 import { once } from "node:events";
 import { Writable } from "node:stream";
 import { WebSocketServer } from "ws";
-import { startPlatform, type Platform, type PlatformOptions } from "./platform.js";
-import { Lap, attachAndRun, homes, lap } from "./testcli.js";
+import { Lap, attachAndRun, homes, lap, platforms } from "./testcli.js";
 
 const { home, loggedIn } = homes("lap-cli-test-");
 
-const platforms: Platform[] = [];
-after(async () => {
-  for (const p of platforms) await p.close();
-});
-async function platform(opts: PlatformOptions = {}): Promise<Platform> {
-  const p = await startPlatform({ bringUpMs: 0, ...opts });
-  platforms.push(p);
-  p.addAgent({ name: "demo", harness_id: "claude-code", supports_tui: true });
-  return p;
-}
+const platform = platforms();
 
 test("login reads the URL and key from piped stdin and saves them 0600 in a 0700 directory", async () => {
   const h = home();

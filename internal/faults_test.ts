@@ -125,43 +125,35 @@ test("a dropped connection is reconnected to the same session, and keys typed me
   assert.match(l.stderr, /connection lost .*reconnecting, attempt 1/);
 });
 
-test("a reset connection is reconnected too", async () => {
+// survives attaches, breaks the link with fault once the shell is up, and
+// checks that a command typed then runs in the same session. typeFirst
+// types before the loss shows, for faults that need traffic to strike.
+async function survives(fault: (proxy: FaultProxy) => void, opts: { env?: Record<string, string>; typeFirst?: boolean; afterLoss?: (proxy: FaultProxy) => void } = {}) {
   const { proxy, env } = await setup();
-  const l = new Lap(["demo"], env);
+  const l = new Lap(["demo"], { ...env, ...opts.env });
   await l.waitFor(/\$ /);
-  proxy.reset();
+  fault(proxy);
+  if (opts.typeFirst) l.type('echo "V=$((40+2))"\r');
   await l.waitFor(/reconnecting/, "stderr");
-  l.type('echo "C=$((2+3))"\r');
-  await l.waitFor(/C=5/);
+  opts.afterLoss?.(proxy);
+  if (!opts.typeFirst) l.type('echo "V=$((40+2))"\r');
+  await l.waitFor(/V=42/);
   l.child.stdin.end();
   assert.equal((await l.exited).code, 0, l.stderr);
-});
+}
 
-test("a stalled link is noticed by its unanswered ping and reconnected", async () => {
-  const { proxy, env } = await setup();
-  const l = new Lap(["demo"], { ...env, LAP_KEEPALIVE: "400ms" });
-  await l.waitFor(/\$ /);
-  proxy.stalled = true;
-  await l.waitFor(/reconnecting/, "stderr");
-  proxy.stalled = false;
-  proxy.drop();
-  l.type('echo "S=$((4+4))"\r');
-  await l.waitFor(/S=8/);
-  l.child.stdin.end();
-  assert.equal((await l.exited).code, 0, l.stderr);
-});
+test("a reset connection is reconnected too", () => survives((proxy) => proxy.reset()));
 
-test("a frame cut off in the middle is a lost link, reconnected", async () => {
-  const { proxy, env } = await setup();
-  const l = new Lap(["demo"], env);
-  await l.waitFor(/\$ /);
-  proxy.truncate(3);
-  l.type('echo "T=$((5+5))"\r');
-  await l.waitFor(/reconnecting/, "stderr");
-  await l.waitFor(/T=10/);
-  l.child.stdin.end();
-  assert.equal((await l.exited).code, 0, l.stderr);
-});
+test("a stalled link is noticed by its unanswered ping and reconnected", () =>
+  survives((proxy) => (proxy.stalled = true), {
+    env: { LAP_KEEPALIVE: "400ms" },
+    afterLoss: (proxy) => {
+      proxy.stalled = false;
+      proxy.drop();
+    },
+  }));
+
+test("a frame cut off in the middle is a lost link, reconnected", () => survives((proxy) => proxy.truncate(3), { typeFirst: true }));
 
 test("a link that stays down gives up with exit status 3, never 0", async () => {
   const { proxy, env } = await setup();
@@ -201,17 +193,22 @@ test("a slow link only slows things down: every typed byte arrives in order", as
   assert.equal((await l.exited).code, 0);
 });
 
-test("a silent platform does not hang lap: the first call times out with one line", async () => {
-  const silent = net.createServer(() => {}); // accepts, never answers
-  silent.listen(0, "127.0.0.1");
-  await once(silent, "listening");
-  cleanups.push(() => silent.close());
-  const port = (silent.address() as net.AddressInfo).port;
-  const env = loggedIn({ url: `http://127.0.0.1:${port}`, key: "k" });
-  const l = new Lap(["agents"], { ...env, LAP_HTTP_TIMEOUT: "1s" });
+// agentsAgainst runs `lap agents` against a server made for one test.
+async function agentsAgainst(server: net.Server, env: Record<string, string> = {}) {
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  cleanups.push(() => server.close());
+  const port = (server.address() as net.AddressInfo).port;
+  const l = new Lap(["agents"], { ...loggedIn({ url: `http://127.0.0.1:${port}`, key: "k" }), ...env });
   l.child.stdin.end();
-  assert.equal((await l.exited).code, 1);
-  assert.equal(l.stderr.split("\n")[0], `✗ 127.0.0.1:${port}: no answer (timed out)`);
+  return { ...(await l.exited), port };
+}
+
+test("a silent platform does not hang lap: the first call times out with one line", async () => {
+  // A server that accepts the connection and never answers.
+  const r = await agentsAgainst(net.createServer(() => {}), { LAP_HTTP_TIMEOUT: "1s" });
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr.split("\n")[0], `✗ 127.0.0.1:${r.port}: no answer (timed out)`);
 });
 
 test("a 200 with the wrong shape is one clear line", async () => {
@@ -219,15 +216,9 @@ test("a 200 with the wrong shape is one clear line", async () => {
     res.setHeader("content-type", "application/json");
     res.end('{"agents":"nope"}');
   });
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  cleanups.push(() => server.close());
-  const port = (server.address() as net.AddressInfo).port;
-  const env = loggedIn({ url: `http://127.0.0.1:${port}`, key: "k" });
-  const l = new Lap(["agents"], env);
-  l.child.stdin.end();
-  assert.equal((await l.exited).code, 1);
-  assert.match(l.stderr, /^✗ 127\.0\.0\.1:\d+: the agents list answer has an unexpected shape\n/);
+  const r = await agentsAgainst(server);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^✗ 127\.0\.0\.1:\d+: the agents list answer has an unexpected shape\n/);
 });
 
 test("a huge error body is cut, not read into memory whole", async () => {
@@ -242,15 +233,9 @@ test("a huge error body is cut, not read into memory whole", async () => {
     };
     pump();
   });
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  cleanups.push(() => server.close());
-  const port = (server.address() as net.AddressInfo).port;
-  const env = loggedIn({ url: `http://127.0.0.1:${port}`, key: "k" });
-  const l = new Lap(["agents"], env);
-  l.child.stdin.end();
-  assert.equal((await l.exited).code, 1);
-  assert.match(l.stderr, /^✗ 127\.0\.0\.1:\d+: answer too large/);
+  const r = await agentsAgainst(server);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^✗ 127\.0\.0\.1:\d+: answer too large/);
 });
 
 test("hostile agent names are printed with their control characters made visible", async () => {

@@ -9,6 +9,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
+import { parseCommand } from "../lap.js";
+import { LapError } from "./errors.js";
+import { startPlatform, type Platform, type PlatformOptions } from "./platform.js";
 
 export const LAP = fileURLToPath(new URL("../build/lap.js", import.meta.url));
 
@@ -61,6 +64,35 @@ export async function attachAndRun(args: string[], env: Record<string, string>, 
   await l.waitFor(expect);
   l.child.stdin.end();
   return l.exited;
+}
+
+// platforms starts local platforms, each with a "demo" agent that has a
+// terminal and ready at once unless opts say otherwise, all closed after the
+// test file.
+export function platforms(): (opts?: PlatformOptions) => Promise<Platform> {
+  const started: Platform[] = [];
+  after(async () => {
+    for (const p of started) await p.close();
+  });
+  return async (opts = {}) => {
+    const p = await startPlatform({ bringUpMs: 0, ...opts });
+    started.push(p);
+    p.addAgent({ name: "demo", harness_id: "claude-code", supports_tui: true });
+    return p;
+  };
+}
+
+// assertUsageErrors checks that each argv is a usage error (exit 2) with
+// exactly that message.
+export function assertUsageErrors(table: [string[], string][]): void {
+  for (const [argv, message] of table) {
+    assert.throws(() => parseCommand(argv), (err: unknown) => {
+      assert.ok(err instanceof LapError);
+      assert.equal(err.message, message, argv.join(" "));
+      assert.equal(err.code, 2);
+      return true;
+    });
+  }
 }
 
 // homes hands out private home directories, removed after the test file.
