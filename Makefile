@@ -6,14 +6,16 @@ DESTDIR ?=
 LIBDIR = $(DESTDIR)$(PREFIX)/lib/lap
 BINDIR = $(DESTDIR)$(PREFIX)/bin
 
-# What runs at run time: the entry and these modules. Everything else in
-# internal/ (the local platform, tests, benchmarks) stays in the checkout.
-RUNTIME = agents api attach auth cast chat colour completion config doctor errors io keys modes nodefetch proxy record sessions tty ws
+# What runs at run time: the entry and every internal/*.ts but the tests.
+# Everything in a subfolder of internal/ (the local platform, harnesses,
+# benchmark, test helpers, release scripts) stays in the checkout.
+RUNTIME = $(sort $(filter-out %_test,$(basename $(notdir $(wildcard internal/*.ts)))))
+TESTS = lap_test.ts $(wildcard internal/*_test.ts internal/*/*_test.ts)
 
 NODE ?= node
 BIN = node_modules/.bin
 
-.PHONY: all deps build test unit install uninstall demo clean record golden dist deptree bench
+.PHONY: all deps build print-runtime test unit install uninstall demo clean record golden dist deptree bench
 
 all: build
 
@@ -30,50 +32,54 @@ build: deps
 
 test: build
 	$(BIN)/c8 --check-coverage --lines 90 --include 'internal/*.ts' --exclude 'internal/*_test.ts' --reporter text-summary \
-		$(NODE) --import tsx --test --test-concurrency=2 internal/*_test.ts lap_test.ts
+		$(NODE) --import tsx --test --test-concurrency=2 $(TESTS)
 
 install: build
 	rm -rf $(LIBDIR)
 	mkdir -p $(LIBDIR)/internal $(LIBDIR)/node_modules $(BINDIR)
 	cp build/lap.js build/version.json $(LIBDIR)/
 	cp $(RUNTIME:%=build/internal/%.js) $(LIBDIR)/internal/
-	printf '{"type":"module","private":true}\n' > $(LIBDIR)/package.json
+	printf '{"type":"commonjs","private":true}\n' > $(LIBDIR)/package.json
 	cp -R node_modules/ws $(LIBDIR)/node_modules/ws
 	chmod 755 $(LIBDIR)/lap.js
 	ln -sf ../lib/lap/lap.js $(BINDIR)/lap
 
 # A real shell on a real PTY behind a local platform, through the real lap.
 demo: build
-	$(NODE) build/internal/demo.js
+	$(NODE) build/internal/platform/demo.js
 
 # Replays every recording in testdata/frames (or FRAMES=<dir>) against the
 # bridge three ways; UPDATE=1 rewrites the NAME.golden transcripts.
 FRAMES ?= testdata/frames
 golden: build
-	$(NODE) build/internal/golden.js $(if $(filter 1,$(UPDATE)),--update) $(FRAMES)
+	$(NODE) build/internal/golden/golden.js $(if $(filter 1,$(UPDATE)),--update) $(FRAMES)
 
 # Re-records the real-program scenarios (real lap on a real PTY, local
 # platform) into testdata/frames; replay them with make golden UPDATE=1.
 record: build
-	$(NODE) build/internal/golden_record.js testdata/frames
+	$(NODE) build/internal/golden/golden_record.js testdata/frames
 
 # dist/lap-<version>.tar.gz: what make install installs, with a Makefile that
 # installs it offline, README, LICENSE and SHA256SUMS; the same bytes every
 # time for a commit. DIST=<dir> writes it elsewhere.
 DIST ?= dist
 dist: build
-	sh internal/dist.sh $(DIST) $(RUNTIME)
+	sh internal/release/dist.sh $(DIST) $(RUNTIME)
 
 # Prints the runtime dependency tree from package-lock.json, as in the README's
 # "For auditors" section; UPDATE=1 rewrites that block of README.md.
 deptree: build
-	$(NODE) build/internal/deptree.js $(if $(filter 1,$(UPDATE)),--update README.md)
+	$(NODE) build/internal/release/deptree.js $(if $(filter 1,$(UPDATE)),--update README.md)
 
 # lap against the physical floor, in one run: prints a table and writes
 # BENCHMARKS.md. Not a test: a missed target is reported, never fatal.
 # BENCH_QUICK=1 scales the sizes down; BENCH_ONLY=startup,keys,... runs some.
 bench: build
-	$(NODE) build/internal/bench.js
+	$(NODE) build/internal/bench/bench.js
+
+# The shipped modules, for the tests that check the archive and package.json.
+print-runtime:
+	@echo $(RUNTIME)
 
 uninstall:
 	rm -f $(BINDIR)/lap

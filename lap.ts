@@ -5,6 +5,7 @@
 
 import * as fs from "node:fs";
 import * as os from "node:os";
+import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { EXIT_FAILURE, LapError, describe, usageError } from "./internal/errors.js";
 import type { IO } from "./internal/io.js";
@@ -368,7 +369,7 @@ async function run(cmd: Command, io: IO): Promise<number> {
 // version reads what `make build` stamped next to this file.
 function version(): string {
   try {
-    const v = JSON.parse(fs.readFileSync(new URL("./version.json", import.meta.url), "utf8")) as { version: string; commit: string };
+    const v = JSON.parse(fs.readFileSync(path.join(__dirname, "version.json"), "utf8")) as { version: string; commit: string };
     return `${v.version} (${v.commit})`;
   } catch {
     return "unknown (not built with make)";
@@ -497,12 +498,4 @@ function flushed(out: NodeJS.WriteStream): Promise<void> {
   });
 }
 
-function isEntry(): boolean {
-  try {
-    return fs.realpathSync(process.argv[1] ?? "") === fs.realpathSync(new URL(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (isEntry()) void main();
+if (require.main === module) void main();

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { parseCommand } from "./lap.js";
 import { parseDuration } from "./internal/config.js";
-import { assertUsageErrors } from "./internal/testcli.js";
+import { assertUsageErrors } from "./internal/testutil/testcli.js";
 
 const TEN_MINUTES = 600_000;
 

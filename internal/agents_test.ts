@@ -1,8 +1,8 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { listAgents, type AgentRow } from "./agents.js";
-import { startPlatform, type Platform } from "./platform.js";
-import { memoryIO } from "./testio.js";
+import { startPlatform, type Platform } from "./platform/platform.js";
+import { memoryIO } from "./testutil/testio.js";
 
 let p: Platform;
 after(async () => p?.close());

@@ -5,7 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { activeProfile, findCredentials, login, logout, prompt, showConfig, type ConfigReport } from "./auth.js";
 import { LapError } from "./errors.js";
-import { memoryIO } from "./testio.js";
+import { memoryIO } from "./testutil/testio.js";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "lap-auth-"));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));

@@ -9,7 +9,7 @@ import { checkCastPath, openCast } from "./cast.js";
 import { LapError } from "./errors.js";
 import { bridge } from "./tty.js";
 import { dial } from "./ws.js";
-import { memoryTerminal } from "./testterm.js";
+import { memoryTerminal } from "./testutil/testterm.js";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "lap-cast-test-"));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));

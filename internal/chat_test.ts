@@ -7,7 +7,7 @@ import { Api, type Session } from "./api.js";
 import { chat, elapsed } from "./chat.js";
 import { LapError } from "./errors.js";
 import type { IO } from "./io.js";
-import { memoryTerminal } from "./testterm.js";
+import { memoryTerminal } from "./testutil/testterm.js";
 
 const SESSION: Session = { id: "5e55-1000-aaaa", agent_id: "agent-1", status: "ready" };
 

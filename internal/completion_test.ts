@@ -5,8 +5,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { completeWords, completionScript, flagsFromHelp, type CompletionSpec } from "./completion.js";
 import { LapError } from "./errors.js";
-import { startPlatform, type Platform } from "./platform.js";
-import { memoryIO } from "./testio.js";
+import { startPlatform, type Platform } from "./platform/platform.js";
+import { memoryIO } from "./testutil/testio.js";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "lap-completion-"));
 const platforms: Platform[] = [];

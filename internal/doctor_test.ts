@@ -10,8 +10,8 @@ import { once } from "node:events";
 import { WebSocketServer } from "ws";
 import { doctor, type DoctorOptions } from "./doctor.js";
 import type { Env } from "./config.js";
-import { startPlatform, type Platform, type PlatformOptions } from "./platform.js";
-import { memoryIO } from "./testio.js";
+import { startPlatform, type Platform, type PlatformOptions } from "./platform/platform.js";
+import { memoryIO } from "./testutil/testio.js";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "lap-doctor-"));
 const platforms: Platform[] = [];

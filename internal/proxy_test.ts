@@ -10,7 +10,7 @@ import { WebSocketServer } from "ws";
 import { Api } from "./api.js";
 import { LapError } from "./errors.js";
 import { bypassed, proxyFetch, proxyFor, tunnel, wsConnection } from "./proxy.js";
-import { hasOpenssl, makeCerts, startProxy, type TestProxy } from "./testnet.js";
+import { hasOpenssl, makeCerts, startProxy, type TestProxy } from "./testutil/testnet.js";
 import { dial, type Link } from "./ws.js";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "lap-proxy-test-"));

@@ -3,9 +3,9 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { Api, type Session } from "./api.js";
 import { LapError } from "./errors.js";
-import { startPlatform, type Platform } from "./platform.js";
+import { startPlatform, type Platform } from "./platform/platform.js";
 import { findSession, listSessions, sessionTable, since, stopSession, type SessionRow } from "./sessions.js";
-import { memoryIO } from "./testio.js";
+import { memoryIO } from "./testutil/testio.js";
 
 const NOW = Date.parse("2025-06-01T12:00:00Z");
 

@@ -5,7 +5,7 @@ import { once } from "node:events";
 import { WebSocketServer, type WebSocket } from "ws";
 import { bridge, loneCtrlD, type BridgeOptions } from "./tty.js";
 import { dial, type Link } from "./ws.js";
-import { memoryTerminal } from "./testterm.js";
+import { memoryTerminal } from "./testutil/testterm.js";
 
 interface Frame {
   binary: boolean;

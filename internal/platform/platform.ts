@@ -10,8 +10,8 @@ import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import type { Duplex, Writable } from "node:stream";
-import { fileURLToPath } from "node:url";
 import { WebSocket, WebSocketServer, type RawData } from "ws";
+import { REPO } from "../testutil/repo.js";
 
 export interface PlatformOptions {
   /** 0 (default): any free port. Always bound to 127.0.0.1. */
@@ -821,8 +821,7 @@ function pythonPath(): string {
 
 /** ptyhost.py sits next to this module (internal/*.ts) or in ../../internal (build/internal/*.js). */
 function findPtyHost(): string {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const candidates = [path.join(here, "ptyhost.py"), path.join(here, "..", "..", "internal", "ptyhost.py")];
+  const candidates = [path.join(__dirname, "ptyhost.py"), path.join(REPO, "internal", "platform", "ptyhost.py")];
   const found = candidates.find((p) => fs.existsSync(p));
   if (found === undefined) throw new Error(`ptyhost.py not found in ${candidates.join(" or ")}`);
   return found;

@@ -18,9 +18,9 @@ import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import type { Duplex, Readable } from "node:stream";
-import { fileURLToPath } from "node:url";
 import { WebSocket, WebSocketServer } from "ws";
-import { startPlatform } from "./platform.js";
+import { startPlatform } from "../platform/platform.js";
+import { REPO, LAP } from "../testutil/repo.js";
 
 const KiB = 1 << 10;
 const MiB = 1 << 20;
@@ -58,10 +58,7 @@ const CHILD_DEADLINE_MS = 60_000;
 const STOP_GRACE_MS = 3_000;
 const RSS_POLL_MS = 100;
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const REPO = path.resolve(here, "..", "..");
-const LAP = path.join(REPO, "build", "lap.js");
-const BARE = path.join(REPO, "build", "internal", "bench_bare.js");
+const BARE = path.join(REPO, "build", "internal", "bench", "bench_bare.js");
 const REPORT = path.join(REPO, "BENCHMARKS.md");
 
 // ---------- results ----------

@@ -9,8 +9,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { Writable } from "node:stream";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import { startPlatform } from "./platform.js";
+import { startPlatform } from "../platform/platform.js";
+import { REPO, LAP } from "../testutil/repo.js";
 
 // One thing a user does, in order: wait for text on the screen, type, change
 // the window size, or let the program run a while (top refreshing).
@@ -225,18 +225,13 @@ function writeWithNote(from: string, to: string, note: string): void {
   fs.writeFileSync(to, JSON.stringify(header) + text.slice(nl));
 }
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-
-// The real CLI: build/lap.js next to build/internal/, else lap.ts through tsx.
+// The real CLI as make build leaves it.
 function defaultLap(): string[] {
-  const built = path.join(here, "..", "lap.js");
-  if (fs.existsSync(built)) return [process.execPath, built];
-  return [process.execPath, "--import", "tsx", path.join(here, "..", "lap.ts")];
+  return [process.execPath, LAP];
 }
 
 function ptyHost(): string {
-  const candidates = [path.join(here, "ptyhost.py"), path.join(here, "..", "..", "internal", "ptyhost.py")];
-  return candidates.find((p) => fs.existsSync(p)) ?? candidates[0]!;
+  return path.join(REPO, "internal", "platform", "ptyhost.py");
 }
 
 async function main(): Promise<void> {
@@ -248,7 +243,7 @@ async function main(): Promise<void> {
   }
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+if (require.main === module) {
   main().catch((err: unknown) => {
     process.stderr.write(`record: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exitCode = 1;

@@ -8,10 +8,10 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
 import * as tls from "node:tls";
-import { parseCommand } from "../lap.js";
-import { startPlatform, type Platform, type PlatformOptions } from "./platform.js";
-import { hasOpenssl, makeCerts, startProxy, type TestCerts } from "./testnet.js";
-import { Lap, assertUsageErrors, attachAndRun, homes, lap } from "./testcli.js";
+import { parseCommand } from "../../lap.js";
+import { startPlatform, type Platform, type PlatformOptions } from "../platform/platform.js";
+import { hasOpenssl, makeCerts, startProxy, type TestCerts } from "../testutil/testnet.js";
+import { Lap, assertUsageErrors, attachAndRun, homes, lap } from "../testutil/testcli.js";
 
 const { tmp, home, loggedIn } = homes("lap-cli6b-test-");
 

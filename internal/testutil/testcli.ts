@@ -8,12 +8,13 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { once } from "node:events";
-import { fileURLToPath } from "node:url";
-import { parseCommand } from "../lap.js";
-import { LapError } from "./errors.js";
-import { startPlatform, type Platform, type PlatformOptions } from "./platform.js";
+import { parseCommand } from "../../lap.js";
+import { LapError } from "../errors.js";
+import { startPlatform, type Platform, type PlatformOptions } from "../platform/platform.js";
 
-export const LAP = fileURLToPath(new URL("../build/lap.js", import.meta.url));
+import { LAP } from "./repo.js";
+
+export { LAP };
 
 export interface Run {
   code: number;

@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { once } from "node:events";
 import { Writable } from "node:stream";
 import { WebSocketServer } from "ws";
-import { Lap, attachAndRun, homes, lap, platforms } from "./testcli.js";
+import { Lap, attachAndRun, homes, lap, platforms } from "../testutil/testcli.js";
 
 const { home, loggedIn } = homes("lap-cli-test-");
 

@@ -1,9 +1,9 @@
 #!/bin/sh
 # Builds dist/lap-<version>.tar.gz from an existing build/ (make dist runs
 # make build first): the files make install installs, the Makefile that
-# installs them offline (internal/dist.mk), README.md, LICENSE and SHA256SUMS.
+# installs them offline (internal/release/dist.mk), README.md, LICENSE and SHA256SUMS.
 #
-#   sh internal/dist.sh OUTDIR MODULE...   (MODULE: the Makefile's RUNTIME list)
+#   sh internal/release/dist.sh OUTDIR MODULE...   (MODULE: the Makefile's RUNTIME list)
 #
 # The archive is reproducible: the same commit gives the same bytes. Every
 # entry carries the commit's time, owner 0/0, mode 0644 (0755 for
@@ -38,9 +38,9 @@ cp build/lap.js build/version.json "$lib/"
 for module in "$@"; do
 	cp "build/internal/$module.js" "$lib/internal/"
 done
-printf '{"type":"module","private":true}\n' >"$lib/package.json"
+printf '{"type":"commonjs","private":true}\n' >"$lib/package.json"
 cp -R node_modules/ws "$lib/node_modules/ws"
-cp internal/dist.mk "$root/Makefile"
+cp internal/release/dist.mk "$root/Makefile"
 cp README.md LICENSE "$root/"
 
 # A tree with uncommitted changes must not pass for the commit itself.

@@ -7,7 +7,6 @@
 import fs from "node:fs";
 import type { Writable } from "node:stream";
 import { parseArgs } from "node:util";
-import { pathToFileURL } from "node:url";
 
 // The generated block sits between these lines of README.md.
 export const BEGIN = "<!-- deptree:begin -->";
@@ -131,7 +130,7 @@ export function runDeptree(opts: DeptreeOptions, out: Writable): void {
   out.write(after === before ? `${opts.update}: up to date\n` : `${opts.update}: dependency tree rewritten\n`);
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+if (require.main === module) {
   try {
     runDeptree(parseDeptreeArgs(process.argv.slice(2)), process.stdout);
   } catch (err) {

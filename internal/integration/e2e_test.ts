@@ -12,13 +12,13 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { startPlatform, type Platform } from "./platform.js";
+import { startPlatform, type Platform } from "../platform/platform.js";
+import { REPO } from "../testutil/repo.js";
 
 const run = promisify(execFile);
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
 // Generous: a loaded 2-core machine can take seconds to start node, tmux and a shell.
 const DEADLINE_MS = 15_000;
 // A 1 MiB paste crosses two tmux servers, lap, the WebSocket and the PTY host.

@@ -10,9 +10,9 @@ import * as https from "node:https";
 import * as path from "node:path";
 import { once } from "node:events";
 import { promisify } from "node:util";
-import type { Platform } from "./platform.js";
-import { hasOpenssl, makeCerts, startProxy } from "./testnet.js";
-import { LAP, homes, lap, platforms } from "./testcli.js";
+import type { Platform } from "../platform/platform.js";
+import { hasOpenssl, makeCerts, startProxy } from "../testutil/testnet.js";
+import { LAP, homes, lap, platforms } from "../testutil/testcli.js";
 
 const { tmp, home, loggedIn } = homes("lap-cli6a-test-");
 

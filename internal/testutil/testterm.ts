@@ -3,7 +3,7 @@
 // and resizes and signals are raised by hand. Not installed.
 
 import { PassThrough, Writable } from "node:stream";
-import type { Size, Terminal } from "./tty.js";
+import type { Size, Terminal } from "../tty.js";
 
 export interface MemoryTerminal {
   term: Terminal;

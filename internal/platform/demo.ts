@@ -6,8 +6,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { Writable } from "node:stream";
-import { fileURLToPath, pathToFileURL } from "node:url";
 import { startPlatform } from "./platform.js";
+import { LAP } from "../testutil/repo.js";
 
 // Long enough to watch lap show the bring-up phases, short enough not to bore.
 const DEMO_BRING_UP_MS = 1000;
@@ -67,9 +67,7 @@ function runLap(opts: DemoOptions, config: string): Promise<number> {
 
 /** <repo>/build/lap.js, from internal/demo.ts (tsx) or build/internal/demo.js. */
 function findLap(): string {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const candidates = [path.join(here, "..", "lap.js"), path.join(here, "..", "build", "lap.js")];
-  return candidates.find((p) => fs.existsSync(p)) ?? candidates[1]!;
+  return LAP;
 }
 
 async function main(): Promise<void> {
@@ -92,7 +90,7 @@ async function main(): Promise<void> {
   process.exit(code);
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+if (require.main === module) {
   main().catch((err: unknown) => {
     process.stderr.write(`✗ lap demo: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(1);

@@ -9,12 +9,11 @@ import * as buffer from "node:buffer";
 import fs from "node:fs";
 import path from "node:path";
 import type { Writable } from "node:stream";
-import { pathToFileURL } from "node:url";
 import { WebSocketServer, type RawData, type WebSocket } from "ws";
-import { ModeTracker } from "./modes.js";
-import { memoryTerminal, type MemoryTerminal } from "./testterm.js";
-import { bridge, CTRL_D, type BridgeOptions, type End, type Size, type Terminal } from "./tty.js";
-import { dial, type Link } from "./ws.js";
+import { ModeTracker } from "../modes.js";
+import { memoryTerminal, type MemoryTerminal } from "../testutil/testterm.js";
+import { bridge, CTRL_D, type BridgeOptions, type End, type Size, type Terminal } from "../tty.js";
+import { dial, type Link } from "../ws.js";
 
 // ---------------------------------------------------------------- format --
 
@@ -767,7 +766,7 @@ async function main(): Promise<void> {
   process.exitCode = await runGolden(parseGoldenArgs(process.argv.slice(2)), process.stdout);
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+if (require.main === module) {
   main().catch((err: unknown) => {
     process.stderr.write(`golden: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exitCode = 1;

@@ -10,11 +10,10 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { once } from "node:events";
-import { fileURLToPath } from "node:url";
-import { startPlatform, type Platform } from "./platform.js";
+import { startPlatform, type Platform } from "../platform/platform.js";
+import { REPO, LAP } from "../testutil/repo.js";
 
-const LAP = fileURLToPath(new URL("../build/lap.js", import.meta.url));
-const PTYHOST = fileURLToPath(new URL("../internal/ptyhost.py", import.meta.url));
+const PTYHOST = path.join(REPO, "internal", "platform", "ptyhost.py");
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "lap-signals-"));
 let platform: Platform;
 let config: string;

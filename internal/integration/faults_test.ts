@@ -7,8 +7,8 @@ import * as http from "node:http";
 import * as net from "node:net";
 import { once } from "node:events";
 import { createHash } from "node:crypto";
-import { startPlatform, type Platform } from "./platform.js";
-import { Lap, homes } from "./testcli.js";
+import { startPlatform, type Platform } from "../platform/platform.js";
+import { Lap, homes } from "../testutil/testcli.js";
 
 const { loggedIn } = homes("lap-faults-");
 

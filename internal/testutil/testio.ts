@@ -3,8 +3,8 @@
 // terminal flag is off unless a test switches one on. Not installed.
 
 import { PassThrough, Writable } from "node:stream";
-import type { Env } from "./config.js";
-import type { IO } from "./io.js";
+import type { Env } from "../config.js";
+import type { IO } from "../io.js";
 import { memoryTerminal } from "./testterm.js";
 
 export interface MemoryIO {
@@ -33,7 +33,7 @@ export function memoryIO(opts: Partial<Omit<IO, "env">> & { env?: Env } = {}): M
     stdoutIsTTY: false,
     home: "/nonexistent",
     fetch: globalThis.fetch,
-    dial: async (url, o) => (await import("./ws.js")).dial(url, o),
+    dial: async (url, o) => (await import("../ws.js")).dial(url, o),
     terminal: () => memoryTerminal({ size: null }).term,
     ...opts,
     env: opts.env ?? {},

@@ -5,17 +5,17 @@ import os from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
 import { after, describe, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import {
   AS_RECORDED, ONE_BYTE, escapeBytes, firstDifference, parseGoldenArgs, parseRecording, randomCut, readRecording,
   replay, runGolden, transcript, verify, type BridgeFn,
 } from "./golden.js";
 import { recordScenario } from "./golden_record.js";
-import { closeLine, frameLine, headerLine, recorder, recording } from "./record.js";
-import { bridge } from "./tty.js";
-import type { Link, LinkHandlers } from "./ws.js";
+import { closeLine, frameLine, headerLine, recorder, recording } from "../record.js";
+import { bridge } from "../tty.js";
+import type { Link, LinkHandlers } from "../ws.js";
+import { REPO } from "../testutil/repo.js";
 
-const FRAMES = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "testdata", "frames");
+const FRAMES = path.join(REPO, "testdata", "frames");
 const SERVER_SIDE = path.join(FRAMES, "server-side");
 const jsonl = (dir: string) => fs.readdirSync(dir).filter((f) => f.endsWith(".jsonl")).sort();
 

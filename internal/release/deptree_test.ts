@@ -4,10 +4,10 @@ import os from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
 import { after, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { BEGIN, END, optionalPeers, parseDeptreeArgs, productionTree, readBlock, render, replaceBlock, runDeptree } from "./deptree.js";
+import { REPO } from "../testutil/repo.js";
 
-const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), "..");
+const ROOT = REPO;
 const LOCK = path.join(ROOT, "package-lock.json");
 const README = path.join(ROOT, "README.md");
 const lock = () => JSON.parse(fs.readFileSync(LOCK, "utf8")) as unknown;
