@@ -10,7 +10,7 @@ BINDIR = $(DESTDIR)$(PREFIX)/bin
 # Everything in a subfolder of internal/ (the local platform, harnesses,
 # benchmark, test helpers, release scripts) stays in the checkout.
 RUNTIME = $(sort $(filter-out %_test,$(basename $(notdir $(wildcard internal/*.ts)))))
-TESTS = lap_test.ts $(wildcard internal/*_test.ts internal/*/*_test.ts)
+TESTS = $(wildcard internal/*_test.ts internal/*/*_test.ts)
 
 NODE ?= node
 BIN = node_modules/.bin
