@@ -175,13 +175,17 @@ test("sbom.cdx.json is the bill of materials of this commit, dated at the commit
   assert.deepEqual(bom.components.map((c) => c.purl), tarballs(lock()).map((t) => `pkg:npm/${t.name}@${t.version}`));
 });
 
-test("npm pack, make print-runtime, the archive and the coverage gate ship the same modules: internal/*.ts but the tests", () => {
+test("npm pack, make install, make print-runtime, the archive and the coverage gate ship the same modules: internal/*.ts but the tests", () => {
   const rule = fs.readdirSync(path.join(ROOT, "internal"))
     .filter((f) => f.endsWith(".ts") && !f.endsWith("_test.ts"))
     .map((f) => f.slice(0, -3)).sort();
   assert.deepEqual(runtimeModules(), rule, "make print-runtime");
   const archived = entries.filter((e) => e.type === "file" && e.name.startsWith(`${NAME}/lib/internal/`)).map((e) => path.posix.basename(e.name, ".js")).sort();
   assert.deepEqual(archived, rule, "the archive's lib/internal");
+  const checkoutInstall = path.join(tmp, "checkout-install");
+  run("make", ["-s", "-o", "build", "install", `DESTDIR=${checkoutInstall}`, "PREFIX=/usr"]);
+  const installedFromCheckout = fs.readdirSync(path.join(checkoutInstall, "usr", "lib", "lap", "internal")).map((f) => path.basename(f, ".js")).sort();
+  assert.deepEqual(installedFromCheckout, rule, "make install from the checkout");
 
   const packed = JSON.parse(run("npm", ["pack", "--dry-run", "--json", "--offline", "--ignore-scripts"])) as { files: { path: string }[] }[];
   assert.deepEqual(packed[0].files.map((f) => f.path).sort(), [
