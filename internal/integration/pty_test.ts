@@ -132,3 +132,35 @@ test("lap login on a terminal asks for both, does not echo the key, and saves it
   child.stdin!.end();
   await closed;
 });
+
+for (const [signal, status] of [["SIGHUP", 129], ["SIGQUIT", 131], ["SIGTERM", 143]] as const) {
+  test(`${signal} at the Master key prompt leaves the terminal as it was found, echo on, and exits ${status}`, async () => {
+    const marker = `prompt-${signal}`;
+    const file = path.join(tmp, marker, "config.json");
+    const script = `stty -g; LAP_CONFIG=${file} "${process.execPath}" "${LAP}" login --url http://x.example --profile ${marker}; echo "rc=$?"; stty -g`;
+    const child = spawn("python3", [PTYHOST, "80", "24", "sh", "-c", script], {
+      env: { PATH: process.env.PATH ?? "", HOME: tmp, TERM: "xterm-256color" },
+      stdio: ["pipe", "pipe", "inherit", "pipe"],
+    });
+    const closed = once(child, "close");
+    let out = "";
+    child.stdout!.setEncoding("utf8");
+    child.stdout!.on("data", (d: string) => (out += d));
+    const waitFor = async (re: RegExp) => {
+      const deadline = Date.now() + 15000;
+      while (!re.test(out)) {
+        if (Date.now() > deadline) assert.fail(`timed out waiting for ${re} in:\n${JSON.stringify(out)}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    await waitFor(/Master key: /);
+    const pid = Number(execFileSync("pgrep", ["-f", `^${process.execPath} ${LAP} login .*${marker}`]).toString().trim());
+    process.kill(pid, signal);
+    await waitFor(/rc=\d+\r?\n[^\n]*\n/);
+    const [before, after] = out.split(/\r?\n/).filter((l) => /^[0-9a-f]+(:[0-9a-f]+)+$/.test(l.trim())).map((l) => l.trim());
+    assert.equal(after, before, "stty -g after equals stty -g before");
+    assert.match(out, new RegExp(`rc=${status}`));
+    child.stdin!.end();
+    await closed;
+  });
+}
