@@ -51,6 +51,14 @@ export function cleanText(text: string): string {
   return text.replace(UNSAFE_IN_TEXT, escape);
 }
 
+// fitWidth cuts a line to a terminal's width (less one column, so the
+// cursor never wraps), marking the cut with "…"; 0 or unknown: as it is.
+export function fitWidth(line: string, columns: number | undefined): string {
+  const chars = [...line];
+  if (!columns || chars.length < columns) return line;
+  return chars.slice(0, Math.max(0, columns - 2)).join("") + "…";
+}
+
 // say writes one line for the user to stderr.
 export function say(io: { stderr: Writable }, line: string): void {
   io.stderr.write(cleanText(line) + "\n");

@@ -58,3 +58,11 @@ test("server strings cannot reach the terminal as controls, wherever they are pr
   for (let i = 0; i < 100_000; i++) v = (v[0] = []) as unknown[];
   assert.equal(visible(deep), "(unprintable value)");
 });
+
+test("a status line is cut to the terminal's width, never wrapping", async () => {
+  const { fitWidth } = await import("./output.js");
+  assert.equal(fitWidth("short", 80), "short");
+  assert.equal(fitWidth("x".repeat(130), 80), "x".repeat(78) + "…");
+  assert.equal([...fitWidth("é".repeat(50), 40)].length, 39);
+  assert.equal(fitWidth("anything", undefined), "anything");
+});

@@ -5,7 +5,7 @@
 
 import * as os from "node:os";
 import { main, report, type ProcessIO } from "./cli.js";
-import { colourWanted, paintedStream } from "./output.js";
+import { cleanText, colourWanted, fitWidth, paintedStream } from "./output.js";
 import type { Terminal } from "./tty.js";
 
 // Signals that end lap: with a session open the bridge ends it cleanly;
@@ -58,9 +58,12 @@ function processTerminal(): Terminal {
       signalListeners.add(cb);
       return () => signalListeners.delete(cb);
     },
+    // One line, rewritten in place on a terminal and cut to its width, so a
+    // status that changes (reconnect attempts) never wraps over the screen.
     status: (line) => {
-      if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${line}`);
-      else if (line) process.stderr.write(line + "\n");
+      const text = cleanText(line);
+      if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${fitWidth(text, process.stderr.columns)}`);
+      else if (text) process.stderr.write(text + "\n");
     },
   };
 }
