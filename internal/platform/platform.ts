@@ -163,7 +163,7 @@ const WATCHDOG_GRACE_S = 1;
  * process; when the pipe closes, however this process ended, it kills the
  * tmux server and what ran in it, and removes the platform's directory.
  */
-function startWatchdog(socket: string, dir: string): void {
+function startWatchdog(socket: string, dir: string): ChildProcess {
   const script = `cat >/dev/null
 pids=$(tmux -S "$1" list-panes -a -F '#{pane_pid}' 2>/dev/null; tmux -S "$1" display-message -p '#{pid}' 2>/dev/null)
 tmux -S "$1" kill-server 2>/dev/null
@@ -174,6 +174,7 @@ rm -rf "$2"`;
   dog.on("error", () => {});
   dog.unref();
   (dog.stdin as unknown as { unref(): void }).unref();
+  return dog;
 }
 
 const open = new Set<LocalPlatform>();
@@ -236,6 +237,9 @@ class LocalPlatform implements Platform {
   private readonly ptyHost: string;
   private recordings = 0;
   private closed = false;
+  // Ends the tmux server if this process dies before close(); close() does
+  // that itself and then dismisses it.
+  private readonly watchdog: ChildProcess;
 
   harnessToken(sessionId: string): string {
     const state = this.harness.get(sessionId);
@@ -252,7 +256,7 @@ class LocalPlatform implements Platform {
     this.tmuxSocket = path.join(this.tmpDir, "tmux.sock");
     this.tmuxConf = path.join(this.tmpDir, "tmux.conf");
     fs.writeFileSync(this.tmuxConf, TMUX_CONF);
-    startWatchdog(this.tmuxSocket, this.tmpDir);
+    this.watchdog = startWatchdog(this.tmuxSocket, this.tmpDir);
     this.server = http.createServer((req, res) => {
       this.onRequest(req, res).catch((err: unknown) => {
         if (!res.headersSent) sendJson(res, 500, { error: String(err) });
@@ -272,6 +276,7 @@ class LocalPlatform implements Platform {
       // no server running
     }
     fs.rmSync(this.tmpDir, { recursive: true, force: true });
+    this.watchdog.kill("SIGKILL");
   }
 
   listen(port: number): Promise<void> {
@@ -333,6 +338,8 @@ class LocalPlatform implements Platform {
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     fs.rmSync(this.tmpDir, { recursive: true, force: true });
+    this.watchdog.kill("SIGKILL");
+    await waitExit(this.watchdog, HOST_KILL_GRACE_MS);
   }
 
   // ---- HTTP API (SPEC §1) ----
