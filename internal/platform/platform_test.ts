@@ -241,7 +241,8 @@ describe("HTTP API", () => {
     assert.equal(s.supports_tui, false);
     assert.equal(s.tty_url, null);
     const res = await call(p, "POST", `/sessions/${s.id}/message`, { text: "hi" });
-    assert.deepEqual(res.json.parts, [{ type: "text", text: "echo: hi" }]);
+    assert.equal(res.json.info.role, "assistant");
+    assert.deepEqual(res.json.parts.map((x: { type: string; text: string }) => [x.type, x.text]), [["text", "echo: hi"]]);
   });
 });
 
