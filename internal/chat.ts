@@ -172,6 +172,8 @@ class Chat {
     let closed = false;
     rl.on("close", () => (closed = true));
     rl.on("SIGINT", () => this.interrupt());
+    // Made now, so lines typed while the history loads are kept.
+    const lines = rl[Symbol.asyncIterator]();
     term.setRawMode(true);
     // Bracketed paste: the terminal marks pasted text, so several pasted
     // lines are one message.
@@ -179,7 +181,8 @@ class Chat {
     try {
       await this.showHistory(this.opts.history ?? HISTORY_TURNS, true);
       rl.prompt();
-      for await (const line of rl) {
+      for (let next = await lines.next(); !next.done; next = await lines.next()) {
+        const line = next.value;
         // Leaving drops the lines still queued; a plain end of input does not.
         if (this.leaving) break;
         this.pressedCtrlC = false;
@@ -232,7 +235,7 @@ class Chat {
     if (line.trim() === "") return;
     if (line.startsWith("//")) return this.send(line.slice(1));
     if (!line.startsWith("/")) return this.send(line);
-    const [word, ...rest] = line.slice(1).split(/[ \t]+/);
+    const word = line.slice(1).split(/[ \t]/)[0];
     const arg = line.slice(1 + word.length).trim();
     switch (word) {
       case "":
@@ -251,7 +254,6 @@ class Chat {
     if (!skill) {
       return this.refuse(`unknown command /${visible(word, 40)}`, "/help lists the commands and / the skills; start a line with // to send it beginning with /");
     }
-    void rest;
     return this.send(`<skill name="${skill.name}">\n${skill.content}\n</skill>\n\n${arg}`);
   }
 
@@ -337,7 +339,7 @@ class Chat {
       else if (m.info.role === "assistant") {
         const view = new TurnView(this.io, this.opts, this.colourErr);
         view.handle({ type: "message.updated", properties: { info: m.info } });
-        for (const part of m.parts) view.handle({ type: "message.part.updated", properties: { part: { messageID: m.info.id, ...part } } });
+        m.parts.forEach((part, n) => view.handle({ type: "message.part.updated", properties: { part: { id: `${i}.${n}`, messageID: m.info.id, ...part } } }));
         view.finish(false);
       }
     }
@@ -662,7 +664,7 @@ class TurnView {
     }
     if (!this.io.stderrIsTTY) {
       for (const call of this.tools.values()) {
-        if (call.status !== "completed" && call.status !== "error") this.io.stderr.write(toolLine(call, false) + "\n");
+        if (call.status !== "completed" && call.status !== "error") this.io.stderr.write(toolLine({ ...call, status: "unfinished" }, false) + "\n");
       }
     }
     if (!meta) return;

@@ -420,7 +420,7 @@ test("entering a chat with turns shows the last ones, rendered, without the plat
   const [entry, asked] = c.out().split("\x1b[2m> first question");
   assert.equal(entry, "\x1b[2m> second question\x1b[22m\n\x1b[1msecond\x1b[22m answer\n\x1b[2m> /review third question\x1b[22m\nthird answer\n\x1b[2m> fourth question\x1b[22m\nfourth answer\n");
   assert.doesNotMatch(asked!, /SYSTEM|system_instructions/);
-  assert.match(c.err(), /where this chat left off: the last 3 turns\n/);
+  assert.match(c.err(), /where this chat left off: the last 3 turns\x1b\[22m\n/);
   assert.match(c.err(), /✓ bash\n/);
 
   const none = chatIO(true);

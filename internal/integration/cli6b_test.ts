@@ -145,8 +145,8 @@ test("an agent without a terminal gets a chat: piped lines are sent and the answ
   assert.match(r.stderr, /· chat ended — session \S+ keeps running; continue: lap sdk\n$/);
   const [s] = p.sessions.values();
   assert.equal(s.status, "ready");
-  const messages = p.requests.filter((q) => q.method === "POST" && q.path.endsWith("/message"));
-  assert.deepEqual(messages.map((q) => q.path), [2, 1].map(() => `/api/v1/managed_agents/sessions/${s.id}/message`));
+  const messages = p.requests.filter((q) => q.method === "POST" && q.path.endsWith("/message_stream"));
+  assert.deepEqual(messages.map((q) => q.path), [2, 1].map(() => `/api/v1/managed_agents/sessions/${s.id}/message_stream`));
 
   // Again: the same session, and lap attach chats with it too.
   const again = await lap(["sdk"], env, "again\n");

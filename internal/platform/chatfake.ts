@@ -125,7 +125,7 @@ export class ChatFake {
         parts: [{ id: "prt_" + randomUUID(), messageID: userId, type: "text", text: (first ? INJECTED_PREFIX(sessionId) : "") + turn.user }],
       });
       const id = "msg_" + randomUUID();
-      t.messages.push({ info: { id, role: "assistant", time: { created: Date.now(), completed: Date.now() } }, parts: turn.parts.map((p) => ({ messageID: id, ...p })) });
+      t.messages.push({ info: { id, role: "assistant", time: { created: Date.now(), completed: Date.now() } }, parts: turn.parts.map((p) => ({ id: "prt_" + randomUUID(), messageID: id, ...p })) });
     }
   }
 
