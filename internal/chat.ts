@@ -394,7 +394,8 @@ class Chat {
     try {
       events = await this.api.streamMessage(this.session.id, body, signal);
     } catch (err) {
-      if (signal.aborted) throw err;
+      // A refused key is refused on every route: no point trying another.
+      if (signal.aborted || (err instanceof HttpError && (err.status === 401 || err.status === 403))) throw err;
       return this.fallback(describe(err));
     }
     let ready = false;

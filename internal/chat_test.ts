@@ -234,6 +234,38 @@ test("Ctrl-C during a turn stops the agent once, says so and gives the prompt ba
   assert.deepEqual(p.chat.aborts, [session.id], "one abort only");
 });
 
+test("when the agent does not stop, Ctrl-C gives the prompt back after a short wait, or at once on a second Ctrl-C", async () => {
+  const { p, api, session } = await setup({ abortIgnored: true, chatScript: script([{ text: "stuck\n" }, { hold: true }]) });
+  const short = chatIO(true);
+  const shortDone = chat(short.io, api, session, { ...OPTS, abortWaitMs: 50 });
+  short.stdin.write("one\r");
+  await until(() => short.out().includes("stuck"), short.err);
+  short.stdin.write("\x03");
+  await until(() => short.err().includes("· stopped waiting; the agent may still finish that turn"), short.err);
+  short.stdin.write("\x04");
+  assert.equal(await shortDone, 0);
+
+  const long = chatIO(true);
+  const longDone = chat(long.io, api, session, { ...OPTS, abortWaitMs: 600_000 });
+  long.stdin.write("two\r");
+  await until(() => long.out().includes("stuck"), long.err);
+  long.stdin.write("\x03");
+  await until(() => long.err().includes("· stopping the agent"), long.err);
+  long.stdin.write("\x03");
+  await until(() => long.err().includes("· stopped waiting"), long.err);
+  long.stdin.write("\x04");
+  assert.equal(await longDone, 0);
+  assert.equal(p.chat.aborts.length, 2, "one abort per turn");
+});
+
+test("a refused key ends the chat without trying the blocking route", async () => {
+  const { p, session } = await setup();
+  const c = chatIO(false);
+  c.stdin.end("hi\n");
+  await assert.rejects(chat(c.io, new Api(p.url, "wrong"), session, OPTS), /401 unauthorized/);
+  assert.doesNotMatch(c.err(), /no streamed answer/);
+});
+
 test("a second Ctrl-C at the prompt leaves with status 130", async () => {
   const { api, session } = await setup();
   const c = chatIO(true);

@@ -52,6 +52,8 @@ export interface ChatOptions {
   heartbeatMs?: number;
   /** The stream's bytes are written this many at a time (1: one byte at a time). */
   chunkBytes?: number;
+  /** Abort answers ok but the turn goes on, like a stuck harness. */
+  abortIgnored?: boolean;
   /** What the stream shows after an abort; default session.aborted then session.idle. */
   abortShows?: "aborted" | "error" | "idle";
   /** The skills GET /api/v1/skills lists; default two. */
@@ -142,7 +144,7 @@ export class ChatFake {
   abort(sessionId: string, res: http.ServerResponse): void {
     this.aborts.push(sessionId);
     const turn = this.thread(sessionId).running;
-    if (turn) {
+    if (turn && !this.options().abortIgnored) {
       turn.aborted = true;
       turn.wake?.();
     }
