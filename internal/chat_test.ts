@@ -246,7 +246,7 @@ test("when the agent does not stop, Ctrl-C gives the prompt back after a short w
   assert.equal(await shortDone, 0);
 
   const long = chatIO(true);
-  const longDone = chat(long.io, api, session, { ...OPTS, abortWaitMs: 600_000 });
+  const longDone = chat(long.io, api, session, { ...OPTS, abortWaitMs: 600_000, history: 0 });
   long.stdin.write("two\r");
   await until(() => long.out().includes("stuck"), long.err);
   long.stdin.write("\x03");
