@@ -359,7 +359,7 @@ class Chat {
     this.attachments = [];
     const turn = new TurnControl(this.io, this.opts, this.interactive);
     this.current = turn;
-    const view = new TurnView(this.io, this.opts, this.colourErr, () => turn.quiet());
+    const view = new TurnView(this.io, this.opts, this.colourErr, () => turn.quiet(), text);
     try {
       const how = await this.stream(view, body, turn.cancel.signal);
       if (how === "fallback") await this.blocking(view, body, turn.cancel.signal);
@@ -524,7 +524,10 @@ class TurnView {
   // The tool whose line was written last, so its next status can replace it.
   private lastLine: string | null = null;
 
-  constructor(private readonly io: IO, private readonly opts: ChatOptions, private readonly colourErr: boolean, private readonly beforeOutput = () => {}) {
+  // prompt is the message sent, so that its own part is never taken for
+  // the answer when the event naming its role arrives late or not at all.
+  constructor(private readonly io: IO, private readonly opts: ChatOptions, private readonly colourErr: boolean,
+    private readonly beforeOutput = () => {}, private readonly prompt = "") {
     this.writer = new AnswerWriter(textMode(io.stdoutIsTTY, io.env));
   }
 
@@ -569,7 +572,11 @@ class TurnView {
 
   private partUpdated(part: Record<string, unknown>): void {
     if (this.fromUser(part.messageID) || typeof part.id !== "string") return;
-    if (part.type === "text" && typeof part.text === "string") this.repairText(part.id, part.text);
+    if (part.type === "text" && typeof part.text === "string") {
+      const roleKnown = typeof part.messageID === "string" && this.roles.has(part.messageID);
+      if (!roleKnown && !this.texts.has(part.id) && this.prompt !== "" && part.text.endsWith(this.prompt)) return;
+      this.repairText(part.id, part.text);
+    }
     else if (part.type === "reasoning" && typeof part.text === "string") this.think(part.id, part.text, true);
     else if (part.type === "tool") this.toolUpdated(part.id, part);
   }

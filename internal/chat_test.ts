@@ -123,9 +123,12 @@ test("a delta lost in the middle is repaired by showing the part again whole", a
   assert.match(r.err, /· part of the answer was lost on the way; here it is whole:\n/);
 });
 
-test("the user's own message in the stream is not printed as the answer", async () => {
+test("the user's own message in the stream is not printed as the answer, even without its role", async () => {
   const r = await piped({}, "only once\n");
   assert.equal(r.out, "echo: only once\n");
+  const unnamed = { type: "message.part.updated", properties: { part: { id: "u1", messageID: "unknown", type: "text", text: "[SYSTEM: …]\n\nwhat now" } } };
+  const late = await piped({ chatScript: script([{ raw: unnamed }, { text: "this" }]) }, "what now\n");
+  assert.equal(late.out, "this\n");
 });
 
 test("tool calls are one line each with their outcome; piped, only the outcome", async () => {
