@@ -58,6 +58,9 @@ export class AnswerWriter {
   private fence: { marker: string; size: number } | null = null;
   // Whether the last character handed out was a newline (or nothing was).
   atLineStart = true;
+  // The line being written before it is whole: what kind it is, and how
+  // much of it (in characters of the agent's text) is out already.
+  private started: { kind: "code" | "text"; shown: number } | null = null;
 
   constructor(readonly mode: TextMode) {}
 
@@ -75,9 +78,10 @@ export class AnswerWriter {
     if (this.mode === "raw") return this.out(all);
     if (this.mode === "safe") return this.out(terminalSafe(all));
     const nl = all.lastIndexOf("\n");
-    this.held = all.slice(nl + 1) + this.held;
-    if (nl === -1) return "";
-    return this.out(all.slice(0, nl + 1).split("\n").slice(0, -1).map((line) => this.line(line) + "\n").join(""));
+    const lines = nl === -1 ? [] : all.slice(0, nl).split("\n");
+    const partial = all.slice(nl + 1);
+    this.held = partial + this.held;
+    return this.out(lines.map((line) => this.whole(line) + "\n").join("") + this.partial(partial));
   }
 
   // end returns whatever was held back; the writer can be used again after.
@@ -87,14 +91,59 @@ export class AnswerWriter {
     let shown = "";
     if (this.mode === "raw") shown = rest;
     else if (this.mode === "safe") shown = terminalSafe(rest);
-    else if (rest !== "") shown = this.line(rest);
+    else if (rest !== "") shown = this.whole(rest);
     this.fence = null;
+    this.started = null;
     return this.out(shown);
   }
 
   private out(text: string): string {
     if (text !== "") this.atLineStart = text.endsWith("\n");
     return text;
+  }
+
+  // whole draws a line now complete, of which some may be out already.
+  private whole(line: string): string {
+    const started = this.started;
+    this.started = null;
+    if (!started) return this.line(line);
+    const rest = terminalSafe(line.slice(started.shown).replace(/\r$/, ""));
+    return started.kind === "code" ? rest : inline(rest);
+  }
+
+  // partial writes what can be written of a line not yet whole, so a long
+  // paragraph is seen being written. Only lines whose kind is already
+  // certain start early (prose starting with a letter, a list item, code
+  // that cannot be a closing fence); of prose, only words before any
+  // markup character, up to a space, as markup may yet close later.
+  private partial(line: string): string {
+    let out = "";
+    if (!this.started) {
+      const start = this.lineStart(line);
+      if (!start) return "";
+      this.started = { kind: start.kind, shown: start.shown };
+      out = start.prefix;
+    }
+    const rest = line.slice(this.started.shown);
+    let upto = rest.length;
+    if (this.started.kind === "text") {
+      const markup = rest.search(/[*_`[!~\\<]/);
+      const plain = markup === -1 ? rest : rest.slice(0, markup);
+      upto = Math.max(plain.lastIndexOf(" "), plain.lastIndexOf("\t")) + 1;
+    }
+    this.started.shown += upto;
+    return out + terminalSafe(rest.slice(0, upto));
+  }
+
+  private lineStart(line: string): { kind: "code" | "text"; shown: number; prefix: string } | null {
+    if (this.fence) {
+      if (/^\s*$|^\s*[`~]/.test(line)) return null;
+      return { kind: "code", shown: 0, prefix: CODE_INDENT };
+    }
+    if (/^\p{L}/u.test(line)) return { kind: "text", shown: 0, prefix: "" };
+    const bullet = /^(\s*)[-*+][ \t]+(?=[^\s*_-])/.exec(line);
+    if (bullet) return { kind: "text", shown: bullet[0].length, prefix: `${terminalSafe(bullet[1])}• ` };
+    return null;
   }
 
   // line draws one whole line (without its newline) in rendered mode.

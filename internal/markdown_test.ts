@@ -103,3 +103,15 @@ test("the writer knows whether its output ends a line, for tool lines to start o
   w.push(" line\n");
   assert.equal(w.atLineStart, true);
 });
+
+test("rendered, prose is shown word by word before its line is whole; markup waits for its line", () => {
+  const w = new AnswerWriter("rendered");
+  assert.equal(w.push("The build fa"), "The build ");
+  assert.equal(w.push("ils in **tsc"), "fails in ");
+  assert.equal(w.push("** now\n- it"), "\x1b[1mtsc\x1b[22m now\n• ");
+  assert.equal(w.push("em one"), "item ");
+  assert.equal(w.push("\n```\nco"), "one\n\x1b[2m```\x1b[22m\n  co");
+  assert.equal(w.push("de\n``"), "de\n");
+  assert.equal(w.push("`\n# Tit"), "\x1b[2m```\x1b[22m\n");
+  assert.equal(w.end(), "\x1b[1m\x1b[4mTit\x1b[24m\x1b[22m");
+});
