@@ -14,11 +14,11 @@ import * as readline from "node:readline";
 import { StringDecoder } from "node:string_decoder";
 import { Transform, Writable } from "node:stream";
 import { HttpError, type Answer, type Api, type MessageBody, type Part, type Session, type Skill } from "./api.js";
-import { colourWanted } from "./colour.js";
 import { describe, LapError, visible } from "./errors.js";
 import { readEvents } from "./events.js";
 import { say, type IO } from "./io.js";
 import { AnswerWriter, dim, terminalSafe, textMode } from "./markdown.js";
+import { cleanText } from "./output.js";
 
 export interface ChatOptions {
   // The agent's name for messages.
@@ -94,7 +94,7 @@ class Chat {
 
   constructor(private readonly io: IO, private readonly api: Api, private readonly session: Session, private readonly opts: ChatOptions) {
     this.interactive = io.stdinIsTTY;
-    this.colourErr = colourWanted(io.stderrIsTTY ?? false, io.env);
+    this.colourErr = (io.stderrIsTTY ?? false) && io.settings.colour;
   }
 
   async run(): Promise<number> {
@@ -332,7 +332,7 @@ class Chat {
     }
     const from = starts[Math.max(0, starts.length - turns)];
     const shown = starts.length - starts.indexOf(from);
-    say(this.io, dimIf(this.colourErr, `· ${entering ? "where this chat left off" : "history"}: the last ${shown === 1 ? "turn" : `${shown} turns`}`));
+    sayDim(this.io, this.colourErr, `· ${entering ? "where this chat left off" : "history"}: the last ${shown === 1 ? "turn" : `${shown} turns`}`);
     for (let i = from; i < thread.length; i++) {
       const m = thread[i];
       if (m.info.role === "user") this.showUser(userText(m, i === starts[0]));
@@ -347,7 +347,7 @@ class Chat {
 
   private showUser(text: string): void {
     const lines = terminalSafe(text).split("\n").map((l) => "> " + l).join("\n");
-    this.io.stdout.write((textMode(this.io.stdoutIsTTY, this.io.env) === "rendered" ? dim(lines) : lines) + "\n");
+    this.io.stdout.write((textMode(this.io.stdoutIsTTY, this.io.settings.colour) === "rendered" ? dim(lines) : lines) + "\n");
   }
 
   // ---- turns ----
@@ -528,7 +528,7 @@ class TurnView {
   // the answer when the event naming its role arrives late or not at all.
   constructor(private readonly io: IO, private readonly opts: ChatOptions, private readonly colourErr: boolean,
     private readonly beforeOutput = () => {}, private readonly prompt = "") {
-    this.writer = new AnswerWriter(textMode(io.stdoutIsTTY, io.env));
+    this.writer = new AnswerWriter(textMode(io.stdoutIsTTY, io.settings.colour));
   }
 
   isAssistant(id: unknown): boolean {
@@ -677,7 +677,9 @@ class TurnView {
     }
     if (!meta) return;
     if (this.texts.size === 0) this.say("· (the answer has no text)");
-    this.say(dimIf(this.colourErr, "· " + this.metaLine()));
+    this.beforeOutput();
+    this.lastLine = null;
+    sayDim(this.io, this.colourErr, "· " + this.metaLine());
   }
 
   private metaLine(): string {
@@ -799,6 +801,12 @@ function megabytes(n: number): string {
 
 function dimIf(colour: boolean, text: string): string {
   return colour ? dim(text) : text;
+}
+
+// sayDim writes one line of lap's own to stderr, dim when colour is wanted;
+// the line is made safe first, as say does, and the style added after.
+function sayDim(io: IO, colour: boolean, line: string): void {
+  io.stderr.write(dimIf(colour, cleanText(line)) + "\n");
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {

@@ -7,7 +7,7 @@ import zlib from "node:zlib";
 import { PassThrough, Writable } from "node:stream";
 import { Api, type Session } from "./api.js";
 import { chat, elapsed, imageType, PasteFilter, withoutInjected, type ChatOptions } from "./chat.js";
-import type { Env } from "./config.js";
+import { readSettings, type Env } from "./settings.js";
 import { LapError } from "./errors.js";
 import type { IO } from "./io.js";
 import { startPlatform, type Platform, type PlatformOptions } from "./platform/platform.js";
@@ -48,6 +48,7 @@ function chatIO(tty: boolean, env: Env = {}) {
     stdoutIsTTY: tty,
     stderrIsTTY: tty,
     env,
+    settings: readSettings(env, tmp),
     home: tmp,
     fetch,
     dial: () => Promise.reject(new Error("no terminal here")),

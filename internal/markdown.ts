@@ -6,16 +6,16 @@
 // a line is drawn once it is whole, with what earlier lines opened (a code
 // fence) remembered.
 
-import { colourWanted } from "./colour.js";
-import type { Env } from "./config.js";
+import { cleanText } from "./output.js";
 
 // raw: piped output, the bytes as written. safe: a terminal without colour,
 // control characters escaped. rendered: a colour terminal, markdown drawn.
 export type TextMode = "raw" | "safe" | "rendered";
 
-export function textMode(isTTY: boolean, env: Env): TextMode {
+// colour is whether colour is allowed at all (NO_COLOR unset, TERM not dumb).
+export function textMode(isTTY: boolean, colour: boolean): TextMode {
   if (!isTTY) return "raw";
-  return colourWanted(true, env) ? "rendered" : "safe";
+  return colour ? "rendered" : "safe";
 }
 
 const BOLD = "\x1b[1m";
@@ -38,18 +38,12 @@ export function dim(text: string): string {
   return DIM + text + NO_BOLD;
 }
 
-// Control characters a terminal would act on: C0 but newline and tab, DEL,
-// C1, and the bidirectional overrides and isolates that reorder what is
-// shown (a line could read differently from what it is).
-const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
-
-// terminalSafe shows control characters as \xNN or \uNNNN; a CR before a
-// newline is dropped, as a terminal would show the line the same.
+// terminalSafe shows what a terminal would obey or reorder (escape
+// sequences, C1, bidirectional controls) as \xNN or \uNNNN, keeping
+// newlines and tabs; a CR before a newline is dropped, as a terminal would
+// show the line the same.
 export function terminalSafe(text: string): string {
-  return text.replace(/\r\n/g, "\n").replace(CONTROL, (c) => {
-    const code = c.charCodeAt(0);
-    return code > 0xff ? `\\u${code.toString(16).padStart(4, "0")}` : `\\x${code.toString(16).padStart(2, "0")}`;
-  });
+  return cleanText(text.replace(/\r\n/g, "\n"));
 }
 
 // AnswerWriter turns the pieces of an answer into what is written out.

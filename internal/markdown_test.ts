@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { AnswerWriter, terminalSafe, textMode, type TextMode } from "./markdown.js";
+import { readSettings } from "./settings.js";
 import { REPO } from "./testutil/repo.js";
 
 // Golden files: testdata/markdown/NAME.md is an answer as the agent wrote
@@ -78,7 +79,7 @@ test("the goldens show what matters: markup drawn, markers gone, escapes never r
   assert.doesNotMatch(hostile.replace(/\x1b\[\d+m/g, ""), /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/);
   assert.match(hostile, /Title: \\x1b\]0;pwned\\x07 and \\x1b\[31mred/);
   assert.match(hostile, /bidi: \\u202eevil\\u202c and \\u2066iso\\u2069\n/);
-  assert.match(hostile, /bare CR here\\x0d and CRLF\n/);
+  assert.match(hostile, /bare CR here\\r and CRLF\n/);
 });
 
 test("a character cut in two between deltas is written whole", () => {
@@ -89,10 +90,11 @@ test("a character cut in two between deltas is written whole", () => {
 });
 
 test("colour is used only on a terminal without NO_COLOR or TERM=dumb", () => {
-  assert.equal(textMode(false, {}), "raw");
-  assert.equal(textMode(true, {}), "rendered");
-  assert.equal(textMode(true, { NO_COLOR: "1" }), "safe");
-  assert.equal(textMode(true, { TERM: "dumb" }), "safe");
+  const colour = (env: Record<string, string>) => readSettings(env, "/nonexistent").colour;
+  assert.equal(textMode(false, colour({})), "raw");
+  assert.equal(textMode(true, colour({})), "rendered");
+  assert.equal(textMode(true, colour({ NO_COLOR: "1" })), "safe");
+  assert.equal(textMode(true, colour({ TERM: "dumb" })), "safe");
 });
 
 test("the writer knows whether its output ends a line, for tool lines to start on their own", () => {

@@ -1,8 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { parseCommand } from "./lap.js";
-import { parseDuration } from "./internal/config.js";
-import { assertUsageErrors } from "./internal/testutil/testcli.js";
+import { parseCommand } from "./cli.js";
+import { parseDuration } from "./settings.js";
+import { assertUsageErrors } from "./testutil/testcli.js";
 
 const TEN_MINUTES = 600_000;
 
@@ -42,7 +42,8 @@ test("bad argv is a usage error (exit 2) with the exact message", () => {
     [["--resume", "a", "--new"], "--resume attaches to a known session; it does not take --new or --agent"],
     [["--agent", ""], "the agent name is empty"],
     [["--agent", "x", "y"], "unexpected argument 'y'"],
-    [["demo", "--timeout", "0"], "--timeout '0' is not a duration"],
+    [["demo", "--timeout", "0"], "--timeout '0' is out of range"],
+    [["demo", "--timeout", "25h"], "--timeout '25h' is out of range"],
   ];
   assertUsageErrors(table);
 });
