@@ -160,6 +160,20 @@ test("an agent without a terminal gets a chat: piped lines are sent and the answ
   assert.equal(p.sessions.size, 1);
 });
 
+test("a chat's flags: --json prints one object per answer, --stdin-message sends all of stdin as one", async () => {
+  const p = await platform({ chatScript: (text) => [{ tool: "bash", states: ["running", "completed"] }, { text: `got ${text.split("\n").length} lines` }, { info: { tokens: { output: 4 }, cost: 0.001 } }] });
+  p.addAgent({ name: "sdk", harness_id: "claude-agent-sdk", supports_tui: false });
+  const env = loggedIn(p);
+  const r = await lap(["sdk", "--json"], env, "one\ntwo\n");
+  assert.equal(r.code, 0, r.stderr);
+  const answers = r.stdout.trimEnd().split("\n").map((l) => JSON.parse(l));
+  assert.deepEqual(answers.map((a) => [a.text, a.tools, a.tokens, a.cost]), [1, 2].map(() => ["got 1 lines", [{ name: "bash", status: "completed" }], { output: 4 }, 0.001]));
+  const whole = await lap(["sdk", "--stdin-message", "--history", "0"], env, "one\ntwo\nthree\n");
+  assert.equal(whole.code, 0, whole.stderr);
+  assert.equal(whole.stdout, "got 3 lines\n");
+  assert.match(whole.stderr, /✓ bash\n/);
+});
+
 // ---- recording ----
 
 test("--record writes an asciicast v2 file, 0600, with the output and without the input", async () => {
