@@ -159,7 +159,8 @@ exactly, and --json prints one object per answer:
     name: "attach", args: "<session-id | URL>", max: 1, required: "attach needs a session id", completes: "sessions",
     summary: "attach to a known session (alias: lap --resume <id>)",
     help: `Attaches to a known session by id, or by a pasted <base>/sessions/<id> URL.
-'lap --resume <id>' does the same. --detach-keys and --record as for 'lap <agent>'.
+'lap --resume <id>' does the same. --detach-keys, --record and the chat flags as
+for 'lap <agent>'.
 `,
     parse: ({ pos, v }) => {
       if (typeof v.resume === "string") {
@@ -394,7 +395,9 @@ function flagsOf(name: string): Flag[] {
 function usageLine(c: CommandSpec): string {
   const name = c.name === "open" ? "" : `${c.name} `;
   const args = c.name === "open" ? c.args : c.args;
-  const flags = flagsOf(c.name).filter((f) => f.name !== "agent" && f.name !== "resume" && f.name !== "record-input");
+  // A chat's flags are listed below the usage, not in it, to keep it one readable line.
+  const chatOnly = c.name === "open" || c.name === "attach" ? ["json", "show-thinking", "history", "stdin-message"] : [];
+  const flags = flagsOf(c.name).filter((f) => f.name !== "agent" && f.name !== "resume" && f.name !== "record-input" && !chatOnly.includes(f.name));
   return `lap ${name}${args}${flags.map((f) => ` [${flagUsage(f).replace(/<([^>]+)>/, "$1")}]`).join("")}`.replace(/\s+$/, "");
 }
 
