@@ -280,6 +280,113 @@ export class Api {
     return new LapError(`${this.host}: stopped reading the ${what} list after ${MAX_PAGES} pages or ${MAX_ITEMS} entries`,
       "the platform keeps answering that there is more; report it to its operators");
   }
+
+  // ---- chat: streamed messages, abort, history, skills ----
+
+  // sendTurn sends a message and returns the final assistant message once
+  // the turn is over; signal cancels the wait (the turn goes on).
+  async sendTurn(sessionId: string, body: MessageBody, signal?: AbortSignal): Promise<Answer> {
+    const answer = await this.call("POST", `${sessionPath(sessionId)}/message`, body, { timeoutMs: MESSAGE_TIMEOUT_MS, signal });
+    const parts = (answer as { parts?: unknown } | null)?.parts;
+    if (!Array.isArray(parts)) throw this.shapeError("message", "no parts array");
+    const info = (answer as { info?: unknown }).info;
+    return { info: isRecord(info) ? info : {}, parts: parts.filter(isPart) };
+  }
+
+  // streamMessage sends a message and returns the body of its event stream.
+  streamMessage(sessionId: string, body: MessageBody, signal?: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
+    return this.openStream("POST", `${sessionPath(sessionId)}/message_stream`, body, signal);
+  }
+
+  // followEvents returns the session's live event stream (nothing replayed).
+  followEvents(sessionId: string, signal?: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
+    return this.openStream("GET", `${sessionPath(sessionId)}/events`, undefined, signal);
+  }
+
+  // abortTurn stops the turn in flight; the platform answers ok also when
+  // nothing runs.
+  async abortTurn(sessionId: string): Promise<void> {
+    await this.call("POST", `${sessionPath(sessionId)}/abort`);
+  }
+
+  // messages is the session's thread, oldest first.
+  async messages(sessionId: string): Promise<Answer[]> {
+    const list = await this.call("GET", `${sessionPath(sessionId)}/messages`);
+    if (!Array.isArray(list)) throw this.shapeError("messages", "not an array");
+    return list.filter(isRecord).map((m) => ({
+      info: isRecord(m.info) ? m.info : {},
+      parts: Array.isArray(m.parts) ? m.parts.filter(isPart) : [],
+    }));
+  }
+
+  // skills lists the platform's skills.
+  async skills(): Promise<Skill[]> {
+    const answer = await this.call("GET", "/api/v1/skills");
+    const data = (answer as { data?: unknown } | null)?.data;
+    if (!Array.isArray(data)) throw this.shapeError("skills", "no data array");
+    return data.filter((s): s is Skill => isRecord(s) && typeof s.name === "string" && typeof s.content === "string")
+      .map((s) => ({ name: s.name, description: typeof s.description === "string" ? s.description : "", content: s.content }));
+  }
+
+  // openStream sends a request whose answer is an event stream and returns
+  // its body; a refusal becomes an HttpError as in call.
+  private async openStream(method: string, path: string, body: unknown, signal?: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
+    let res: Response;
+    try {
+      res = await this.fetch(this.base + path, {
+        method,
+        headers: {
+          authorization: `Bearer ${this.key}`,
+          accept: "text/event-stream",
+          ...(body === undefined ? {} : { "content-type": "application/json" }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        redirect: "manual",
+        signal: callSignal(MESSAGE_TIMEOUT_MS, signal),
+      });
+    } catch (err) {
+      const reason = networkReason(err);
+      throw new LapError(`${this.host}: ${reason}`, networkHint(reason, "check the platform URL with 'lap config'"));
+    }
+    const type = res.headers.get("content-type") ?? "";
+    if (!res.ok || !type.startsWith("text/event-stream") || !res.body) {
+      const text = await readBody(res, this.host);
+      throw new HttpError(`${this.host}: ${method} ${path}: ${res.status} ${errorText(text)}`.trimEnd(), res.ok ? 404 : res.status,
+        res.status === 401 || res.status === 403 ? "the master key was refused — run 'lap login' again" : "");
+    }
+    return res.body as unknown as AsyncIterable<Uint8Array>;
+  }
+}
+
+// The body of a message: text, or parts, and images.
+export interface MessageBody {
+  text?: string;
+  parts?: Part[];
+  attachments?: { name?: string; mime_type: string; base64: string }[];
+}
+
+// A message of the thread, or the final answer of a turn.
+export interface Answer {
+  info: Record<string, unknown>;
+  parts: Part[];
+}
+
+export interface Skill {
+  name: string;
+  description: string;
+  content: string;
+}
+
+function sessionPath(id: string): string {
+  return `/api/v1/managed_agents/sessions/${encodeURIComponent(id)}`;
+}
+
+function isPart(p: unknown): p is Part {
+  return typeof p === "object" && p !== null && typeof (p as Part).type === "string";
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 export interface WaitOptions {

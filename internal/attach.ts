@@ -19,6 +19,12 @@ export interface SessionOptions {
   // --record <file.cast>, and --record-input.
   record?: string;
   recordInput?: boolean;
+  // For an agent without a terminal: --show-thinking, --history N,
+  // --stdin-message and --json (see chat.ts).
+  showThinking?: boolean;
+  history?: number;
+  stdinMessage?: boolean;
+  json?: boolean;
 }
 
 export interface OpenOptions extends SessionOptions {
@@ -80,7 +86,8 @@ async function connect(io: IO, api: Api, first: Session, agent: Agent | null, op
   const again = agent?.name ? `lap ${agent.name}` : `lap attach ${session.id}`;
   if (session.supports_tui === false || (agent?.harness_id && !hasTerminal(agent))) {
     if (opts.record !== undefined) say(io, "! nothing is recorded: --record records a terminal, and this agent has none");
-    return (await import("./chat.js")).chat(io, api, session, { name: agent?.name ?? session.agent_id, again });
+    const { showThinking, history, stdinMessage, json } = opts;
+    return (await import("./chat.js")).chat(io, api, session, { name: agent?.name ?? session.agent_id, again, showThinking, history, stdinMessage, json });
   }
   const { url, ...dialOpts } = terminalTarget(session, api.base, io.settings);
   if (dialOpts.tokenInQuery) say(io, "! LAP_TTY_TOKEN_IN_QUERY: the tty token also goes in the URL, where access logs on the way will record it");

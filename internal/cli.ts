@@ -37,7 +37,10 @@ export const FLAGS: Flag[] = [
   { name: "detach-keys", value: "K", help: "keys that detach, docker's syntax: ctrl-p,ctrl-q  ctrl-]  none (default ctrl-d)", for: SESSION_COMMANDS },
   { name: "record", value: "file", help: "record the session as an asciicast v2 file (asciinema play <file>)", for: SESSION_COMMANDS },
   { name: "record-input", help: "with --record, record what you type too", for: SESSION_COMMANDS },
-  { name: "json", help: "print JSON for scripts", for: ["agents", "sessions", "config"] },
+  { name: "json", help: "print JSON for scripts (a chat: one object per answer)", for: ["agents", "sessions", "config", ...SESSION_COMMANDS] },
+  { name: "show-thinking", help: "in a chat, show the agent's reasoning (default: only counted)", for: SESSION_COMMANDS },
+  { name: "history", value: "N", help: "in a chat, the earlier turns shown on entry (default 3; 0 for none)", for: SESSION_COMMANDS },
+  { name: "stdin-message", help: "in a chat with stdin not a terminal, send all of stdin as one message", for: SESSION_COMMANDS },
   { name: "yes", help: "do not ask for confirmation", for: ["stop"] },
   { name: "url", value: "URL", help: "the platform URL (then only the key is read)", for: ["login"] },
   { name: "idle", value: "D", help: "how long to leave the terminal connection idle (default 65s)", for: ["doctor"] },
@@ -93,6 +96,21 @@ function sessionFlags(v: Values): Record<string, unknown> {
     ...(v["detach-keys"] !== undefined && { detachKeys: v["detach-keys"] }),
     ...(v.record !== undefined && { record: v.record }),
     ...(v["record-input"] && { recordInput: true }),
+    ...chatFlags(v),
+  };
+}
+
+// chatFlags reads the flags of a chat (an agent without a terminal).
+function chatFlags(v: Values): Record<string, unknown> {
+  const history = v.history;
+  if (typeof history === "string" && !/^\d{1,4}$/.test(history)) {
+    throw usageError(`--history '${cleanText(history)}': not a number of turns`, "e.g. --history 10, or --history 0 for none");
+  }
+  return {
+    ...(v["show-thinking"] && { showThinking: true }),
+    ...(typeof history === "string" && { history: Number(history) }),
+    ...(v["stdin-message"] && { stdinMessage: true }),
+    ...json(v),
   };
 }
 
@@ -118,9 +136,15 @@ single characters (ctrl-p,ctrl-q; ctrl-]), or none; also "detachKeys" in the
 config file. With other keys, Ctrl-D goes to the program. --record writes the
 session to a file (mode 0600); --record-input also records what you type.
 
-An agent without a terminal (lap agents: TERMINAL no) gets a chat: each line
-is sent as a message and the answer's text printed. Ctrl-C stops waiting for
-an answer, Ctrl-D ends the chat; piped, each line is sent in turn.
+An agent without a terminal (lap agents: TERMINAL no) gets a chat: the answer
+is shown as it is written (markdown rendered on a colour terminal), tool calls
+one line each, then a line of seconds, tokens and cost. Ctrl-C stops the
+agent's turn; twice at the prompt, or Ctrl-D, ends the chat. / lists the
+commands and skills: /<skill> text, /attach <image>, /history [n], /help,
+/quit. Coming back shows the last 3 turns (--history N). Piped, each line is
+a message (all of stdin with --stdin-message), the text goes to stdout
+exactly, and --json prints one object per answer:
+  echo 'summarise README.md' | lap my-agent --json | jq -r .text
 `,
     parse: ({ pos, v }) => {
       const agent = typeof v.agent === "string" ? v.agent : pos[0];
@@ -135,7 +159,8 @@ an answer, Ctrl-D ends the chat; piped, each line is sent in turn.
     name: "attach", args: "<session-id | URL>", max: 1, required: "attach needs a session id", completes: "sessions",
     summary: "attach to a known session (alias: lap --resume <id>)",
     help: `Attaches to a known session by id, or by a pasted <base>/sessions/<id> URL.
-'lap --resume <id>' does the same. --detach-keys and --record as for 'lap <agent>'.
+'lap --resume <id>' does the same. --detach-keys, --record and the chat flags as
+for 'lap <agent>'.
 `,
     parse: ({ pos, v }) => {
       if (typeof v.resume === "string") {
@@ -370,7 +395,9 @@ function flagsOf(name: string): Flag[] {
 function usageLine(c: CommandSpec): string {
   const name = c.name === "open" ? "" : `${c.name} `;
   const args = c.name === "open" ? c.args : c.args;
-  const flags = flagsOf(c.name).filter((f) => f.name !== "agent" && f.name !== "resume" && f.name !== "record-input");
+  // A chat's flags are listed below the usage, not in it, to keep it one readable line.
+  const chatOnly = c.name === "open" || c.name === "attach" ? ["json", "show-thinking", "history", "stdin-message"] : [];
+  const flags = flagsOf(c.name).filter((f) => f.name !== "agent" && f.name !== "resume" && f.name !== "record-input" && !chatOnly.includes(f.name));
   return `lap ${name}${args}${flags.map((f) => ` [${flagUsage(f).replace(/<([^>]+)>/, "$1")}]`).join("")}`.replace(/\s+$/, "");
 }
 

@@ -26,6 +26,9 @@ test("argv becomes a command, with flags before or after the positionals", () =>
     [["attach", "abc-123"], { cmd: "attach", session: "abc-123", timeoutMs: TEN_MINUTES }],
     [["attach", "--timeout", "2m", "abc"], { cmd: "attach", session: "abc", timeoutMs: 120_000 }],
     [["--resume", "abc"], { cmd: "attach", session: "abc", timeoutMs: TEN_MINUTES }],
+    [["demo", "--show-thinking", "--history", "0", "--stdin-message", "--json"],
+      { cmd: "open", agent: "demo", new: false, timeoutMs: TEN_MINUTES, showThinking: true, history: 0, stdinMessage: true, json: true }],
+    [["attach", "abc", "--history", "10"], { cmd: "attach", session: "abc", timeoutMs: TEN_MINUTES, history: 10 }],
   ];
   for (const [argv, want] of table) assert.deepEqual(parseCommand(argv), want, argv.join(" "));
 });
@@ -92,7 +95,10 @@ test("the new commands' usage errors are exact, and their flags apply only to th
     [["completion"], "completion needs a shell"],
     [["completion", "tcsh"], "no completion for 'tcsh'"],
     [["login", "x"], "unexpected argument 'x' for 'lap login'"],
-    [["demo", "--json"], "--json does not apply to 'lap <agent>'"],
+    [["stop", "a", "--json"], "--json does not apply to 'lap stop'"],
+    [["demo", "--history", "many"], "--history 'many': not a number of turns"],
+    [["sessions", "--show-thinking"], "--show-thinking does not apply to 'lap sessions'"],
+    [["agents", "--stdin-message"], "--stdin-message does not apply to 'lap agents'"],
     [["attach", "a", "--yes"], "--yes does not apply to 'lap attach'"],
     [["logout", "--json"], "--json does not apply to 'lap logout'"],
     [["agents", "--url", "x"], "--url does not apply to 'lap agents'"],

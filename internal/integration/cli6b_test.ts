@@ -145,8 +145,8 @@ test("an agent without a terminal gets a chat: piped lines are sent and the answ
   assert.match(r.stderr, /· chat ended — session \S+ keeps running; continue: lap sdk\n$/);
   const [s] = p.sessions.values();
   assert.equal(s.status, "ready");
-  const messages = p.requests.filter((q) => q.method === "POST" && q.path.endsWith("/message"));
-  assert.deepEqual(messages.map((q) => q.path), [2, 1].map(() => `/api/v1/managed_agents/sessions/${s.id}/message`));
+  const messages = p.requests.filter((q) => q.method === "POST" && q.path.endsWith("/message_stream"));
+  assert.deepEqual(messages.map((q) => q.path), [2, 1].map(() => `/api/v1/managed_agents/sessions/${s.id}/message_stream`));
 
   // Again: the same session, and lap attach chats with it too.
   const again = await lap(["sdk"], env, "again\n");
@@ -158,6 +158,20 @@ test("an agent without a terminal gets a chat: piped lines are sent and the answ
   assert.match(attached.stderr, /! nothing is recorded: --record records a terminal, and this agent has none/);
   assert.equal(fs.existsSync(path.join(tmp, "never.cast")), false);
   assert.equal(p.sessions.size, 1);
+});
+
+test("a chat's flags: --json prints one object per answer, --stdin-message sends all of stdin as one", async () => {
+  const p = await platform({ chatScript: (text) => [{ tool: "bash", states: ["running", "completed"] }, { text: `got ${text.split("\n").length} lines` }, { info: { tokens: { output: 4 }, cost: 0.001 } }] });
+  p.addAgent({ name: "sdk", harness_id: "claude-agent-sdk", supports_tui: false });
+  const env = loggedIn(p);
+  const r = await lap(["sdk", "--json"], env, "one\ntwo\n");
+  assert.equal(r.code, 0, r.stderr);
+  const answers = r.stdout.trimEnd().split("\n").map((l) => JSON.parse(l));
+  assert.deepEqual(answers.map((a) => [a.text, a.tools, a.tokens, a.cost]), [1, 2].map(() => ["got 1 lines", [{ name: "bash", status: "completed" }], { output: 4 }, 0.001]));
+  const whole = await lap(["sdk", "--stdin-message", "--history", "0"], env, "one\ntwo\nthree\n");
+  assert.equal(whole.code, 0, whole.stderr);
+  assert.equal(whole.stdout, "got 3 lines\n");
+  assert.match(whole.stderr, /✓ bash\n/);
 });
 
 // ---- recording ----

@@ -12,8 +12,10 @@ import path from "node:path";
 import type { Duplex, Writable } from "node:stream";
 import { WebSocket, WebSocketServer, type RawData } from "ws";
 import { REPO } from "../testutil/repo.js";
+import { ChatFake, type ChatOptions } from "./chatfake.js";
 
-export interface PlatformOptions {
+/** The chat knobs (message_stream, events, abort, messages, skills) are in chatfake.ts. */
+export interface PlatformOptions extends ChatOptions {
   /** 0 (default): any free port. Always bound to 127.0.0.1. */
   port?: number;
   /** Master key every API call must carry; random by default. */
@@ -94,6 +96,8 @@ export interface Platform {
   dropConnections(sessionId: string): void;
   /** Stops everything: sockets, PTY hosts, the tmux server and its programs. */
   close(): Promise<void>;
+  /** The chat side: messages received, aborts, threads. */
+  chat: ChatFake;
 }
 
 const API = "/api/v1/managed_agents";
@@ -103,6 +107,15 @@ const MAX_LIMIT = 200;
 // The real platform reaps a session after 24 h without messages.
 const IDLE_TIMEOUT_MS = 24 * 60 * 60 * 1000;
 const MAX_BODY_BYTES = 1 << 20;
+// A message may carry ten images of 5 MB each, base64 encoded.
+const MAX_MESSAGE_BYTES = 80 << 20;
+const CHAT_ROUTES = new Set([
+  "POST sessions/ID/message",
+  "POST sessions/ID/message_stream",
+  "POST sessions/ID/abort",
+  "GET sessions/ID/messages",
+  "GET sessions/ID/events",
+]);
 // Size used until the client's first resize frame arrives (usually milliseconds later).
 const INITIAL_COLS = 80;
 const INITIAL_ROWS = 24;
@@ -226,6 +239,7 @@ class LocalPlatform implements Platform {
   requests: RequestRecord[] = [];
   tmuxSocket: string;
   spawnCount = 0;
+  chat = new ChatFake(() => this.options);
 
   private readonly server: http.Server;
   private readonly wss = new WebSocketServer({ noServer: true });
@@ -349,12 +363,17 @@ class LocalPlatform implements Platform {
     const url = new URL(req.url ?? "/", "http://127.0.0.1");
     const method = req.method ?? "GET";
     if (url.pathname.startsWith("/h/")) return this.onHarnessRequest(url, res);
+    if (url.pathname === "/api/v1/skills" && method === "GET") {
+      if (!this.hasMasterKey(req)) return sendJson(res, 401, { error: "unauthorized" });
+      return this.chat.skills(res);
+    }
     if (!url.pathname.startsWith(API + "/")) return sendJson(res, 404, { error: "not found" });
     if (!this.hasMasterKey(req)) return sendJson(res, 401, { error: "unauthorized" });
     const parts = url.pathname.slice(API.length + 1).split("/").map(decodeURIComponent);
     const route = `${method} ${parts[0]}/${parts.length > 1 ? "ID" : ""}${parts.length > 2 ? "/" + parts[2] : ""}`;
     const id = parts[1] ?? "";
     if (parts.length > 3) return sendJson(res, 404, { error: "not found" });
+    if (CHAT_ROUTES.has(route)) return this.chatRoute(route, id, req, res);
     switch (route) {
       case "GET agents/":
         return this.listAgents(url, res);
@@ -366,8 +385,6 @@ class LocalPlatform implements Platform {
         return this.getSession(id, res);
       case "DELETE sessions/ID":
         return this.deleteSession(id, res);
-      case "POST sessions/ID/message":
-        return this.message(id, await readJson(req), res);
     }
     return sendJson(res, 404, { error: "not found" });
   }
@@ -480,17 +497,24 @@ class LocalPlatform implements Platform {
     sendJson(res, 200, { id, status: s.status });
   }
 
-  private message(id: string, body: unknown, res: http.ServerResponse): void {
+  // ---- chat routes (message_stream, abort, messages, events) ----
+
+  private async chatRoute(route: string, id: string, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const s = this.sessions.get(id);
-    if (s === undefined) return sendJson(res, 404, { error: `session ${id} not found` });
-    if (s.status !== "ready") return sendJson(res, 409, { error: `session is ${s.status}` });
-    if (!isRecord(body) || typeof body.text !== "string") return sendJson(res, 400, { error: "text is required" });
+    if (route === "GET sessions/ID/messages") {
+      if (s === undefined) return sendJson(res, 404, { error: `session ${id} not found` });
+      return this.chat.messages(id, res);
+    }
+    if (route === "GET sessions/ID/events") {
+      if (s === undefined || s.status !== "ready") return sendJson(res, 409, { error: `session not ready, status=${s?.status ?? "missing"}` });
+      return this.chat.events(id, res);
+    }
+    if (s === undefined || s.status !== "ready") return sendJson(res, 404, { error: `session ${id} not found or not ready` });
     s.last_seen_at = new Date().toISOString();
-    sendJson(res, 200, {
-      id: randomUUID(),
-      role: "assistant",
-      parts: [{ type: "text", text: "echo: " + body.text }],
-    });
+    if (route === "POST sessions/ID/abort") return this.chat.abort(id, res);
+    const body = await readJson(req, MAX_MESSAGE_BYTES);
+    if (route === "POST sessions/ID/message") return this.chat.message(id, body, res);
+    return this.chat.messageStream(id, body, res);
   }
 
   private onHarnessRequest(url: URL, res: http.ServerResponse): void {
@@ -769,12 +793,12 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown): void
   res.end(text);
 }
 
-async function readJson(req: http.IncomingMessage): Promise<unknown> {
+async function readJson(req: http.IncomingMessage, max = MAX_BODY_BYTES): Promise<unknown> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) return null;
+    if (size > max) return null;
     chunks.push(chunk as Buffer);
   }
   const text = Buffer.concat(chunks).toString("utf8");

@@ -241,7 +241,76 @@ describe("HTTP API", () => {
     assert.equal(s.supports_tui, false);
     assert.equal(s.tty_url, null);
     const res = await call(p, "POST", `/sessions/${s.id}/message`, { text: "hi" });
-    assert.deepEqual(res.json.parts, [{ type: "text", text: "echo: hi" }]);
+    assert.equal(res.json.info.role, "assistant");
+    assert.deepEqual(res.json.parts.map((x: { type: string; text: string }) => [x.type, x.text]), [["text", "echo: hi"]]);
+  });
+});
+
+describe("chat routes", () => {
+  // sse reads a whole event stream as its parsed data lines.
+  async function sse(p: Platform, method: string, route: string, body?: unknown): Promise<{ status: number; type: string; events: any[] }> {
+    const res = await fetch(p.url + API + route, {
+      method,
+      headers: { authorization: `Bearer ${p.key}`, "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    const events = text.split("\n\n").filter((e) => e.startsWith("data: ")).map((e) => JSON.parse(e.slice(6)));
+    return { status: res.status, type: res.headers.get("content-type") ?? "", events };
+  }
+
+  test("message_stream answers ready, the turn's harness events and done, as data lines", async () => {
+    const p = await platform({ chatScript: () => [{ text: "hi there", cuts: [3] }, { tool: "bash", states: ["running", "completed"] }] });
+    const s = await readySession(p, p.addAgent({ name: "sdk", supports_tui: false }));
+    const r = await sse(p, "POST", `/sessions/${s.id}/message_stream`, { text: "hello" });
+    assert.equal(r.type, "text/event-stream");
+    assert.deepEqual(r.events[0], { type: "ready" });
+    assert.deepEqual(r.events.at(-1), { type: "done" });
+    const harness = r.events.filter((e) => e.type === "harness_event").map((e) => e.event);
+    const deltas = harness.filter((e) => e.type === "message.part.delta").map((e) => e.properties.delta);
+    assert.deepEqual(deltas, ["hi ", "there"]);
+    const tool = harness.filter((e) => e.properties.part?.type === "tool").map((e) => e.properties.part.state.status);
+    assert.deepEqual(tool, ["running", "completed"]);
+    assert.equal(harness.at(-1).type, "session.idle");
+    // The history keeps both messages, the first with the platform's injected text.
+    const thread = (await call(p, "GET", `/sessions/${s.id}/messages`)).json;
+    assert.deepEqual(thread.map((m: any) => m.info.role), ["user", "assistant"]);
+    assert.match(thread[0].parts[0].text, /^\[SYSTEM: Your LAP session_id is .*\nhello$/s);
+    assert.equal(thread[1].parts[0].text, "hi there");
+  });
+
+  test("attachments are checked as the platform does", async () => {
+    const p = await platform();
+    const s = await readySession(p, p.addAgent({ name: "sdk", supports_tui: false }));
+    const send = (attachments: unknown) => call(p, "POST", `/sessions/${s.id}/message`, { text: "x", attachments });
+    assert.equal((await send([{ mime_type: "image/png", base64: "iVBORw0KGgo=" }])).status, 200);
+    assert.deepEqual((await send([{ mime_type: "image/svg+xml", base64: "AA==" }])).json, { error: "unsupported attachment type image/svg+xml" });
+    assert.equal((await send(Array(11).fill({ mime_type: "image/png", base64: "AA==" }))).status, 400);
+    assert.equal((await send([{ mime_type: "image/png", base64: "data:image/png;base64,AA==" }])).status, 400);
+    assert.equal((await send([{ mime_type: "image/png", base64: Buffer.alloc(5 * 1024 * 1024 + 1).toString("base64") }])).status, 400);
+  });
+
+  test("abort, events and skills answer as the platform does; a session not ready is refused", async () => {
+    const p = await platform();
+    const s = await readySession(p, p.addAgent({ name: "sdk", supports_tui: false }));
+    assert.deepEqual((await call(p, "POST", `/sessions/${s.id}/abort`)).json, { ok: true });
+    assert.deepEqual(p.chat.aborts, [s.id]);
+    assert.equal((await call(p, "POST", "/sessions/nope/abort")).status, 404);
+    assert.equal((await call(p, "POST", "/sessions/nope/message_stream", { text: "x" })).status, 404);
+    assert.deepEqual((await call(p, "GET", "/sessions/nope/events")).json, { error: "session not ready, status=missing" });
+    const skills = await fetch(p.url + "/api/v1/skills", { headers: { authorization: `Bearer ${p.key}` } });
+    assert.deepEqual((await skills.json()).data.map((x: any) => x.name), ["review", "summarise"]);
+    const refused = await fetch(p.url + "/api/v1/skills", { headers: { authorization: "Bearer wrong" } });
+    assert.equal(refused.status, 401);
+  });
+
+  test("an idle events tail carries heartbeats until its cut", async () => {
+    const p = await platform({ heartbeatMs: 10, eventsCutMs: 80 });
+    const s = await readySession(p, p.addAgent({ name: "sdk", supports_tui: false }));
+    const r = await sse(p, "GET", `/sessions/${s.id}/events`);
+    assert.ok(r.events.length >= 2);
+    assert.deepEqual(r.events.at(-1), { type: "error", message: "stream timeout" });
+    assert.deepEqual(r.events[0], { type: "harness_event", event: { type: "server.heartbeat", properties: {} } });
   });
 });
 

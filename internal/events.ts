@@ -1,0 +1,75 @@
+// Reading the platform's event streams (text/event-stream): each event is
+// one `data: <json>` line and a blank line. Lines are split on bytes and
+// decoded only once whole, so a character cut between reads is not broken.
+
+import { LapError } from "./errors.js";
+
+// One event larger than this is not an answer's delta but a broken or
+// hostile stream; the platform's biggest (a whole part) is far smaller.
+export const MAX_EVENT_BYTES = 8 << 20;
+
+const NEWLINE = 0x0a;
+
+// EventReader turns chunks of bytes into the JSON values of complete events.
+export class EventReader {
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private data: string[] = [];
+  private dataBytes = 0;
+
+  constructor(private readonly maxBytes = MAX_EVENT_BYTES) {}
+
+  // push returns the events completed by chunk. A data line that is not
+  // JSON is skipped: a proxy's comment must not end the chat.
+  push(chunk: Uint8Array): unknown[] {
+    const events: unknown[] = [];
+    let from = 0;
+    for (let nl = chunk.indexOf(NEWLINE); nl !== -1; nl = chunk.indexOf(NEWLINE, from)) {
+      this.keep(chunk.subarray(from, nl));
+      const line = Buffer.concat(this.pending).toString("utf8").replace(/\r$/, "");
+      this.pending = [];
+      this.pendingBytes = 0;
+      const event = this.line(line);
+      if (event !== undefined) events.push(event);
+      from = nl + 1;
+    }
+    this.keep(chunk.subarray(from));
+    return events;
+  }
+
+  private keep(bytes: Uint8Array): void {
+    if (bytes.length === 0) return;
+    this.pendingBytes += bytes.length;
+    if (this.pendingBytes + this.dataBytes > this.maxBytes) throw new LapError(`an event of the stream is over ${this.maxBytes} bytes`);
+    this.pending.push(Buffer.from(bytes));
+  }
+
+  private line(line: string): unknown {
+    if (line === "") {
+      if (this.data.length === 0) return undefined;
+      const text = this.data.join("\n");
+      this.data = [];
+      this.dataBytes = 0;
+      try {
+        return JSON.parse(text);
+      } catch {
+        return undefined;
+      }
+    }
+    if (line.startsWith("data:")) {
+      const value = line.slice(5).replace(/^ /, "");
+      this.data.push(value);
+      this.dataBytes += value.length;
+    }
+    // Comments (":"), event:, id: and retry: lines carry nothing lap uses.
+    return undefined;
+  }
+}
+
+// readEvents yields the events of a stream's body until it ends.
+export async function* readEvents(body: AsyncIterable<Uint8Array>, maxBytes = MAX_EVENT_BYTES): AsyncGenerator<unknown> {
+  const reader = new EventReader(maxBytes);
+  for await (const chunk of body) {
+    for (const event of reader.push(chunk)) yield event;
+  }
+}

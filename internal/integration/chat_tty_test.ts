@@ -1,0 +1,87 @@
+// Chat in a real terminal: the built lap runs in a pane of a private tmux
+// server, talking to the local platform; keys are typed with send-keys and
+// the screen read with capture-pane, as a user would see it.
+//
+// Needs `make build` first (`make test` does it); tmux on PATH.
+
+import assert from "node:assert/strict";
+import { execFile, execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { after, test } from "node:test";
+import { promisify } from "node:util";
+import { startPlatform, type Platform } from "../platform/platform.js";
+import { LAP, homes } from "../testutil/testcli.js";
+
+const run = promisify(execFile);
+// Generous: a loaded 2-core machine can take seconds to start node.
+const DEADLINE_MS = 15_000;
+const POLL_MS = 100;
+const server = `lap-chat-tty-${process.pid}-${randomBytes(4).toString("hex")}`;
+const { loggedIn } = homes("lap-chat-tty-");
+const TMUX_ENV = { PATH: process.env.PATH ?? "/usr/bin:/bin", LANG: "C.UTF-8" };
+
+const closers: (() => Promise<void> | void)[] = [];
+after(async () => {
+  for (const c of closers.reverse()) await c();
+});
+
+async function tmux(...args: string[]): Promise<string> {
+  const { stdout } = await run("tmux", ["-L", server, "-f", "/dev/null", ...args], { env: TMUX_ENV, encoding: "utf8" });
+  return stdout;
+}
+
+function quote(s: string): string {
+  return "'" + s.replace(/'/g, "'\\''") + "'";
+}
+
+async function screen(): Promise<string> {
+  return tmux("capture-pane", "-p", "-J", "-t", "chat", "-S", "-100");
+}
+
+async function waitFor(what: RegExp | (() => Promise<boolean>)): Promise<string> {
+  const deadline = Date.now() + DEADLINE_MS;
+  for (;;) {
+    const shown = await screen().catch(() => "");
+    if (typeof what === "function" ? await what() : what.test(shown)) return shown;
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}; the screen:\n${shown}`);
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+}
+
+test("in a real terminal Ctrl-C stops the agent's turn, the prompt comes back, and Ctrl-C twice leaves with 130", async () => {
+  const p: Platform = await startPlatform({
+    bringUpMs: 0,
+    chatScript: (text) => (text === "long" ? [{ text: "working on it\n" }, { hold: true }] : [{ text: `# Echo\n**${text}**\n` }, { info: { tokens: { output: 9 }, cost: 0.25 } }]),
+  });
+  closers.push(() => p.close());
+  p.addAgent({ name: "sdk", harness_id: "claude-agent-sdk", supports_tui: false });
+  const env = { ...TMUX_ENV, ...loggedIn(p), TERM: "xterm-256color" };
+  const envArgs = Object.entries(env).map(([k, v]) => `${k}=${v}`);
+  // A shell runs lap and then shows its exit status on the screen.
+  const command = `env ${envArgs.map(quote).join(" ")} ${quote(process.execPath)} ${quote(LAP)} sdk; echo "EXIT=$?"; sleep 60`;
+  await tmux("new-session", "-d", "-s", "chat", "-x", "100", "-y", "30", "sh", "-c", command);
+  closers.push(() => {
+    try {
+      execFileSync("tmux", ["-L", server, "kill-server"], { env: TMUX_ENV, stdio: "ignore" });
+    } catch {
+      // already gone
+    }
+  });
+
+  await waitFor(/Ctrl-D ends the chat\n> $/m);
+  await tmux("send-keys", "-t", "chat", "long", "Enter");
+  await waitFor(/working on it/);
+  await tmux("send-keys", "-t", "chat", "C-c");
+  await waitFor(/· stopped the agent\n> /);
+  assert.equal(p.chat.aborts.length, 1, "the platform saw one abort");
+
+  await tmux("send-keys", "-t", "chat", "hi", "Enter");
+  const shown = await waitFor(/· \d+\.\ds · 9 tokens out · \$0\.2500\n> /);
+  assert.match(shown, /\nEcho\nhi\n/, "markdown markers are rendered away");
+
+  await tmux("send-keys", "-t", "chat", "C-c");
+  await waitFor(/press Ctrl-C again to leave/);
+  await tmux("send-keys", "-t", "chat", "C-c");
+  await waitFor(/\nEXIT=130\n/);
+  assert.equal(p.chat.aborts.length, 1, "leaving at the prompt sends no abort");
+});
