@@ -110,7 +110,7 @@ async function connect(io: IO, api: Api, first: Session, agent: Agent | null, op
       redial: dial,
       alive: async () => {
         const s = await api.getSession(session.id);
-        return s.status === "ready" ? true : `session ${session.id} is ${visible(s.status)}`;
+        return s.status === "ready" ? true : endedLine(s);
       },
       detachLabel: opts.keys.label,
       detach: cast ? (chunk) => {
@@ -139,26 +139,46 @@ async function report(io: IO, api: Api, session: Session, end: End, again: strin
       say(io, `· detached${end.by === "eof" ? " (stdin closed)" : ""} — session ${session.id} keeps running; reconnect: ${again}`);
       return EXIT_OK;
     case "closed": {
+      // Said instead of a bare close code when the session itself is over.
+      const s = await api.getSession(session.id).catch(() => null);
+      if (s && s.status !== "ready") {
+        say(io, `· ${endedLine(s)}`);
+        return EXIT_FAILURE;
+      }
       const reason = end.reason ? ` ${visible(end.reason, 120)}` : "";
       say(io, `[ws closed] ${end.code}${reason}`);
-      const s = await api.getSession(session.id).catch(() => null);
-      if (s?.status === "ready") say(io, `· session ${session.id} is still ready; reattach: lap attach ${session.id}`);
-      return end.code === 1000 || end.code === 1005 ? EXIT_OK : EXIT_FAILURE;
+      const programEnded = end.code === 1000 || end.code === 1005;
+      if (s && programEnded) {
+        say(io, `· the program ended; session ${session.id} is still ready, and a new attach starts the program afresh in the same sandbox, files kept: lap attach ${session.id}`);
+      } else if (s) say(io, `· session ${session.id} is still ready; reattach: lap attach ${session.id}`);
+      return programEnded ? EXIT_OK : EXIT_FAILURE;
     }
+    case "broken":
+      say(io, `✗ ${end.error}; the session link was ended, and not reopened`);
+      say(io, `  session ${session.id} may still be running: ${again}`);
+      return EXIT_FAILURE;
     case "lost":
-      say(io, `✗ connection lost (${visible(end.error ?? `close ${end.code}`, 120)}); session ${session.id} may still be running`);
+      if (end.flapping) say(io, `✗ the link kept dropping right after each reconnect (${visible(end.error ?? `close ${end.code}`, 120)}); gave up`);
+      else say(io, `✗ connection lost (${visible(end.error ?? `close ${end.code}`, 120)}); session ${session.id} may still be running`);
       say(io, `  try again: ${again}`);
       return EXIT_LINK_LOST;
     case "refused":
       say(io, `✗ ${describe(end.error)}`);
       return EXIT_FAILURE;
     case "ended":
-      say(io, `✗ ${end.why}`);
+      say(io, `· ${end.why}`);
       return EXIT_FAILURE;
     case "signal":
       say(io, `· ${end.signal} — left session ${session.id} running; reconnect: ${again}`);
       return 128 + (SIGNAL_NUMBERS[end.signal] ?? 1);
   }
+}
+
+// endedLine says a session is over, with its status and why when the
+// platform says why: "session 4f0c2a11 ended: idle timeout (failed)".
+function endedLine(s: Session): string {
+  const why = s.failure_reason ? `: ${visible(s.failure_reason, 200)} (${visible(s.status, 40)})` : ` (${visible(s.status, 40)})`;
+  return `session ${visible(s.id.slice(0, 8))} ended${why}`;
 }
 
 // LAP_RECONNECT_TIMEOUT (seconds, or 30s, 5m) sets how long a lost link is

@@ -12,6 +12,7 @@ import type { Writable } from "node:stream";
 import { WebSocketServer, type RawData, type WebSocket } from "ws";
 import { ModeTracker } from "../modes.js";
 import { memoryTerminal, type MemoryTerminal } from "../testutil/testterm.js";
+import { DEFAULT_DETACH_KEYS, detachRule, parseDetachKeys } from "../keys.js";
 import { bridge, CTRL_D, type BridgeOptions, type End, type Size, type Terminal } from "../tty.js";
 import { dial, type Link } from "../ws.js";
 
@@ -342,7 +343,7 @@ export async function replay(rec: Recording, cut: Cut, opts: ReplayOptions = {})
     await until(() => peer.ws !== null, "the server to accept the connection", stepMs);
     const size = rec.header.cols > 0 ? { cols: rec.header.cols, rows: rec.header.rows } : null;
     const m = memoryTerminal({ size, isTTY: true });
-    const ended = (opts.bridge ?? bridge)(m.term, link, { timings: REPLAY_TIMINGS });
+    const ended = (opts.bridge ?? bridge)(m.term, link, { detach: detachRule(parseDetachKeys(DEFAULT_DETACH_KEYS)), timings: REPLAY_TIMINGS });
     const player = new Player(m, peer, cut, stepMs, size !== null);
     for (const ev of rec.events) await player.play(ev);
     const end = await withDeadline(ended, stepMs, "the bridge to end");
