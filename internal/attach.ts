@@ -19,6 +19,14 @@ export interface SessionOptions {
   // --record <file.cast>, and --record-input.
   record?: string;
   recordInput?: boolean;
+  // --overwrite: a recording (--record, LAP_RECORD_FRAMES) may replace a
+  // file that exists; without it one is refused.
+  overwrite?: boolean;
+  // --read-only: watch only; nothing typed and no size is sent.
+  readOnly?: boolean;
+  // --detach-on-eof: piped stdin that ends detaches at once, instead of
+  // sending end-of-file and printing until the program closes.
+  detachOnEof?: boolean;
 }
 
 export interface OpenOptions extends SessionOptions {
@@ -71,7 +79,7 @@ function prepare(io: IO, opts: SessionOptions, config: Config): Prepared {
   if (opts.detachKeys !== undefined) keys = parseDetachKeys(opts.detachKeys);
   else if (config.detachKeys !== undefined) keys = parseDetachKeys(config.detachKeys, `config ${configPath(io.env, io.home)}: "detachKeys"`, EXIT_FAILURE);
   else keys = parseDetachKeys(DEFAULT_DETACH_KEYS);
-  if (opts.record !== undefined) checkCastPath(opts.record);
+  if (opts.record !== undefined) checkCastPath(opts.record, !!opts.overwrite);
   return { ...opts, keys };
 }
 
@@ -90,17 +98,21 @@ async function connect(io: IO, api: Api, first: Session, agent: Agent | null, op
   const tokenInQuery = TOKEN_IN_QUERY.test(io.env.LAP_TTY_TOKEN_IN_QUERY ?? "");
   if (tokenInQuery && token) say(io, "! LAP_TTY_TOKEN_IN_QUERY: the tty token also goes in the URL, where access logs on the way will record it");
   // LAP_RECORD_FRAMES=<file> writes each WebSocket of the session as a SPEC §4 recording.
-  const record = io.env.LAP_RECORD_FRAMES ? (await import("./record.js")).recorder(io.env.LAP_RECORD_FRAMES) : null;
+  const recordFailed = (why: string) => say(io, `! LAP_RECORD_FRAMES: recording stopped, writing failed: ${visible(why)}`);
+  const record = io.env.LAP_RECORD_FRAMES
+    ? (await import("./record.js")).recorder(io.env.LAP_RECORD_FRAMES, { overwrite: opts.overwrite, onFailure: recordFailed })
+    : null;
   const dialOpts = { token, tokenInQuery };
   const dial = async () => (record ? record(await io.dial(url, dialOpts), io.terminal().size()) : io.dial(url, dialOpts));
   const link = await dial();
 
   const keys = opts.keys.label ? `${opts.keys.label} detaches` : "no detach keys (--detach-keys none)";
-  say(io, `· attached to ${visible(agent?.name ?? session.agent_id, 60)} (session ${session.id.slice(0, 8)}) — ${keys}`);
+  const watching = opts.readOnly ? "read-only, " : "";
+  say(io, `· attached to ${visible(agent?.name ?? session.agent_id, 60)} (session ${visible(session.id.slice(0, 8))}) — ${watching}${keys}`);
   const rule = detachRule(opts.keys);
   // --record: output, resizes, and (with --record-input) what is sent, but
   // never the detach keys themselves.
-  const cast = opts.record !== undefined ? openCast(opts.record, { input: !!opts.recordInput, term: io.env.TERM }) : null;
+  const cast = opts.record !== undefined ? openCast(opts.record, { input: !!opts.recordInput, term: io.env.TERM, overwrite: opts.overwrite }) : null;
   cast?.begin(io.terminal().size());
   let end: End;
   let failed: string | null | undefined;
@@ -113,6 +125,8 @@ async function connect(io: IO, api: Api, first: Session, agent: Agent | null, op
         return s.status === "ready" ? true : endedLine(s);
       },
       detachLabel: opts.keys.label,
+      readOnly: opts.readOnly,
+      detachOnEof: opts.detachOnEof,
       detach: cast ? (chunk) => {
         const r = rule(chunk);
         cast.input(r.send);
