@@ -129,7 +129,7 @@ async function connect(io: IO, api: Api, first: Session, agent: Agent | null, op
       detachOnEof: opts.detachOnEof,
       detach: cast ? (chunk) => {
         const r = rule(chunk);
-        cast.input(r.send);
+        if (!opts.readOnly) cast.input(r.send);
         return r;
       } : rule,
       ...(cast && { onOutput: cast.output, onResize: cast.resize }),

@@ -275,7 +275,7 @@ describe("LAP_RECORD_FRAMES recording", () => {
       ["sendControl", { type: "resize", cols: 100, rows: 30 }], ["sendBytes", keys, done], ["pause"], ["resume"], ["ping"], ["close", 1000, "detach"],
     ]);
     assert.equal(fake.calls[1]![1], keys, "the very same buffer");
-    assert.deepEqual(got, [["message", text], ["message", bytes], ["pong"], ["message", Buffer.from("after the close")], ["close", 1000, "detach", undefined]]);
+    assert.deepEqual(got, [["message", text], ["message", bytes], ["pong"], ["message", Buffer.from("after the close")], ["close", 1000, "detach", undefined, undefined]]);
     assert.equal(fs.statSync(file).mode & 0o777, 0o600);
     const parsed = readRecording(file);
     assert.deepEqual(parsed.header.cols, 100);
