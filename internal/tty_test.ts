@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { WebSocketServer, type WebSocket } from "ws";
-import { bridge, type BridgeOptions } from "./tty.js";
+import { bridge, windowSize, type BridgeOptions } from "./tty.js";
 import { detachRule, parseDetachKeys } from "./keys.js";
 import { dial, type Link } from "./ws.js";
 import { memoryTerminal } from "./testutil/testterm.js";
@@ -330,4 +330,13 @@ test("a 16 MiB paste reaches the server complete and in order", async () => {
   m.input.write(Buffer.from([4]));
   await done;
   await h.close();
+});
+
+test("the window size comes from whichever stream is a terminal, else the controlling terminal", () => {
+  const none = () => null;
+  assert.deepEqual(windowSize([{ isTTY: false }, { isTTY: true, columns: 120, rows: 40 }], none), { cols: 120, rows: 40 });
+  assert.deepEqual(windowSize([{ isTTY: true, columns: 90, rows: 20 }, { isTTY: true, columns: 120, rows: 40 }], none), { cols: 90, rows: 20 });
+  // Only stdin a terminal (lap agent 2>log | cat): the controlling terminal answers.
+  assert.deepEqual(windowSize([{ isTTY: false }, { isTTY: false }], () => ({ cols: 77, rows: 33 })), { cols: 77, rows: 33 });
+  assert.equal(windowSize([{ isTTY: false }], none), null);
 });
