@@ -25,6 +25,14 @@ export interface SessionOptions {
   history?: number;
   stdinMessage?: boolean;
   json?: boolean;
+  // --overwrite: a recording (--record, LAP_RECORD_FRAMES) may replace a
+  // file that exists; without it one is refused.
+  overwrite?: boolean;
+  // --read-only: watch only; nothing typed and no size is sent.
+  readOnly?: boolean;
+  // --detach-on-eof: piped stdin that ends detaches at once, instead of
+  // sending end-of-file and printing until the program closes.
+  detachOnEof?: boolean;
 }
 
 export interface OpenOptions extends SessionOptions {
@@ -77,7 +85,7 @@ function prepare(io: IO, opts: SessionOptions, config: Config): Prepared {
   if (opts.detachKeys !== undefined) keys = parseDetachKeys(opts.detachKeys);
   else if (config.detachKeys !== undefined) keys = parseDetachKeys(config.detachKeys, `config ${io.settings.configFile}: "detachKeys"`, EXIT_FAILURE);
   else keys = parseDetachKeys(DEFAULT_DETACH_KEYS);
-  if (opts.record !== undefined) checkCastPath(opts.record);
+  if (opts.record !== undefined) checkCastPath(opts.record, !!opts.overwrite);
   return { ...opts, keys };
 }
 
@@ -92,17 +100,19 @@ async function connect(io: IO, api: Api, first: Session, agent: Agent | null, op
   const { url, ...dialOpts } = terminalTarget(session, api.base, io.settings);
   if (dialOpts.tokenInQuery) say(io, "! LAP_TTY_TOKEN_IN_QUERY: the tty token also goes in the URL, where access logs on the way will record it");
   // LAP_RECORD_FRAMES=<file> writes each WebSocket of the session as a frame recording.
+  const recordFailed = (why: string) => say(io, `! LAP_RECORD_FRAMES: recording stopped, writing failed: ${visible(why)}`);
   const frames = io.settings.recordFrames;
-  const record = frames ? (await import("./record.js")).recorder(frames) : null;
+  const record = frames ? (await import("./record.js")).recorder(frames, { overwrite: opts.overwrite, onFailure: recordFailed }) : null;
   const dial = async () => (record ? record(await io.dial(url, dialOpts), io.terminal().size()) : io.dial(url, dialOpts));
   const link = await dial();
 
   const keys = opts.keys.label ? `${opts.keys.label} detaches` : "no detach keys (--detach-keys none)";
-  say(io, `· attached to ${visible(agent?.name ?? session.agent_id, 60)} (session ${session.id.slice(0, 8)}) — ${keys}`);
+  const watching = opts.readOnly ? "read-only, " : "";
+  say(io, `· attached to ${visible(agent?.name ?? session.agent_id, 60)} (session ${visible(session.id.slice(0, 8))}) — ${watching}${keys}`);
   const rule = detachRule(opts.keys);
   // --record: output, resizes, and (with --record-input) what is sent, but
   // never the detach keys themselves.
-  const cast = opts.record !== undefined ? openCast(opts.record, { input: !!opts.recordInput, term: io.settings.term }) : null;
+  const cast = opts.record !== undefined ? openCast(opts.record, { input: !!opts.recordInput, term: io.settings.term, overwrite: opts.overwrite }) : null;
   cast?.begin(io.terminal().size());
   let end: End;
   let failed: string | null | undefined;
@@ -112,12 +122,14 @@ async function connect(io: IO, api: Api, first: Session, agent: Agent | null, op
       redial: dial,
       alive: async () => {
         const s = await api.getSession(session.id);
-        return s.status === "ready" ? true : `session ${session.id} is ${visible(s.status)}`;
+        return s.status === "ready" ? true : endedLine(s);
       },
       detachLabel: opts.keys.label,
+      readOnly: opts.readOnly,
+      detachOnEof: opts.detachOnEof,
       detach: cast ? (chunk) => {
         const r = rule(chunk);
-        cast.input(r.send);
+        if (!opts.readOnly) cast.input(r.send);
         return r;
       } : rule,
       ...(cast && { onOutput: cast.output, onResize: cast.resize }),
@@ -141,26 +153,46 @@ async function report(io: IO, api: Api, session: Session, end: End, again: strin
       say(io, `· detached${end.by === "eof" ? " (stdin closed)" : ""} — session ${session.id} keeps running; reconnect: ${again}`);
       return EXIT_OK;
     case "closed": {
+      // Said instead of a bare close code when the session itself is over.
+      const s = await api.getSession(session.id).catch(() => null);
+      if (s && s.status !== "ready") {
+        say(io, `· ${endedLine(s)}`);
+        return EXIT_FAILURE;
+      }
       const reason = end.reason ? ` ${visible(end.reason, 120)}` : "";
       say(io, `[ws closed] ${end.code}${reason}`);
-      const s = await api.getSession(session.id).catch(() => null);
-      if (s?.status === "ready") say(io, `· session ${session.id} is still ready; reattach: lap attach ${session.id}`);
-      return end.code === 1000 || end.code === 1005 ? EXIT_OK : EXIT_FAILURE;
+      const programEnded = end.code === 1000 || end.code === 1005;
+      if (s && programEnded) {
+        say(io, `· the program ended; session ${session.id} is still ready, and a new attach starts the program afresh in the same sandbox, files kept: lap attach ${session.id}`);
+      } else if (s) say(io, `· session ${session.id} is still ready; reattach: lap attach ${session.id}`);
+      return programEnded ? EXIT_OK : EXIT_FAILURE;
     }
+    case "broken":
+      say(io, `✗ ${end.error}; the session link was ended, and not reopened`);
+      say(io, `  session ${session.id} may still be running: ${again}`);
+      return EXIT_FAILURE;
     case "lost":
-      say(io, `✗ connection lost (${visible(end.error ?? `close ${end.code}`, 120)}); session ${session.id} may still be running`);
+      if (end.flapping) say(io, `✗ the link kept dropping right after each reconnect (${visible(end.error ?? `close ${end.code}`, 120)}); gave up`);
+      else say(io, `✗ connection lost (${visible(end.error ?? `close ${end.code}`, 120)}); session ${session.id} may still be running`);
       say(io, `  try again: ${again}`);
       return EXIT_LINK_LOST;
     case "refused":
       say(io, `✗ ${describe(end.error)}`);
       return EXIT_FAILURE;
     case "ended":
-      say(io, `✗ ${end.why}`);
+      say(io, `· ${end.why}`);
       return EXIT_FAILURE;
     case "signal":
       say(io, `· ${end.signal} — left session ${session.id} running; reconnect: ${again}`);
       return 128 + (SIGNAL_NUMBERS[end.signal] ?? 1);
   }
+}
+
+// endedLine says a session is over, with its status and why when the
+// platform says why: "session 4f0c2a11 ended: idle timeout (failed)".
+function endedLine(s: Session): string {
+  const why = s.failure_reason ? `: ${visible(s.failure_reason, 200)} (${visible(s.status, 40)})` : ` (${visible(s.status, 40)})`;
+  return `session ${visible(s.id.slice(0, 8))} ended${why}`;
 }
 
 // LAP_RECONNECT_TIMEOUT (seconds, or 30s, 5m) sets how long a lost link is

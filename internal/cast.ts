@@ -22,6 +22,8 @@ const TIME_DIGITS = 6;
 export interface CastOptions {
   // Record what is typed as "i" events too.
   input: boolean;
+  // Replace a file that exists (--overwrite); without it one is refused.
+  overwrite?: boolean;
   // TERM of the recording terminal, for the header.
   term?: string;
   // Monotonic milliseconds and wall-clock milliseconds; tests fix them.
@@ -40,10 +42,17 @@ export interface Cast {
 }
 
 // checkCastPath fails early, before any session is made, when the file
-// could not be written.
-export function checkCastPath(file: string): void {
+// could not be written or exists and overwrite was not asked for.
+export function checkCastPath(file: string, overwrite = false): void {
+  let exists = true;
   try {
-    if (fs.existsSync(file)) fs.accessSync(file, fs.constants.W_OK);
+    fs.lstatSync(file);
+  } catch {
+    exists = false;
+  }
+  try {
+    if (exists && !overwrite) throw Object.assign(new Error("exists"), { code: "EEXIST" });
+    if (exists) fs.accessSync(file, fs.constants.W_OK);
     else fs.accessSync(path.dirname(path.resolve(file)), fs.constants.W_OK);
   } catch (err) {
     throw cannotWrite(file, err);
@@ -52,16 +61,38 @@ export function checkCastPath(file: string): void {
 
 function cannotWrite(file: string, err: unknown): LapError {
   const e = err as NodeJS.ErrnoException;
+  if (e.code === "EEXIST") return new LapError(`the recording ${file} exists`, "give --overwrite to replace it, or another path");
+  if (e.code === "ELOOP") return new LapError(`the recording ${file} is a symbolic link: lap does not write through one`, "give --record the path of a regular file");
   const why = e.code === "ENOENT" ? "no such directory" : e.code === "EACCES" ? "permission denied" : e.message;
   return new LapError(`cannot write the recording ${file}: ${why}`, "give --record a path in a directory you can write to");
 }
 
-// openCast creates (or empties) the file, mode 0600 even when it existed.
+// Recordings hold the whole screen and maybe what is typed: owner only,
+// created afresh (O_EXCL) so a file or link another user placed at a
+// predictable path is never written through, and never through a symbolic
+// link (O_NOFOLLOW) even with overwrite.
+const CREATE = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW;
+
+// createPrivate opens file for a new recording, mode 0600 whatever existed
+// before; an existing file is an EEXIST error unless overwrite.
+export function createPrivate(file: string, overwrite: boolean): number {
+  const fd = fs.openSync(file, CREATE | (overwrite ? fs.constants.O_TRUNC : fs.constants.O_EXCL), FILE_MODE);
+  try {
+    // A device (/dev/null) is not a recording to make private.
+    const st = fs.fstatSync(fd);
+    if (st.isFile() && (st.mode & 0o777) !== FILE_MODE) fs.fchmodSync(fd, FILE_MODE);
+  } catch (err) {
+    fs.closeSync(fd);
+    throw err;
+  }
+  return fd;
+}
+
+// openCast creates the file (see createPrivate).
 export function openCast(file: string, opts: CastOptions): Cast {
   let fd: number;
   try {
-    fd = fs.openSync(file, "w", FILE_MODE);
-    fs.fchmodSync(fd, FILE_MODE);
+    fd = createPrivate(file, !!opts.overwrite);
   } catch (err) {
     throw cannotWrite(file, err);
   }

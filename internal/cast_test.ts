@@ -75,11 +75,14 @@ test("input is recorded only when asked for", async () => {
   assert.equal(readCast(file).events.length, 0);
 });
 
-test("an existing file is emptied and made private", async () => {
+test("an existing file is refused, and with overwrite emptied and made private", async () => {
   const file = castFile();
   fs.writeFileSync(file, "old contents that are longer than the new ones\n".repeat(100), { mode: 0o644 });
   fs.chmodSync(file, 0o644);
-  const cast = openCast(file, { input: false });
+  assert.throws(() => checkCastPath(file), { message: `the recording ${file} exists` });
+  assert.throws(() => openCast(file, { input: false }), { message: `the recording ${file} exists` });
+  checkCastPath(file, true);
+  const cast = openCast(file, { input: false, overwrite: true });
   cast.begin({ cols: 80, rows: 24 });
   await cast.close();
   assert.equal(fs.statSync(file).mode & 0o777, 0o600);
@@ -98,7 +101,7 @@ test("events before begin and after a write failure are dropped, and close says 
 
   // /dev/full accepts the open and fails every write with ENOSPC.
   if (fs.existsSync("/dev/full")) {
-    const full = openCast("/dev/full", { input: false });
+    const full = openCast("/dev/full", { input: false, overwrite: true });
     full.begin({ cols: 80, rows: 24 });
     full.output(Buffer.from("x"));
     assert.match((await full.close()) ?? "", /ENOSPC|no space/i);
@@ -120,10 +123,36 @@ test("a path that cannot be written is refused before anything starts", () => {
   checkCastPath(castFile());
   const existing = castFile();
   fs.writeFileSync(existing, "");
-  checkCastPath(existing);
+  checkCastPath(existing, true);
   if (process.getuid?.() !== 0) {
     fs.chmodSync(existing, 0o400);
-    assert.throws(() => checkCastPath(existing), /permission denied/);
+    assert.throws(() => checkCastPath(existing, true), /permission denied/);
+  }
+});
+
+test("a symbolic link at the path is never written through, even with overwrite", () => {
+  const victim = castFile();
+  fs.writeFileSync(victim, "the victim's own file\n");
+  const link = castFile();
+  fs.symlinkSync(victim, link);
+  assert.throws(() => openCast(link, { input: false }), /exists/);
+  assert.throws(() => openCast(link, { input: false, overwrite: true }), { message: `the recording ${link} is a symbolic link: lap does not write through one` });
+  assert.equal(fs.readFileSync(victim, "utf8"), "the victim's own file\n");
+  // A dangling link, where O_CREAT alone would create the target.
+  const dangling = castFile();
+  fs.symlinkSync(path.join(tmp, "target-of-dangling"), dangling);
+  assert.throws(() => openCast(dangling, { input: false, overwrite: true }), /symbolic link/);
+  assert.equal(fs.existsSync(path.join(tmp, "target-of-dangling")), false);
+});
+
+test("a new recording is private whatever the umask", async () => {
+  const old = process.umask(0o022);
+  try {
+    const file = castFile();
+    await openCast(file, { input: false }).close();
+    assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+  } finally {
+    process.umask(old);
   }
 });
 

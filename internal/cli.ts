@@ -24,23 +24,28 @@ interface Flag {
   help: string;
   // The commands that take it; absent: every command.
   for?: string[];
+  // Listed under a command's usage line rather than in it, to keep that line short.
+  detail?: true;
 }
 
 // "open" is `lap <agent>`: what runs when the first word is not a command.
 const SESSION_COMMANDS = ["open", "attach"];
 
 export const FLAGS: Flag[] = [
-  { name: "agent", value: "name", help: "the agent, when its name is also a command", for: ["open"] },
-  { name: "resume", value: "id", help: "the same as 'lap attach <id>', for users of the older CLI", for: ["attach"] },
+  { name: "agent", value: "name", help: "the agent, when its name is also a command", for: ["open"], detail: true },
+  { name: "resume", value: "id", help: "the same as 'lap attach <id>', for users of the older CLI", for: ["attach"], detail: true },
   { name: "new", help: "start a new session even when one is live", for: ["open"] },
   { name: "timeout", value: "D", help: "how long to wait for the sandbox (e.g. 90s, 10m; default 10m)", for: ["open", "attach", "doctor"] },
   { name: "detach-keys", value: "K", help: "keys that detach, docker's syntax: ctrl-p,ctrl-q  ctrl-]  none (default ctrl-d)", for: SESSION_COMMANDS },
   { name: "record", value: "file", help: "record the session as an asciicast v2 file (asciinema play <file>)", for: SESSION_COMMANDS },
-  { name: "record-input", help: "with --record, record what you type too", for: SESSION_COMMANDS },
+  { name: "record-input", help: "with --record, record what you type too", for: SESSION_COMMANDS, detail: true },
+  { name: "overwrite", help: "let --record or LAP_RECORD_FRAMES replace a file that exists (never through a symlink)", for: SESSION_COMMANDS, detail: true },
+  { name: "read-only", help: "watch only: nothing typed and no window size is sent; the detach keys still detach", for: SESSION_COMMANDS },
+  { name: "detach-on-eof", help: "with stdin not a terminal, detach when it ends, instead of sending end-of-file and printing until the program exits", for: SESSION_COMMANDS, detail: true },
   { name: "json", help: "print JSON for scripts (a chat: one object per answer)", for: ["agents", "sessions", "config", ...SESSION_COMMANDS] },
-  { name: "show-thinking", help: "in a chat, show the agent's reasoning (default: only counted)", for: SESSION_COMMANDS },
-  { name: "history", value: "N", help: "in a chat, the earlier turns shown on entry (default 3; 0 for none)", for: SESSION_COMMANDS },
-  { name: "stdin-message", help: "in a chat with stdin not a terminal, send all of stdin as one message", for: SESSION_COMMANDS },
+  { name: "show-thinking", help: "in a chat, show the agent's reasoning (default: only counted)", for: SESSION_COMMANDS, detail: true },
+  { name: "history", value: "N", help: "in a chat, the earlier turns shown on entry (default 3; 0 for none)", for: SESSION_COMMANDS, detail: true },
+  { name: "stdin-message", help: "in a chat with stdin not a terminal, send all of stdin as one message", for: SESSION_COMMANDS, detail: true },
   { name: "yes", help: "do not ask for confirmation", for: ["stop"] },
   { name: "url", value: "URL", help: "the platform URL (then only the key is read)", for: ["login"] },
   { name: "idle", value: "D", help: "how long to leave the terminal connection idle (default 65s)", for: ["doctor"] },
@@ -96,6 +101,9 @@ function sessionFlags(v: Values): Record<string, unknown> {
     ...(v["detach-keys"] !== undefined && { detachKeys: v["detach-keys"] }),
     ...(v.record !== undefined && { record: v.record }),
     ...(v["record-input"] && { recordInput: true }),
+    ...(v.overwrite && { overwrite: true }),
+    ...(v["read-only"] && { readOnly: true }),
+    ...(v["detach-on-eof"] && { detachOnEof: true }),
     ...chatFlags(v),
   };
 }
@@ -394,11 +402,8 @@ function flagsOf(name: string): Flag[] {
 // usageLine is one command with its own flags, as the help lists it.
 function usageLine(c: CommandSpec): string {
   const name = c.name === "open" ? "" : `${c.name} `;
-  const args = c.name === "open" ? c.args : c.args;
-  // A chat's flags are listed below the usage, not in it, to keep it one readable line.
-  const chatOnly = c.name === "open" || c.name === "attach" ? ["json", "show-thinking", "history", "stdin-message"] : [];
-  const flags = flagsOf(c.name).filter((f) => f.name !== "agent" && f.name !== "resume" && f.name !== "record-input" && !chatOnly.includes(f.name));
-  return `lap ${name}${args}${flags.map((f) => ` [${flagUsage(f).replace(/<([^>]+)>/, "$1")}]`).join("")}`.replace(/\s+$/, "");
+  const flags = flagsOf(c.name).filter((f) => !f.detail);
+  return `lap ${name}${c.args}${flags.map((f) => ` [${flagUsage(f).replace(/<([^>]+)>/, "$1")}]`).join("")}`.replace(/\s+$/, "");
 }
 
 function columns(rows: [string, string][], indent = "  "): string {

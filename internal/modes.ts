@@ -1,7 +1,8 @@
-// Terminal modes a remote program may switch on and leave on when the link
-// ends (mouse reporting, alternate screen, ...). The tracker watches the
-// output stream for them, across frame boundaries, and gives back exactly
-// the bytes that switch off what is still on, as tmux does on detach.
+// Terminal state a remote program may switch on and leave on when the link
+// ends (mouse reporting, alternate screen, colours, line-drawing glyphs, a
+// scroll region, ...). The tracker watches the output stream for it, across
+// frame boundaries, and gives back exactly the bytes that undo what is still
+// on, as tmux does on detach.
 
 // DEC private modes worth undoing, in the order they are switched off:
 // input reporting first, the alternate screen last so the reset lands on the
@@ -15,29 +16,42 @@ const DEC_MODES = [
   66, // application keypad (DECNKM)
   47, 1047, 1049, // alternate screen
 ];
+// Modes that are on by default, so switching them off is what is tracked.
 const CURSOR = 25;
+const AUTOWRAP = 7;
 
 const ESC = 0x1b;
 const CSI = 0x5b; // [
-// The bytes after ESC or ESC [ that start every sequence tracked: = > < ?
-const MARKERS = [0x3d, 0x3e, 0x3c, 0x3f];
+const KEYPAD_ON = 0x3d; // =
+const KEYPAD_OFF = 0x3e; // >
+const G0 = 0x28; // (  designates the G0 character set
+const G1 = 0x29; // )  designates the G1 character set
+const ASCII_SET = 0x42; // B
+const SGR = 0x6d; // m
+const SCROLL_REGION = 0x72; // r
 // A sequence longer than this is not one we track; do not carry it over.
 const MAX_CARRY = 64;
 
 export class ModeTracker {
   private on = new Set<number>();
   private cursorHidden = false;
+  private autowrapOff = false;
   private keypad = false;
   private kittyPushed = 0;
   private kittySet = false;
   private modifyOtherKeys = false;
+  private coloured = false;
+  private scrollRegion = false;
+  // A character set other than ASCII designated into G0 or G1.
+  private g0Special = false;
+  private g1Special = false;
   // The start of a sequence cut off at the end of the last chunk.
   private carry: Buffer | null = null;
 
-  // scan reads one chunk of output. It runs on every frame, so it finds the
-  // few sequences it tracks by their marker bytes (= > < ?) with native
-  // searches, and never looks at the colours and cursor moves that make up
-  // the bulk of a program's output.
+  // scan reads one chunk of output. It runs on every frame, so it finds
+  // sequences by native searches for ESC alone: ordinary text, however dense
+  // in = < > ?, costs one indexOf; each ESC costs a look at the few bytes of
+  // its sequence.
   scan(data: Buffer): void {
     let from = 0;
     if (this.carry) {
@@ -47,52 +61,56 @@ export class ModeTracker {
       this.carry = null;
       const end = this.sequence(head, 0);
       if (end < 0) {
-        if (head.length <= MAX_CARRY) this.carry = head;
+        if (head.length <= MAX_CARRY) {
+          this.carry = head;
+          return;
+        }
+        // Too long to be one we track: go on with the rest of the chunk.
+      } else {
+        from = end - carried;
+      }
+    }
+    for (let i = data.indexOf(ESC, from); i >= 0; i = data.indexOf(ESC, i)) {
+      const end = this.sequence(data, i);
+      if (end < 0) {
+        if (data.length - i <= MAX_CARRY) this.carry = Buffer.from(data.subarray(i));
         return;
       }
-      from = end - carried;
+      i = end;
     }
-    const starts: number[] = [];
-    for (const marker of MARKERS) {
-      for (let i = data.indexOf(marker, from + 1); i >= 0; i = data.indexOf(marker, i + 1)) {
-        if (data[i - 1] === ESC && (marker === 0x3d || marker === 0x3e)) starts.push(i - 1);
-        else if (data[i - 1] === CSI && data[i - 2] === ESC && i - 2 >= from) starts.push(i - 2);
-      }
-    }
-    starts.sort((a, b) => a - b);
-    for (const start of starts) {
-      if (this.sequence(data, start) < 0) {
-        if (data.length - start <= MAX_CARRY) this.carry = Buffer.from(data.subarray(start));
-        return;
-      }
-    }
-    // ESC or ESC [ at the very end: the marker may open the next chunk.
-    const last = data.length - 1;
-    if (data[last] === ESC) this.carry = Buffer.from([ESC]);
-    else if (data[last] === CSI && data[last - 1] === ESC && last - 1 >= from) this.carry = Buffer.from([ESC, CSI]);
   }
 
   // sequence applies the sequence starting at data[i] (ESC) if it is one we
-  // track, and returns where it ends; -1 when the chunk ends first.
+  // track, and returns where to look next; -1 when the chunk ends first.
   private sequence(data: Buffer, i: number): number {
     if (i + 1 >= data.length) return -1;
     const next = data[i + 1];
-    if (next === 0x3d || next === 0x3e) {
-      // ESC = and ESC >: application and normal keypad.
-      this.keypad = next === 0x3d;
+    if (next === KEYPAD_ON || next === KEYPAD_OFF) {
+      this.keypad = next === KEYPAD_ON;
       return i + 2;
+    }
+    if (next === G0 || next === G1) {
+      if (i + 2 >= data.length) return -1;
+      const special = data[i + 2] !== ASCII_SET;
+      if (next === G0) this.g0Special = special;
+      else this.g1Special = special;
+      return i + 3;
     }
     if (next !== CSI) return i + 1;
     if (i + 2 >= data.length) return -1;
     const lead = data[i + 2];
-    // Only private sequences (? > < =) matter; SGR colours and cursor moves,
-    // the bulk of a program's output, are passed over here.
-    if (lead !== 0x3f && lead !== 0x3e && lead !== 0x3c && lead !== 0x3d) return i + 2;
-    let j = i + 3;
+    const priv = lead >= 0x3c && lead <= 0x3f; // < = > ?
+    let j = priv ? i + 3 : i + 2;
+    // Parameters: digits, ; and : (colour sub-parameters).
     while (j < data.length && ((data[j] >= 0x30 && data[j] <= 0x39) || data[j] === 0x3b || data[j] === 0x3a)) j++;
     if (j >= data.length) return -1;
-    this.apply(lead, data.toString("latin1", i + 3, j), data[j]);
-    return j + 1;
+    const final = data[j];
+    if (priv) this.apply(lead, data.toString("latin1", i + 3, j), final);
+    else if (final === SGR) this.coloured = !onlyZeros(data, i + 2, j);
+    else if (final === SCROLL_REGION) this.scrollRegion = j > i + 2;
+    // A sequence with other bytes (intermediates) is none of ours: it is
+    // passed over up to them, and the search for ESC goes on.
+    return j;
   }
 
   private apply(lead: number, params: string, final: number): void {
@@ -101,6 +119,7 @@ export class ModeTracker {
       for (const p of params.split(";")) {
         const n = Number(p);
         if (n === CURSOR) this.cursorHidden = final === l;
+        else if (n === AUTOWRAP) this.autowrapOff = final === l;
         else if (final === h) this.on.add(n);
         else this.on.delete(n);
       }
@@ -126,9 +145,18 @@ export class ModeTracker {
     if (this.kittyPushed > 0) out += `\x1b[<${this.kittyPushed}u`;
     if (this.kittySet) out += "\x1b[=0;1u";
     if (this.modifyOtherKeys) out += "\x1b[>4m";
+    // Clearing the scroll region homes the cursor: save and restore it
+    // around, so lap's last line lands where the program left off.
+    if (this.scrollRegion) out += "\x1b7\x1b[r\x1b8";
+    if (this.autowrapOff) out += "\x1b[?7h";
+    if (this.g1Special) out += "\x1b)B";
+    // Shift In as well: the program may have shifted to G1.
+    if (this.g0Special || this.g1Special) out += "\x1b(B\x0f";
+    if (this.coloured) out += "\x1b[0m";
     if (this.cursorHidden) out += "\x1b[?25h";
     this.on.clear();
-    this.cursorHidden = this.keypad = this.kittySet = this.modifyOtherKeys = false;
+    this.cursorHidden = this.autowrapOff = this.keypad = this.kittySet = this.modifyOtherKeys = false;
+    this.coloured = this.scrollRegion = this.g0Special = this.g1Special = false;
     this.kittyPushed = 0;
     this.carry = null;
     return out;
@@ -139,4 +167,10 @@ export class ModeTracker {
   keyboardExtended(): boolean {
     return this.kittyPushed > 0 || this.kittySet || this.modifyOtherKeys;
   }
+}
+
+// onlyZeros: SGR parameters that reset every attribute ("", "0", "0;0").
+function onlyZeros(data: Buffer, from: number, to: number): boolean {
+  for (let k = from; k < to; k++) if (data[k] !== 0x30 && data[k] !== 0x3b) return false;
+  return true;
 }

@@ -45,3 +45,57 @@ test("the kitty keyboard stack and modifyOtherKeys are undone and reported", () 
 test("synchronized output left on is switched off", () => {
   assert.equal(scan("\x1b[?2026h frame").reset(), "\x1b[?2026l");
 });
+
+test("text dense in = < > ? [ is not taken for sequences", () => {
+  const source = "if (a >= b && c <= d) x = y ? [?1049h] : [>1u] <=> =>; a[?25l] = b[<u];\n".repeat(50);
+  assert.equal(scan(source).reset(), "");
+});
+
+test("colours, line-drawing glyphs, no-autowrap and a scroll region left on are undone", () => {
+  const t = scan("\x1b[1;31mred \x1b(0lqqk\x1b[?7l\x1b[2;20r");
+  assert.equal(t.reset(), "\x1b7\x1b[r\x1b8\x1b[?7h\x1b(B\x0f\x1b[0m");
+  assert.equal(scan("\x1b)0\x0e").reset(), "\x1b)B\x1b(B\x0f");
+});
+
+test("colours, glyphs, autowrap and the scroll region set back by the program are left alone", () => {
+  assert.equal(scan("\x1b[1;31mred\x1b[0m \x1b(0q\x1b(B \x1b[?7l\x1b[?7h \x1b[5;9r\x1b[r").reset(), "");
+  assert.equal(scan("\x1b[38;5;1mx\x1b[m").reset(), "");
+  assert.equal(scan("\x1b[0;0mx").reset(), "");
+  assert.equal(scan("\x1b[0;1mx").reset(), "\x1b[0m");
+});
+
+test("sequences the tracker does not follow are passed over without harm", () => {
+  assert.equal(scan("\x1b[2J\x1b[H\x1b]0;title\x07\x1b[0 q\x1b7\x1b8\x1bM").reset(), "");
+});
+
+test("every tracked sequence is seen when split at every byte position, or cut into single bytes", () => {
+  const cases: [string, string][] = [
+    ["\x1b[?1049h", "\x1b[?1049l"],
+    ["\x1b[?1000;1006h", "\x1b[?1000l\x1b[?1006l"],
+    ["\x1b[?25l", "\x1b[?25h"],
+    ["\x1b=", "\x1b>"],
+    ["\x1b[>1u", "\x1b[<1u"],
+    ["\x1b[=5;1u", "\x1b[=0;1u"],
+    ["\x1b[>4;2m", "\x1b[>4m"],
+    ["\x1b[1;38;5;208m", "\x1b[0m"],
+    ["\x1b(0", "\x1b(B\x0f"],
+    ["\x1b[?7l", "\x1b[?7h"],
+    ["\x1b[3;20r", "\x1b7\x1b[r\x1b8"],
+  ];
+  for (const [seq, undo] of cases) {
+    const whole = `a=b?${seq}c<d>`;
+    for (let i = 0; i <= whole.length; i++) {
+      assert.equal(scan(whole.slice(0, i), whole.slice(i)).reset(), undo, `${JSON.stringify(seq)} split at ${i}`);
+    }
+    assert.equal(scan(...whole.split("")).reset(), undo, `${JSON.stringify(seq)} in single bytes`);
+    // Switched off again across a split: nothing left to undo.
+    const both = `${seq}x${undo}`;
+    for (let i = 0; i <= both.length; i++) assert.equal(scan(both.slice(0, i), both.slice(i)).reset(), "", `${JSON.stringify(both)} split at ${i}`);
+  }
+});
+
+test("a sequence too long to be tracked does not hide the ones after it", () => {
+  const long = "\x1b[" + "1;".repeat(60);
+  assert.equal(scan(long.slice(0, 40), long.slice(40), "m\x1b[?2004h").reset(), "\x1b[?2004l");
+  assert.equal(scan(long.slice(0, 40), long.slice(40) + "x\x1b[?2004h").reset(), "\x1b[?2004l");
+});

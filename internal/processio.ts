@@ -27,26 +27,17 @@ function onTerminatingSignal(signal: string): void {
   process.exit(128 + (SIGNAL_NUMBERS[signal] ?? 1));
 }
 
-// The terminal's size from whichever of stdout, stderr or stdin is one, as
-// ssh reads it: `lap agent 2>log | cat` still has a size.
-function windowSize(): { cols: number; rows: number } | null {
-  for (const s of [process.stdout, process.stderr]) if (s.isTTY && s.columns > 0) return { cols: s.columns, rows: s.rows };
-  if (process.stdin.isTTY) {
-    const tty = process.stdin as unknown as { getWindowSize?: () => [number, number] };
-    const [cols, rows] = tty.getWindowSize?.() ?? [0, 0];
-    if (cols > 0 && rows > 0) return { cols, rows };
-  }
-  return null;
-}
-
+// processTerminal is built only when a command attaches: the bridge module
+// it needs is not loaded by other commands.
 function processTerminal(): Terminal {
+  const { windowSize } = require("./tty.js") as typeof import("./tty.js");
   const stdin = process.stdin;
   return {
     input: stdin,
     output: process.stdout,
     isTTY: !!stdin.isTTY,
     outputIsTTY: !!process.stdout.isTTY,
-    size: windowSize,
+    size: () => windowSize([process.stdout, process.stderr]),
     setRawMode: (on) => {
       if (stdin.isTTY) stdin.setRawMode(on);
     },
@@ -57,6 +48,21 @@ function processTerminal(): Terminal {
     onSignal: (cb) => {
       signalListeners.add(cb);
       return () => signalListeners.delete(cb);
+    },
+    // As ssh does: give the terminal back before stopping, take it again
+    // (raw mode, the size) when continued.
+    onSuspend: (h) => {
+      const stop = () => {
+        h.suspend();
+        process.kill(process.pid, "SIGSTOP");
+      };
+      const cont = () => h.resume();
+      process.on("SIGTSTP", stop);
+      process.on("SIGCONT", cont);
+      return () => {
+        process.off("SIGTSTP", stop);
+        process.off("SIGCONT", cont);
+      };
     },
     // One line, rewritten in place on a terminal and cut to its width, so a
     // status that changes (reconnect attempts) never wraps over the screen.

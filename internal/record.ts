@@ -1,51 +1,33 @@
 // LAP_RECORD_FRAMES: a Link that writes everything crossing the WebSocket to
-// a SPEC §4 recording while passing it on unchanged, so real sessions become
-// golden files (internal/golden.ts replays them). The token is spent by dial()
-// before a Link exists, so it cannot reach a recording.
+// a recording (frames.ts) while passing it on unchanged, so real sessions
+// become golden files (the golden harness replays them). The token is spent
+// by dial() before a Link exists, so it cannot reach a recording.
 
-import * as buffer from "node:buffer";
 import fs from "node:fs";
 import path from "node:path";
+import { createPrivate } from "./cast.js";
 import { LapError } from "./errors.js";
+import { closeLine, elapsed, frameLine, headerLine, isUtf8, type Side } from "./frames.js";
 import type { Size } from "./tty.js";
 import type { Link } from "./ws.js";
 
-export const FORMAT_VERSION = 1;
-
-// The recording holds everything typed, passwords included: owner only.
-const FILE_MODE = 0o600;
 const NOTE = "recorded by lap (LAP_RECORD_FRAMES), client side; server frames that are valid UTF-8 are written as text";
 
-// buffer.isUtf8 arrived in Node 18.14; the fallback round-trips the bytes.
-const isUtf8: (b: Buffer) => boolean =
-  (buffer as { isUtf8?: (b: Buffer) => boolean }).isUtf8 ?? ((b) => Buffer.from(b.toString("utf8"), "utf8").equals(b));
-
-export type Side = "client" | "server";
-
-// headerLine is the first line of a recording. A size of 0x0 means the
-// client had no terminal size (output not a terminal), so sent no resize.
-export function headerLine(size: Size | null, note: string): string {
-  return JSON.stringify({ lap_frames: FORMAT_VERSION, cols: size?.cols ?? 0, rows: size?.rows ?? 0, note });
-}
-
-// frameLine is one frame: text frames as a string, binary ones as base64.
-export function frameLine(t: number, from: Side, payload: Buffer | string, binary: boolean): string {
-  if (binary) return JSON.stringify({ t, from, type: "binary", b64: Buffer.from(payload).toString("base64") });
-  return JSON.stringify({ t, from, type: "text", data: payload.toString() });
-}
-
-export function closeLine(t: number, from: Side, code: number, reason: string): string {
-  return JSON.stringify({ t, from, type: "close", code, reason });
+export interface RecordOptions {
+  // Replace files that exist (--overwrite); without it they are refused.
+  overwrite?: boolean;
+  // Told once when writing fails; recording then stops, the session goes on.
+  onFailure?: (why: string) => void;
 }
 
 // recorder gives a wrapper for each link a session opens: the first is
 // recorded to file, later ones (reconnects) to NAME-2.jsonl, NAME-3.jsonl...
 // since one recording is one WebSocket.
-export function recorder(file: string): (link: Link, size: Size | null) => Link {
+export function recorder(file: string, opts: RecordOptions = {}): (link: Link, size: Size | null) => Link {
   let n = 0;
   return (link, size) => {
     n++;
-    return recording(link, n === 1 ? file : numbered(file, n), size);
+    return recording(link, n === 1 ? file : numbered(file, n), size, opts);
   };
 }
 
@@ -56,25 +38,41 @@ function numbered(file: string, n: number): string {
 
 // recording wraps an open link. Every frame is written (synchronously, so
 // nothing is lost when lap exits right after the bridge) before it is passed
-// on; the file is complete once either side has closed.
-export function recording(link: Link, file: string, size: Size | null): Link {
+// on; the file is complete once either side has closed. A write that fails
+// (a full disk, a file size limit) stops the recording, never the session.
+export function recording(link: Link, file: string, size: Size | null, opts: RecordOptions = {}): Link {
   let fd: number;
   try {
-    fd = fs.openSync(file, "w", FILE_MODE);
+    fd = createPrivate(file, !!opts.overwrite);
   } catch (err) {
     link.close(1000, "");
-    throw new LapError(`LAP_RECORD_FRAMES: cannot write ${file}: ${(err as Error).message}`);
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code === "EEXIST" ? "the file exists (--overwrite replaces it)" : e.code === "ELOOP" ? "it is a symbolic link" : e.message;
+    throw new LapError(`LAP_RECORD_FRAMES: cannot write ${file}: ${why}`);
   }
   const start = performance.now();
   let open = true;
+  const stop = () => {
+    open = false;
+    try {
+      fs.closeSync(fd);
+    } catch {
+      // already unusable: nothing more to lose
+    }
+  };
   const write = (line: string) => {
-    if (open) fs.writeSync(fd, line + "\n");
+    if (!open) return;
+    try {
+      fs.writeSync(fd, line + "\n");
+    } catch (err) {
+      stop();
+      opts.onFailure?.(`${file}: ${(err as Error).message}`);
+    }
   };
   const finish = (from: Side, code: number, reason: string) => {
     if (!open) return;
     write(closeLine(elapsed(start), from, code, reason));
-    open = false;
-    fs.closeSync(fd);
+    if (open) stop();
   };
   write(headerLine(size, NOTE));
 
@@ -113,15 +111,11 @@ export function recording(link: Link, file: string, size: Size | null): Link {
           h.message(data);
         },
         pong: () => h.pong(),
-        close(code, reason, error) {
+        close(code, reason, error, broken) {
           finish("server", code, reason);
-          h.close(code, reason, error);
+          h.close(code, reason, error, broken);
         },
       });
     },
   };
-}
-
-function elapsed(start: number): number {
-  return Math.round((performance.now() - start) * 1000) / 1000;
 }

@@ -1,8 +1,11 @@
 // The bridge between the local terminal and the sandbox's PTY: raw mode,
-// the size, keystrokes out, output in, detach, keepalive, reconnect, and the
-// terminal given back exactly once on every path.
+// the size, keystrokes out, output in, detach, keepalive, reconnect, job
+// control, and the terminal given back exactly once on every path.
 
+import fs from "node:fs";
+import tty from "node:tty";
 import type { Readable, Writable } from "node:stream";
+import type { DetachRule } from "./keys.js";
 import type { Link } from "./ws.js";
 import { ModeTracker } from "./modes.js";
 
@@ -18,22 +21,27 @@ export interface Terminal {
   output: Writable;
   // Whether input is a terminal: only then is raw mode entered.
   isTTY: boolean;
-  // Whether output is a terminal: only then are modes reset at the end.
+  // Whether output is a terminal: only then are modes tracked and reset.
   outputIsTTY: boolean;
-  // The window size, or null when output is not a terminal.
+  // The window size (windowSize below), or null when there is no terminal.
   size(): Size | null;
   setRawMode(on: boolean): void;
   // Subscriptions return their own unsubscribe function.
   onResize(cb: () => void): () => void;
   onSignal(cb: (signal: string) => void): () => void;
-  // One line of status for the user (stderr), never mixed into output.
+  // Job control, where there is any: suspend runs on SIGTSTP before the
+  // process stops itself, resume on SIGCONT.
+  onSuspend?(handlers: { suspend(): void; resume(): void }): () => void;
+  // One line of status for the user (stderr), never mixed into output;
+  // each replaces the last, "" clears it.
   status(line: string): void;
 }
 
 export type End =
   | { how: "detached"; by: "keys" | "eof" }
   | { how: "closed"; code: number; reason: string }
-  | { how: "lost"; code: number; reason: string; error?: string }
+  | { how: "lost"; code: number; reason: string; error?: string; flapping?: boolean }
+  | { how: "broken"; error: string }
   | { how: "refused"; error: Error }
   | { how: "ended"; why: string }
   | { how: "signal"; signal: string };
@@ -50,8 +58,11 @@ export const TIMINGS = {
   // Reconnect backoff: first retry well under a second, then doubling.
   retryFirstMs: 200,
   retryMaxMs: 3_000,
-  // Give up on a lost link after this long (the user can rerun lap).
+  // Give up on a lost link after this long (the user can rerun lap),
+  // counted from the first loss until the link has been up for stableMs:
+  // a link that opens and drops at once does not reset the budget.
   retryGiveUpMs: 120_000,
+  stableMs: 10_000,
 };
 export type Timings = typeof TIMINGS;
 
@@ -62,23 +73,34 @@ const SEND_LOW_WATER = 256 << 10;
 // Keystrokes held while reconnecting; beyond this they are dropped (and
 // the user is told), rather than replayed into a program long after.
 const HOLD_LIMIT = 64 << 10;
+// The width a status line is fitted to when there is no window size.
+const STATUS_WIDTH = 80;
 
 // Close codes after which reconnecting makes sense: the connection broke
 // (1006), the server is going away or restarting (1001, 1011-1013).
 const RETRYABLE = new Set([1001, 1006, 1011, 1012, 1013]);
-// A close with one of these is the program ending or a normal goodbye.
-const NORMAL = new Set([1000, 1005]);
 
+// The terminal's end-of-file character (VEOF): what a typed Ctrl-D sends.
 export const CTRL_D = 0x04;
+const EOF_BYTES = Buffer.from([CTRL_D]);
 
 export interface BridgeOptions {
+  // Splits a read of stdin into bytes to send and whether to detach: the
+  // rule that ships is detachRule(parseDetachKeys(...)) from keys.ts.
+  detach: DetachRule;
   // Reopens the link to the same session after an abnormal end; absent, a
   // broken link ends the bridge.
   redial?: () => Promise<Link>;
   // Whether the session is still worth reconnecting to; a string says why not.
   alive?: () => Promise<true | string>;
-  // Splits a read of stdin into bytes to send and whether to detach.
-  detach?: (chunk: Buffer) => { send: Buffer; detach: boolean };
+  // Watch only: nothing typed is sent and no size either (a watcher must
+  // not resize the window of the person working in it). The detach keys
+  // still detach.
+  readOnly?: boolean;
+  // When stdin is not a terminal, its end detaches at once (lap's first
+  // behaviour). Otherwise lap does what ssh -tt does: it sends the
+  // end-of-file character and prints everything until the harness closes.
+  detachOnEof?: boolean;
   timings?: Partial<Timings>;
   // Called with every chunk that reaches output (recording).
   onOutput?: (data: Buffer) => void;
@@ -89,237 +111,347 @@ export interface BridgeOptions {
   random?: () => number;
 }
 
-// loneCtrlD is the default detach rule: a read of the single byte 0x04.
-// A paste that contains 0x04 among other bytes is sent as it is.
-export function loneCtrlD(chunk: Buffer): { send: Buffer; detach: boolean } {
-  return chunk.length === 1 && chunk[0] === CTRL_D ? { send: Buffer.alloc(0), detach: true } : { send: chunk, detach: false };
-}
-
 // bridge pumps bytes between the terminal and the link until a detach, a
 // close, a signal or a lost link, and resolves with how it ended. By then
 // every byte received has been written to output and the terminal is back
 // in the state it was found in.
-export function bridge(term: Terminal, first: Link, opts: BridgeOptions = {}): Promise<End> {
-  const t: Timings = { ...TIMINGS, ...opts.timings };
-  const detachRule = opts.detach ?? loneCtrlD;
-  const label = opts.detachLabel ?? "Ctrl-D";
-  const giveUp = label ? ` (${label} to give up)` : "";
-  const random = opts.random ?? Math.random;
-  const modes = new ModeTracker();
+export function bridge(term: Terminal, first: Link, opts: BridgeOptions): Promise<End> {
+  return new Bridge(term, opts).run(first);
+}
 
-  let link: Link | null = first;
-  let finished = false;
-  let outputBlocked = false;
-  let held: Buffer[] = [];
-  let heldBytes = 0;
-  let droppedNotice = false;
-  let lastSize = "";
-  let resizeTimer: NodeJS.Timeout | undefined;
-  let pingTimer: NodeJS.Timeout | undefined;
-  let pongTimer: NodeJS.Timeout | undefined;
-  let resolveEnd!: (end: End) => void;
-  const ended = new Promise<End>((r) => (resolveEnd = r));
+// SizeQueue is the window size on its way to the remote side, after
+// client-go's TerminalSizeQueue: primed with the size at the start, then
+// coalesced: a burst of changes sends only the size it settles on, and the
+// same size is never sent twice in a row.
+class SizeQueue {
+  private last = "";
+  private timer: NodeJS.Timeout | undefined;
 
-  const raw = term.isTTY;
-  if (raw) term.setRawMode(true);
+  constructor(private read: () => Size | null, private settleMs: number, private send: (size: Size) => boolean) {}
 
-  // --- output: socket → stdout, pausing the socket while stdout is full ---
-  const onMessage = (data: Buffer) => {
-    modes.scan(data);
-    opts.onOutput?.(data);
-    if (!term.output.write(data) && !outputBlocked) {
-      outputBlocked = true;
-      link?.pause();
-      term.output.once("drain", () => {
-        outputBlocked = false;
-        link?.resume();
+  // now sends the current size at once; force sends it even when unchanged
+  // (a new link, or a terminal back from a suspend).
+  now(force: boolean): void {
+    clearTimeout(this.timer);
+    const size = this.read();
+    if (!size) return;
+    const key = `${size.cols}x${size.rows}`;
+    if (!force && key === this.last) return;
+    if (this.send(size)) this.last = key;
+  }
+
+  changed(): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.now(false), this.settleMs);
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+  }
+}
+
+// Bridge holds one bridge's state; each part of the work is a small method.
+class Bridge {
+  private t: Timings;
+  private giveUp: string;
+  private random: () => number;
+  // Undoes what the remote program left on; only with a terminal to undo it on.
+  private modes: ModeTracker | null;
+  private sizes: SizeQueue;
+  private raw: boolean;
+
+  private link: Link | null = null;
+  private finished = false;
+  private outputBlocked = false;
+  private stdinEnded = false;
+  // Keystrokes typed while the link is down.
+  private held: Buffer[] = [];
+  private heldBytes = 0;
+  private droppedNotice = false;
+  // Keepalive.
+  private pingTimer: NodeJS.Timeout | undefined;
+  private pongTimer: NodeJS.Timeout | undefined;
+  // Reconnecting: when the link was first lost (null while it is stable),
+  // and how many reconnects since.
+  private lostSince: number | null = null;
+  private reconnects = 0;
+  private stableTimer: NodeJS.Timeout | undefined;
+  private unsubscribe: (() => void)[] = [];
+  private resolveEnd!: (end: End) => void;
+
+  constructor(private term: Terminal, private opts: BridgeOptions) {
+    this.t = { ...TIMINGS, ...opts.timings };
+    const label = opts.detachLabel ?? "Ctrl-D";
+    this.giveUp = label ? ` (${label} to give up)` : "";
+    this.random = opts.random ?? Math.random;
+    this.modes = term.outputIsTTY ? new ModeTracker() : null;
+    this.raw = term.isTTY;
+    this.sizes = new SizeQueue(() => (opts.readOnly ? null : term.size()), this.t.resizeSettleMs, (size) => this.sendSize(size));
+  }
+
+  run(first: Link): Promise<End> {
+    const ended = new Promise<End>((r) => (this.resolveEnd = r));
+    const { term } = this;
+    if (this.raw) term.setRawMode(true);
+    this.attachLink(first);
+    this.sizes.now(true);
+    this.unsubscribe.push(
+      term.onResize(() => this.sizes.changed()),
+      term.onSignal((signal) => this.finish({ how: "signal", signal })),
+    );
+    if (term.onSuspend) this.unsubscribe.push(term.onSuspend({ suspend: () => this.suspend(), resume: () => this.resume() }));
+    term.input.on("data", this.onInput);
+    term.input.on("end", this.onInputEnd);
+    term.input.resume();
+    return ended;
+  }
+
+  // ---- output: socket → stdout, pausing the socket while stdout is full ----
+
+  private onMessage = (data: Buffer): void => {
+    this.modes?.scan(data);
+    this.opts.onOutput?.(data);
+    if (!this.term.output.write(data) && !this.outputBlocked) {
+      this.outputBlocked = true;
+      this.link?.pause();
+      this.term.output.once("drain", () => {
+        this.outputBlocked = false;
+        this.link?.resume();
       });
     }
   };
 
-  // --- input: stdin → socket, pausing stdin while the socket is full ---
-  const onInput = (chunk: Buffer) => {
-    const { send, detach } = detachRule(chunk);
-    if (send.length > 0) sendInput(send);
-    if (detach) finish({ how: "detached", by: "keys" });
+  // ---- input: stdin → socket, pausing stdin while the socket is full ----
+
+  private onInput = (chunk: Buffer): void => {
+    const { send, detach } = this.opts.detach(chunk);
+    if (send.length > 0 && !this.opts.readOnly) this.sendInput(send);
+    if (detach) this.finish({ how: "detached", by: "keys" });
   };
-  const sendInput = (data: Buffer) => {
+
+  private onInputEnd = (): void => {
+    this.stdinEnded = true;
+    if (this.term.isTTY || this.opts.detachOnEof) {
+      this.finish({ how: "detached", by: "eof" });
+      return;
+    }
+    // Piped input is over; the program may still be working on it. Like
+    // ssh -tt: end-of-file to the program, and its output until it closes.
+    if (!this.opts.readOnly) this.sendInput(EOF_BYTES);
+  };
+
+  private sendInput(data: Buffer): void {
+    const { link, term } = this;
     if (!link) {
-      hold(data);
+      this.hold(data);
       return;
     }
     link.sendBytes(data, () => {
-      if (link && link.bufferedAmount < SEND_LOW_WATER && term.input.isPaused()) term.input.resume();
+      if (this.link && this.link.bufferedAmount < SEND_LOW_WATER && term.input.isPaused() && !this.finished) term.input.resume();
     });
     if (link.bufferedAmount > SEND_HIGH_WATER) term.input.pause();
-  };
-  const hold = (data: Buffer) => {
-    if (heldBytes + data.length > HOLD_LIMIT) {
-      if (!droppedNotice) term.status("[lap] not connected: typing dropped until the link is back");
-      droppedNotice = true;
+  }
+
+  private hold(data: Buffer): void {
+    if (this.heldBytes + data.length > HOLD_LIMIT) {
+      if (!this.droppedNotice) this.status("[lap] not connected: typing dropped until the link is back");
+      this.droppedNotice = true;
       return;
     }
-    held.push(data);
-    heldBytes += data.length;
-  };
-  const onInputEnd = () => finish({ how: "detached", by: "eof" });
+    this.held.push(data);
+    this.heldBytes += data.length;
+  }
 
-  // --- size: the first message on every link, then settled changes only ---
-  const sendSize = (force: boolean) => {
-    const size = term.size();
-    if (!size || !link) return;
-    const key = `${size.cols}x${size.rows}`;
-    if (!force && key === lastSize) return;
-    lastSize = key;
-    link.sendControl({ type: "resize", cols: size.cols, rows: size.rows });
-    opts.onResize?.(size);
-  };
-  const onResize = () => {
-    clearTimeout(resizeTimer);
-    resizeTimer = setTimeout(() => sendSize(false), t.resizeSettleMs);
-  };
+  private flushHeld(): void {
+    const data = this.held;
+    this.held = [];
+    this.heldBytes = 0;
+    this.droppedNotice = false;
+    for (const d of data) this.sendInput(d);
+  }
 
-  // --- keepalive: a ping every pingMs; no pong in time means a dead link ---
-  const startKeepalive = (l: Link) => {
-    pingTimer = setInterval(() => {
+  // ---- size ----
+
+  private sendSize(size: Size): boolean {
+    if (!this.link) return false;
+    this.link.sendControl({ type: "resize", cols: size.cols, rows: size.rows });
+    this.opts.onResize?.(size);
+    return true;
+  }
+
+  // A resize to one column more and back makes the remote program redraw
+  // its whole screen, as kubectl and docker do on attach.
+  private repaint(l: Link): void {
+    const size = this.opts.readOnly ? null : this.term.size();
+    if (!size) return;
+    l.sendControl({ type: "resize", cols: size.cols + 1, rows: size.rows });
+    this.sizes.now(true);
+  }
+
+  // ---- job control: the terminal is the user's while lap is stopped ----
+
+  private suspend(): void {
+    if (this.finished) return;
+    if (this.raw) this.term.setRawMode(false);
+  }
+
+  private resume(): void {
+    if (this.finished) return;
+    if (this.raw) this.term.setRawMode(true);
+    // The window may have changed while lap was stopped.
+    this.sizes.now(true);
+  }
+
+  // ---- keepalive: a ping every pingMs; no pong in time means a dead link ----
+
+  private startKeepalive(l: Link): void {
+    this.pingTimer = setInterval(() => {
       // While output is blocked the socket is paused and a pong could not
       // be read; the link is not dead, the local reader is slow.
-      if (outputBlocked || pongTimer) return;
+      if (this.outputBlocked || this.pongTimer) return;
       l.ping();
-      pongTimer = setTimeout(() => l.terminate(), t.pongDeadlineMs);
-    }, t.pingMs);
-  };
-  const stopKeepalive = () => {
-    clearInterval(pingTimer);
-    clearTimeout(pongTimer);
-    pongTimer = undefined;
-  };
+      this.pongTimer = setTimeout(() => l.terminate(), this.t.pongDeadlineMs);
+    }, this.t.pingMs);
+  }
 
-  const attachLink = (l: Link) => {
-    link = l;
+  private stopKeepalive(): void {
+    clearInterval(this.pingTimer);
+    clearTimeout(this.pongTimer);
+    this.pongTimer = undefined;
+  }
+
+  // ---- the link, and reconnecting ----
+
+  private attachLink(l: Link): void {
+    this.link = l;
     l.listen({
-      message: onMessage,
+      message: this.onMessage,
       pong: () => {
-        clearTimeout(pongTimer);
-        pongTimer = undefined;
+        clearTimeout(this.pongTimer);
+        this.pongTimer = undefined;
       },
-      close: (code, reason, error) => onClose(l, code, reason, error),
+      close: (code, reason, error, broken) => this.onClose(l, code, reason, error, broken),
     });
-    startKeepalive(l);
-  };
-
-  const onClose = (l: Link, code: number, reason: string, error?: string) => {
-    if (l !== link) return;
-    link = null;
-    stopKeepalive();
-    if (finished) return;
-    if (NORMAL.has(code) || !RETRYABLE.has(code)) {
-      finish({ how: "closed", code, reason });
-      return;
+    this.startKeepalive(l);
+    if (this.lostSince !== null) {
+      this.stableTimer = setTimeout(() => {
+        this.lostSince = null;
+        this.reconnects = 0;
+      }, this.t.stableMs);
     }
-    if (!opts.redial) {
-      finish({ how: "lost", code, reason, error });
-      return;
-    }
-    void reconnect(code, reason, error);
-  };
+  }
 
-  const reconnect = async (code: number, reason: string, error?: string) => {
-    const giveUpAt = Date.now() + t.retryGiveUpMs;
-    let wait = t.retryFirstMs;
-    for (let attempt = 1; !finished; attempt++) {
-      term.status(`[lap] connection lost (${error ?? code}) — reconnecting, attempt ${attempt}…${giveUp}`);
+  private onClose(l: Link, code: number, reason: string, error?: string, broken?: string): void {
+    if (l !== this.link) return;
+    this.link = null;
+    this.stopKeepalive();
+    clearTimeout(this.stableTimer);
+    if (this.finished) return;
+    if (broken) this.finish({ how: "broken", error: broken });
+    else if (!RETRYABLE.has(code)) this.finish({ how: "closed", code, reason });
+    else if (!this.opts.redial) this.finish({ how: "lost", code, reason, error });
+    else void this.reconnect(code, reason, error);
+  }
+
+  private async reconnect(code: number, reason: string, error?: string): Promise<void> {
+    const flapping = this.lostSince !== null;
+    this.lostSince ??= Date.now();
+    const giveUpAt = this.lostSince + this.t.retryGiveUpMs;
+    const what = flapping ? "link keeps dropping" : "connection lost";
+    let wait = this.t.retryFirstMs;
+    while (!this.finished) {
+      this.reconnects++;
+      this.status(`[lap] ${what} (${error ?? code}) — reconnecting, attempt ${this.reconnects}…${this.giveUp}`);
       // Jitter keeps a fleet of clients from reconnecting in lockstep.
-      await sleep(wait * (0.75 + random() * 0.5));
-      wait = Math.min(wait * 2, t.retryMaxMs);
-      if (finished) return;
+      await sleep(wait * (0.75 + this.random() * 0.5));
+      wait = Math.min(wait * 2, this.t.retryMaxMs);
+      if (this.finished) return;
+      if (Date.now() >= giveUpAt) {
+        this.finish({ how: "lost", code, reason, error, ...(flapping && { flapping }) });
+        return;
+      }
       try {
-        const alive = opts.alive ? await opts.alive() : true;
+        const alive = this.opts.alive ? await this.opts.alive() : true;
         if (alive !== true) {
-          finish({ how: "ended", why: alive });
+          this.finish({ how: "ended", why: alive });
           return;
         }
-        const l = await opts.redial!();
-        if (finished) {
+        const l = await this.opts.redial!();
+        if (this.finished) {
           l.close(1000);
           return;
         }
-        attachLink(l);
-        term.status("");
-        repaint(l);
-        flushHeld();
+        this.attachLink(l);
+        this.status("");
+        this.repaint(l);
+        this.flushHeld();
         return;
       } catch (err) {
         const status = (err as { status?: number }).status;
         if (status === 401 || status === 403 || status === 404) {
-          finish({ how: "refused", error: err as Error });
+          this.finish({ how: "refused", error: err as Error });
           return;
         }
         error = (err as Error).message;
       }
-      if (Date.now() >= giveUpAt) {
-        finish({ how: "lost", code, reason, error });
-        return;
-      }
     }
-  };
+  }
 
-  // A resize to one column more and back makes the remote program redraw
-  // its whole screen, as kubectl and docker do on attach.
-  const repaint = (l: Link) => {
-    const size = term.size();
-    if (!size) return;
-    l.sendControl({ type: "resize", cols: size.cols + 1, rows: size.rows });
-    l.sendControl({ type: "resize", cols: size.cols, rows: size.rows });
-    lastSize = `${size.cols}x${size.rows}`;
-    opts.onResize?.(size);
-  };
+  // status fits the line to the window, so it never wraps and each one
+  // overwrites the last in place, even over a full-screen program.
+  private status(line: string): void {
+    const width = (this.term.size()?.cols ?? STATUS_WIDTH) - 1;
+    this.term.status(line.length > width ? line.slice(0, Math.max(0, width - 1)) + "…" : line);
+  }
 
-  const flushHeld = () => {
-    const data = held;
-    held = [];
-    heldBytes = 0;
-    droppedNotice = false;
-    for (const d of data) sendInput(d);
-  };
+  // ---- the end ----
 
-  const offResize = term.onResize(onResize);
-  const offSignal = term.onSignal((signal) => finish({ how: "signal", signal }));
-
-  // finish ends the bridge once: stops reading, says goodbye on a detach,
-  // lets output drain, undoes what the remote program left switched on,
-  // and restores the terminal.
-  const finish = (end: End) => {
-    if (finished) return;
-    finished = true;
-    clearTimeout(resizeTimer);
-    stopKeepalive();
-    offResize();
-    offSignal();
-    term.input.off("data", onInput);
-    term.input.off("end", onInputEnd);
-    term.input.pause();
-    if (link) {
-      const l = link;
-      // The close handshake is not waited for: the session lives on either way.
-      l.listen({ message: () => {}, pong: () => {}, close: () => {} });
-      l.close(1000, end.how === "detached" ? "detach" : "");
-      link = null;
+  // finish ends the bridge once. Giving the terminal back comes first and
+  // depends on nothing that can throw; then reading stops, the link is
+  // closed (not waited for: the session lives on either way), output
+  // drains, and raw mode is left.
+  private finish(end: End): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.restoreModes();
+    const { term } = this;
+    this.sizes.stop();
+    this.stopKeepalive();
+    clearTimeout(this.stableTimer);
+    for (const off of this.unsubscribe) attempt(off);
+    term.input.off("data", this.onInput);
+    term.input.off("end", this.onInputEnd);
+    if (!this.stdinEnded) term.input.pause();
+    const l = this.link;
+    this.link = null;
+    if (l) {
+      attempt(() => l.listen({ message: () => {}, pong: () => {}, close: () => {} }));
+      attempt(() => l.close(1000, end.how === "detached" ? "detach" : ""));
     }
-    const reset = modes.reset();
-    if (reset.length > 0 && term.outputIsTTY) term.output.write(reset);
     void drained(term.output).then(() => {
-      if (raw) term.setRawMode(false);
-      resolveEnd(end);
+      if (this.raw) attempt(() => term.setRawMode(false));
+      this.resolveEnd(end);
     });
-  };
+  }
 
-  attachLink(first);
-  sendSize(true);
-  term.input.on("data", onInput);
-  term.input.on("end", onInputEnd);
-  term.input.resume();
-  return ended;
+  private restoreModes(): void {
+    const modes = this.modes;
+    if (!modes) return;
+    attempt(() => {
+      const reset = modes.reset();
+      if (reset.length > 0) this.term.output.write(reset);
+    });
+  }
+}
+
+// attempt runs a step of shutting down whose failure must not stop the
+// steps after it (the terminal must be given back whatever happens).
+function attempt(step: () => void): void {
+  try {
+    step();
+  } catch {
+    // nothing left to do about it on the way out
+  }
 }
 
 // drained resolves once everything written to the stream has been handed
@@ -335,4 +467,42 @@ function drained(out: Writable): Promise<void> {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+// ---- the window size ----
+
+// A stream that may be a terminal, as process.stdout and process.stderr are.
+export interface SizeSource {
+  isTTY?: boolean;
+  columns?: number;
+  rows?: number;
+}
+
+// windowSize reads the size from the first source that is a terminal with
+// a size, else from the controlling terminal (as ssh does), so
+// `lap agent 2>log | cat` still sends one. null when there is none.
+export function windowSize(sources: SizeSource[], controlling: () => Size | null = controllingTerminalSize): Size | null {
+  for (const s of sources) if (s.isTTY && s.columns && s.rows) return { cols: s.columns, rows: s.rows };
+  return controlling();
+}
+
+// The controlling terminal, opened once on first use: it is what stdin is
+// when only stdin is a terminal, and Node gives a size only to a writable
+// terminal stream. Its size follows the window (Node updates it on SIGWINCH).
+let controllingTerminal: tty.WriteStream | null | undefined;
+
+export function controllingTerminalSize(): Size | null {
+  if (controllingTerminal === undefined) {
+    controllingTerminal = null;
+    try {
+      const fd = fs.openSync("/dev/tty", fs.constants.O_RDWR | fs.constants.O_NOCTTY);
+      if (tty.isatty(fd)) controllingTerminal = new tty.WriteStream(fd);
+      else fs.closeSync(fd);
+    } catch {
+      // no controlling terminal (a daemon, a CI job): no size
+    }
+  }
+  const t = controllingTerminal;
+  if (!t || !t.columns || !t.rows) return null;
+  return { cols: t.columns, rows: t.rows };
 }

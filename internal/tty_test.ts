@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { WebSocketServer, type WebSocket } from "ws";
-import { bridge, loneCtrlD, type BridgeOptions } from "./tty.js";
+import { bridge, windowSize, type BridgeOptions } from "./tty.js";
+import { detachRule, parseDetachKeys } from "./keys.js";
 import { dial, type Link } from "./ws.js";
 import { memoryTerminal } from "./testutil/testterm.js";
 
@@ -47,12 +48,14 @@ const until = async (cond: () => boolean, what: string, ms = 5000) => {
 
 const keys = (frames: Frame[]) => Buffer.concat(frames.filter((f) => f.binary).map((f) => f.data));
 const controls = (frames: Frame[]) => frames.filter((f) => !f.binary).map((f) => JSON.parse(f.data.toString()));
+// The rule that ships: the default detach keys.
+const ctrlD = detachRule(parseDetachKeys("ctrl-d"));
 const fast: BridgeOptions["timings"] = { resizeSettleMs: 5, retryFirstMs: 5, retryMaxMs: 20, retryGiveUpMs: 2000 };
 
 test("sends the window size first, then every keystroke as a binary frame", async () => {
   const h = await harness(() => {});
   const m = memoryTerminal({ size: { cols: 100, rows: 30 } });
-  const done = bridge(m.term, await h.dial(), { timings: fast });
+  const done = bridge(m.term, await h.dial(), { detach: ctrlD, timings: fast });
   m.input.write("ls\r");
   m.input.write("{not control}");
   await until(() => keys(h.connections[0]).length === 16, "keystrokes");
@@ -70,7 +73,7 @@ test("a lone Ctrl-D detaches with a normal close and is not sent", async () => {
   let closeCode = 0;
   const h = await harness((ws) => ws.on("close", (code) => (closeCode = code)));
   const m = memoryTerminal();
-  const done = bridge(m.term, await h.dial(), { timings: fast });
+  const done = bridge(m.term, await h.dial(), { detach: ctrlD, timings: fast });
   m.input.write(Buffer.from([4]));
   assert.equal((await done).how, "detached");
   await until(() => closeCode !== 0, "the close");
@@ -79,10 +82,16 @@ test("a lone Ctrl-D detaches with a normal close and is not sent", async () => {
   await h.close();
 });
 
-test("a paste that contains 0x04 among other bytes is sent, not a detach", () => {
-  assert.deepEqual(loneCtrlD(Buffer.from("a\x04b")), { send: Buffer.from("a\x04b"), detach: false });
-  assert.deepEqual(loneCtrlD(Buffer.from([4])).detach, true);
-  assert.deepEqual(loneCtrlD(Buffer.from([4, 4])).detach, false);
+test("a paste that contains 0x04 among other bytes is sent, not a detach", async () => {
+  const h = await harness(() => {});
+  const m = memoryTerminal();
+  const done = bridge(m.term, await h.dial(), { detach: ctrlD, timings: fast });
+  m.input.write("a\x04b");
+  await until(() => keys(h.connections[0]).length === 3, "the paste");
+  m.input.write(Buffer.from([4]));
+  assert.equal((await done).how, "detached");
+  assert.equal(keys(h.connections[0]).toString(), "a\x04b");
+  await h.close();
 });
 
 test("every byte the server sent reaches a slow stdout before the bridge ends", async () => {
@@ -93,7 +102,7 @@ test("every byte the server sent reaches a slow stdout before the bridge ends", 
     ws.close();
   });
   const m = memoryTerminal({ writeDelayMs: 1, highWaterMark: 64 << 10 });
-  const end = await bridge(m.term, await h.dial(), { timings: fast });
+  const end = await bridge(m.term, await h.dial(), { detach: ctrlD, timings: fast });
   assert.deepEqual(end, { how: "closed", code: 1005, reason: "" });
   const out = m.output();
   assert.equal(out.length, payload.length);
@@ -105,14 +114,14 @@ test("every byte the server sent reaches a slow stdout before the bridge ends", 
 test("a close with a code and reason is reported as such", async () => {
   const h = await harness((ws) => ws.close(4000, "bye now"));
   const m = memoryTerminal();
-  assert.deepEqual(await bridge(m.term, await h.dial(), { timings: fast }), { how: "closed", code: 4000, reason: "bye now" });
+  assert.deepEqual(await bridge(m.term, await h.dial(), { detach: ctrlD, timings: fast }), { how: "closed", code: 4000, reason: "bye now" });
   await h.close();
 });
 
 test("a burst of window changes sends only the settled size", async () => {
   const h = await harness(() => {});
   const m = memoryTerminal({ size: { cols: 80, rows: 24 } });
-  const done = bridge(m.term, await h.dial(), { timings: { ...fast, resizeSettleMs: 30 } });
+  const done = bridge(m.term, await h.dial(), { detach: ctrlD, timings: { ...fast, resizeSettleMs: 30 } });
   for (let c = 81; c <= 90; c++) m.resize(c, 40);
   await until(() => controls(h.connections[0]).length === 2, "the settled resize");
   m.resize(90, 40);
@@ -129,23 +138,114 @@ test("a burst of window changes sends only the settled size", async () => {
 test("a terminating signal ends the bridge and gives the terminal back", async () => {
   const h = await harness(() => {});
   const m = memoryTerminal();
-  const done = bridge(m.term, await h.dial(), { timings: fast });
+  const done = bridge(m.term, await h.dial(), { detach: ctrlD, timings: fast });
   m.signal("SIGTERM");
   assert.deepEqual(await done, { how: "signal", signal: "SIGTERM" });
   assert.deepEqual(m.rawCalls, [true, false]);
   await h.close();
 });
 
-test("stdin that is not a terminal is never put in raw mode, and its end detaches", async () => {
+test("with detachOnEof, stdin that is not a terminal is never put in raw mode, and its end detaches", async () => {
   const h = await harness(() => {});
   const m = memoryTerminal({ isTTY: false, size: null });
-  const done = bridge(m.term, await h.dial(), { timings: fast });
+  const done = bridge(m.term, await h.dial(), { detach: ctrlD, timings: fast, detachOnEof: true });
   m.input.end("echo hi\r");
   assert.deepEqual(await done, { how: "detached", by: "eof" });
   assert.deepEqual(m.rawCalls, []);
   await until(() => keys(h.connections[0]).length === 8, "the piped keys");
   assert.equal(keys(h.connections[0]).toString(), "echo hi\r");
   assert.deepEqual(controls(h.connections[0]), []);
+  await h.close();
+});
+
+test("piped stdin that ends sends end-of-file and keeps printing until the harness closes, as ssh -tt does", async () => {
+  const h = await harness((ws) => {
+    ws.on("message", (data: Buffer) => {
+      // The program finishes its work only once it reads end-of-file.
+      if (data.includes(4)) {
+        ws.send("line 1\r\n".repeat(1000));
+        setTimeout(() => {
+          ws.send("done\r\n");
+          ws.close();
+        }, 20);
+      }
+    });
+  });
+  const m = memoryTerminal({ isTTY: false, size: null });
+  const done = bridge(m.term, await h.dial(), { detach: ctrlD, timings: fast });
+  m.input.end("seq 1 1000; exit\r");
+  assert.deepEqual(await done, { how: "closed", code: 1005, reason: "" });
+  assert.equal(keys(h.connections[0]).toString(), "seq 1 1000; exit\r\x04");
+  assert.equal(m.output().toString(), "line 1\r\n".repeat(1000) + "done\r\n");
+  assert.deepEqual(m.rawCalls, []);
+  await h.close();
+});
+
+test("read-only sends nothing typed and no size, and the detach keys still detach", async () => {
+  const h = await harness((ws) => ws.send("screen"));
+  const m = memoryTerminal({ size: { cols: 100, rows: 30 } });
+  const done = bridge(m.term, await h.dial(), { detach: ctrlD, timings: fast, readOnly: true });
+  m.input.write("rm -rf /\r");
+  m.resize(120, 40);
+  await until(() => m.output().toString() === "screen", "the screen");
+  // Long enough for a settled resize to have gone out, were it sent.
+  await new Promise((r) => setTimeout(r, 50));
+  m.input.write(Buffer.from([4]));
+  assert.deepEqual(await done, { how: "detached", by: "keys" });
+  await until(() => h.wss.clients.size === 0, "the close");
+  assert.deepEqual(h.connections[0], []);
+  await h.close();
+});
+
+test("a suspend gives the terminal back, and a resume takes it again and resends the size", async () => {
+  const h = await harness(() => {});
+  const m = memoryTerminal({ size: { cols: 80, rows: 24 } });
+  const done = bridge(m.term, await h.dial(), { detach: ctrlD, timings: fast });
+  m.suspend();
+  assert.deepEqual(m.rawCalls, [true, false]);
+  m.resize(100, 50);
+  m.cont();
+  assert.deepEqual(m.rawCalls, [true, false, true]);
+  await until(() => controls(h.connections[0]).length >= 2, "the size after the resume");
+  assert.deepEqual(controls(h.connections[0]).slice(0, 2), [{ type: "resize", cols: 80, rows: 24 }, { type: "resize", cols: 100, rows: 50 }]);
+  m.input.write(Buffer.from([4]));
+  await done;
+  assert.deepEqual(m.rawCalls, [true, false, true, false]);
+  await h.close();
+});
+
+test("a link that opens and drops at once is given up within the budget and reported as flapping", async () => {
+  const h = await harness((ws) => ws.terminate());
+  const m = memoryTerminal({ size: { cols: 40, rows: 10 } });
+  const end = await bridge(m.term, await h.dial(), { detach: ctrlD, timings: { ...fast, retryGiveUpMs: 300 }, redial: h.dial });
+  assert.equal(end.how, "lost");
+  assert.equal(end.how === "lost" && end.flapping, true);
+  assert.ok(m.statuses.some((s) => s.includes("keeps dropping")));
+  assert.ok(h.connections.length >= 2);
+  for (const s of m.statuses) assert.ok(s.length <= 39, `status wider than the window: ${JSON.stringify(s)}`);
+  await h.close();
+});
+
+test("a frame too big for a terminal ends the session with a clear reason and is not reconnected", async () => {
+  const h = await harness((ws) => ws.send(Buffer.alloc(5 << 20, 0x61)));
+  const m = memoryTerminal();
+  const end = await bridge(m.term, await h.dial(), { detach: ctrlD, timings: fast, redial: h.dial });
+  assert.equal(end.how, "broken");
+  assert.match(end.how === "broken" ? end.error : "", /frame over 4 MiB/);
+  assert.equal(h.connections.length, 1);
+  assert.equal(m.output().length, 0);
+  assert.deepEqual(m.rawCalls, [true, false]);
+  await h.close();
+});
+
+test("with stdout not a terminal, modes are not tracked and nothing is appended to the output", async () => {
+  const h = await harness((ws) => {
+    ws.send("\x1b[?1049h\x1b[1;31mred");
+    ws.close(1000);
+  });
+  const m = memoryTerminal({ outputIsTTY: false });
+  await bridge(m.term, await h.dial(), { detach: ctrlD, timings: fast });
+  assert.equal(m.output().toString(), "\x1b[?1049h\x1b[1;31mred");
   await h.close();
 });
 
@@ -156,7 +256,7 @@ test("modes the program left on are switched off when the link ends", async () =
     ws.close(1000);
   });
   const m = memoryTerminal();
-  await bridge(m.term, await h.dial(), { timings: fast });
+  await bridge(m.term, await h.dial(), { detach: ctrlD, timings: fast });
   assert.equal(m.output().toString(), "\x1b[?1049h\x1b[?1000h\x1b[?2004h\x1b[?25l hello\x1b[?2004l" + "\x1b[?1000l\x1b[?1049l\x1b[?25h");
   await h.close();
 });
@@ -169,6 +269,7 @@ test("a dropped link reconnects, repaints, and delivers the keys typed meanwhile
   const m = memoryTerminal({ size: { cols: 80, rows: 24 } });
   let aliveChecks = 0;
   const done = bridge(m.term, await h.dial(), {
+    detach: ctrlD,
     timings: fast,
     redial: h.dial,
     alive: async () => (aliveChecks++, true),
@@ -192,7 +293,7 @@ test("a dropped link reconnects, repaints, and delivers the keys typed meanwhile
 test("a session that is gone is not reconnected to", async () => {
   const h = await harness((ws) => setTimeout(() => ws.terminate(), 10));
   const m = memoryTerminal();
-  const end = await bridge(m.term, await h.dial(), { timings: fast, redial: h.dial, alive: async () => "session x is dead" });
+  const end = await bridge(m.term, await h.dial(), { detach: ctrlD, timings: fast, redial: h.dial, alive: async () => "session x is dead" });
   assert.deepEqual(end, { how: "ended", why: "session x is dead" });
   assert.equal(h.connections.length, 1);
   await h.close();
@@ -203,7 +304,7 @@ test("a link that stays down is given up with 'lost'", async () => {
   const m = memoryTerminal();
   const first = await h.dial();
   h.wss.close();
-  const end = await bridge(m.term, first, { timings: { ...fast, retryGiveUpMs: 100 }, redial: h.dial });
+  const end = await bridge(m.term, first, { detach: ctrlD, timings: { ...fast, retryGiveUpMs: 100 }, redial: h.dial });
   assert.equal(end.how, "lost");
   assert.deepEqual(m.rawCalls, [true, false]);
   await h.close();
@@ -212,7 +313,7 @@ test("a link that stays down is given up with 'lost'", async () => {
 test("a peer that stops answering pings is treated as dead", async () => {
   const h = await harness(() => {}, { autoPong: false });
   const m = memoryTerminal();
-  const end = await bridge(m.term, await h.dial(), { timings: { ...fast, pingMs: 20, pongDeadlineMs: 30 } });
+  const end = await bridge(m.term, await h.dial(), { detach: ctrlD, timings: { ...fast, pingMs: 20, pongDeadlineMs: 30 } });
   assert.equal(end.how, "lost");
   await h.close();
 });
@@ -220,7 +321,7 @@ test("a peer that stops answering pings is treated as dead", async () => {
 test("a 16 MiB paste reaches the server complete and in order", async () => {
   const h = await harness(() => {});
   const m = memoryTerminal();
-  const done = bridge(m.term, await h.dial(), { timings: fast });
+  const done = bridge(m.term, await h.dial(), { detach: ctrlD, timings: fast });
   const paste = Buffer.alloc(16 << 20);
   for (let i = 0; i < paste.length; i++) paste[i] = (i % 251) + 5;
   for (let off = 0; off < paste.length; off += 1 << 16) m.input.write(paste.subarray(off, off + (1 << 16)));
@@ -229,4 +330,13 @@ test("a 16 MiB paste reaches the server complete and in order", async () => {
   m.input.write(Buffer.from([4]));
   await done;
   await h.close();
+});
+
+test("the window size comes from whichever stream is a terminal, else the controlling terminal", () => {
+  const none = () => null;
+  assert.deepEqual(windowSize([{ isTTY: false }, { isTTY: true, columns: 120, rows: 40 }], none), { cols: 120, rows: 40 });
+  assert.deepEqual(windowSize([{ isTTY: true, columns: 90, rows: 20 }, { isTTY: true, columns: 120, rows: 40 }], none), { cols: 90, rows: 20 });
+  // Only stdin a terminal (lap agent 2>log | cat): the controlling terminal answers.
+  assert.deepEqual(windowSize([{ isTTY: false }, { isTTY: false }], () => ({ cols: 77, rows: 33 })), { cols: 77, rows: 33 });
+  assert.equal(windowSize([{ isTTY: false }], none), null);
 });

@@ -9,8 +9,13 @@ import type { ClientRequest, IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { LapError, networkHint, networkReason, visible } from "./errors.js";
 
-// An upgrade that takes longer than this is a dead path, not a slow one.
+// An upgrade that takes longer than this, as a whole, is a dead path, not a
+// slow one; headers trickling in one line at a time do not extend it.
 const HANDSHAKE_TIMEOUT_MS = 20_000;
+// The largest frame taken from the harness. A terminal's output comes in
+// frames of kilobytes; ws's default (100 MiB) let a hostile harness push lap
+// to hundreds of megabytes. A bigger frame ends the link (close 1009).
+export const MAX_PAYLOAD = 4 << 20;
 // Enough of a refused upgrade's body to say why, never a whole page.
 const REFUSAL_BODY_BYTES = 2_048;
 
@@ -39,7 +44,10 @@ export interface LinkHandlers {
   pong(): void;
   // Called once. code is 1005 when the peer closed without a status,
   // 1006 when the connection broke; error says why when there was one.
-  close(code: number, reason: string, error?: string): void;
+  // broken is set when the peer broke the WebSocket protocol (a bad opcode
+  // or close code, reserved bits, a frame over MAX_PAYLOAD): a sentence for
+  // the user, and a reason not to reconnect.
+  close(code: number, reason: string, error?: string, broken?: string): void;
 }
 
 export interface DialOptions {
@@ -76,11 +84,13 @@ export function dial(url: string, opts: DialOptions = {}): Promise<Link> {
   const headers: Record<string, string> = {};
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
   if (opts.token && opts.tokenInQuery) target.searchParams.set("token", opts.token);
+  const timeoutMs = opts.timeoutMs ?? HANDSHAKE_TIMEOUT_MS;
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(target, {
       headers,
       ...(opts.createConnection ? { createConnection: opts.createConnection as unknown as ClientOptions["createConnection"] } : {}),
-      handshakeTimeout: opts.timeoutMs ?? HANDSHAKE_TIMEOUT_MS,
+      handshakeTimeout: timeoutMs,
+      maxPayload: MAX_PAYLOAD,
       perMessageDeflate: false,
       // Terminal output is bytes: a character split across two text frames
       // must pass through, not close the socket as invalid UTF-8.
@@ -88,17 +98,26 @@ export function dial(url: string, opts: DialOptions = {}): Promise<Link> {
       followRedirects: false,
     });
     let opened = false;
+    // ws's handshakeTimeout is an idle timeout, restarted by every byte:
+    // this one bounds the whole upgrade.
+    const deadline = setTimeout(() => {
+      reject(new LapError(`${host}: terminal upgrade took longer than ${seconds(timeoutMs)}`, "the harness or a proxy on the way is not answering; try again"));
+      ws.terminate();
+    }, timeoutMs);
     ws.on("unexpected-response", (req: ClientRequest, res: IncomingMessage) => {
+      clearTimeout(deadline);
       readSome(res, REFUSAL_BODY_BYTES).then((body) => {
         req.destroy();
         reject(new UpgradeRefused(res.statusCode ?? 0, visible(body.trim(), 200), host));
       });
     });
     ws.on("error", (err) => {
+      clearTimeout(deadline);
       const reason = networkReason(err);
       if (!opened) reject(new LapError(`${host}: terminal connection failed: ${reason}`, networkHint(reason, "")));
     });
     ws.on("open", () => {
+      clearTimeout(deadline);
       opened = true;
       resolve(wrap(ws));
     });
@@ -107,15 +126,17 @@ export function dial(url: string, opts: DialOptions = {}): Promise<Link> {
 
 function wrap(ws: WebSocket): Link {
   let lastError: string | undefined;
+  let broken: string | undefined;
   let handlers: LinkHandlers | null = null;
   let held: ((h: LinkHandlers) => void)[] = [];
   const deliver = (event: (h: LinkHandlers) => void) => (handlers ? event(handlers) : held.push(event));
   ws.on("message", (data: Buffer) => deliver((h) => h.message(data)));
   ws.on("pong", () => deliver((h) => h.pong()));
-  ws.on("error", (err) => {
+  ws.on("error", (err: NodeJS.ErrnoException) => {
     lastError = networkReason(err);
+    broken ??= protocolBreak(err);
   });
-  ws.on("close", (code: number, reason: Buffer) => deliver((h) => h.close(code, reason.toString("utf8"), lastError)));
+  ws.on("close", (code: number, reason: Buffer) => deliver((h) => h.close(code, reason.toString("utf8"), lastError, broken)));
   return {
     sendBytes: (data, done) => ws.send(data, { binary: true }, done),
     sendControl: (message) => ws.send(JSON.stringify(message), { binary: false }),
@@ -153,4 +174,16 @@ function readSome(res: IncomingMessage, limit: number): Promise<string> {
     res.on("error", done);
     res.on("close", done);
   });
+}
+
+// protocolBreak names what the peer did wrong when err is ws's report of a
+// frame breaking the protocol (its codes start WS_ERR_), else undefined.
+function protocolBreak(err: NodeJS.ErrnoException): string | undefined {
+  if (!err.code?.startsWith("WS_ERR_")) return undefined;
+  if (err.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH") return `the harness sent a frame over ${MAX_PAYLOAD >> 20} MiB, more than any terminal output needs`;
+  return `the harness broke the WebSocket protocol (${visible(err.message, 80)})`;
+}
+
+function seconds(ms: number): string {
+  return ms >= 1000 ? `${Math.round(ms / 1000)} s` : `${ms} ms`;
 }

@@ -6,11 +6,12 @@ import path from "node:path";
 import { Writable } from "node:stream";
 import { after, describe, test } from "node:test";
 import {
-  AS_RECORDED, ONE_BYTE, escapeBytes, firstDifference, parseGoldenArgs, parseRecording, randomCut, readRecording,
+  AS_RECORDED, ONE_BYTE, escapeBytes, firstDifference, parseGoldenArgs, randomCut,
   replay, runGolden, transcript, verify, type BridgeFn,
 } from "./golden.js";
 import { recordScenario } from "./golden_record.js";
-import { closeLine, frameLine, headerLine, recorder, recording } from "../record.js";
+import { closeLine, frameLine, headerLine, readRecording } from "../frames.js";
+import { recorder, recording } from "../record.js";
 import { bridge } from "../tty.js";
 import type { Link, LinkHandlers } from "../ws.js";
 import { REPO } from "../testutil/repo.js";
@@ -77,55 +78,6 @@ describe("a 1 MiB frame", () => {
 
 describe("the recording format", () => {
   const header = '{"lap_frames":1,"cols":80,"rows":24,"note":"n"}';
-  const close = '{"t":9,"from":"server","type":"close","code":1000,"reason":""}';
-  const text = (extra = "") => `{"t":1,"from":"server","type":"text","data":"hi"${extra}}`;
-  const cases: [string, string, string][] = [
-    ["an empty file", "", "bad.jsonl:1: empty: the first line must be the header"],
-    ["a frame where the header belongs", `${text()}\n${close}\n`, 'bad.jsonl:1: the first line must be the header {"lap_frames":1,...}'],
-    ["another format version", '{"lap_frames":2,"cols":80,"rows":24,"note":""}\n' + close, "bad.jsonl:1: unknown format version lap_frames=2 (this reads 1)"],
-    ["a header without a note", '{"lap_frames":1,"cols":80,"rows":24}\n' + close, 'bad.jsonl:1: the header lacks "note"'],
-    ["a header with an extra field", '{"lap_frames":1,"cols":80,"rows":24,"note":"","token":"x"}\n' + close, 'bad.jsonl:1: the header has an unknown field "token"'],
-    ["a size given as a string", '{"lap_frames":1,"cols":"80","rows":24,"note":""}\n' + close, 'bad.jsonl:1: "cols" must be an integer from 0 to 9999, got "80"'],
-    ["half a size", '{"lap_frames":1,"cols":0,"rows":24,"note":""}\n' + close, "bad.jsonl:1: cols and rows are both 0 (no size) or neither"],
-    ["a note that is not text", '{"lap_frames":1,"cols":80,"rows":24,"note":7}\n' + close, 'bad.jsonl:1: "note" must be a string, got 7'],
-    ["a line that is not JSON", `${header}\n${text()}\n{oops\n${close}\n`, "bad.jsonl:3: not JSON: "],
-    ["a blank line", `${header}\n\n${close}\n`, "bad.jsonl:2: not JSON: "],
-    ["a line that is an array", `${header}\n[1]\n${close}\n`, "bad.jsonl:2: not a JSON object"],
-    ["an unknown frame type", `${header}\n{"t":1,"from":"server","type":"ping"}\n${close}\n`, 'bad.jsonl:2: "type" must be "text", "binary" or "close", got "ping"'],
-    ["an unknown sender", `${header}\n{"t":1,"from":"proxy","type":"text","data":""}\n${close}\n`, 'bad.jsonl:2: "from" must be "client" or "server", got "proxy"'],
-    ["a text frame without data", `${header}\n{"t":1,"from":"server","type":"text"}\n${close}\n`, 'bad.jsonl:2: a text line lacks "data"'],
-    ["a text frame that also has b64", `${header}\n${text(',"b64":"aGk="')}\n${close}\n`, 'bad.jsonl:2: a text line has an unknown field "b64"'],
-    ["text with a lone surrogate", `${header}\n{"t":1,"from":"server","type":"text","data":"\\ud800"}\n${close}\n`, 'bad.jsonl:2: "data" must be a string of well-formed text'],
-    ["broken base64", `${header}\n{"t":1,"from":"client","type":"binary","b64":"a$b="}\n${close}\n`, 'bad.jsonl:2: "b64" must be standard padded base64'],
-    ["a negative time", `${header}\n{"t":-1,"from":"server","type":"text","data":""}\n${close}\n`, 'bad.jsonl:2: "t" must be a number of ms >= 0, got -1'],
-    ["time going back", `${header}\n{"t":5,"from":"server","type":"text","data":""}\n{"t":4,"from":"server","type":"text","data":""}\n${close}\n`, "bad.jsonl:3: t goes back in time: 4 after 5"],
-    ["a close code out of range", `${header}\n{"t":1,"from":"server","type":"close","code":999,"reason":""}\n`, 'bad.jsonl:2: "code" must be a close code from 1000 to 4999, got 999'],
-    ["a close reason too long for a close frame", `${header}\n{"t":1,"from":"server","type":"close","code":1000,"reason":"${"x".repeat(124)}"}\n`, 'bad.jsonl:2: "reason" must be a string of at most 123 bytes'],
-    ["a frame after the close", `${header}\n${close}\n${text()}\n`, "bad.jsonl:3: nothing may follow the close on line 2"],
-    ["no close", `${header}\n${text()}\n`, "bad.jsonl:2: no close: a recording ends with a close line"],
-  ];
-  for (const [what, content, message] of cases) {
-    test(`rejects ${what}, naming the file and line`, () => {
-      assert.throws(() => parseRecording(content, "bad.jsonl"), (err: Error) => {
-        assert.equal(err.name, "FormatError");
-        assert.ok(err.message.startsWith(message), `got: ${err.message}`);
-        return true;
-      });
-    });
-  }
-
-  test("rejects bytes that are not UTF-8, naming the line", () => {
-    const bytes = Buffer.concat([Buffer.from(header + "\n"), Buffer.from([0x7b, 0xff, 0x7d, 0x0a]), Buffer.from(close + "\n")]);
-    assert.throws(() => parseRecording(bytes, "bad.jsonl"), { message: "bad.jsonl:2: not UTF-8" });
-  });
-
-  test("reads frames, times and the close, with binary payloads decoded", () => {
-    const rec = parseRecording(`${header}\n{"t":0.5,"from":"client","type":"binary","b64":"/wA="}\n${text()}\n${close}`, "ok.jsonl");
-    assert.deepEqual(rec.header, { cols: 80, rows: 24, note: "n" });
-    assert.deepEqual(rec.events.map((e) => [e.line, e.t, e.from, e.type]), [[2, 0.5, "client", "binary"], [3, 1, "server", "text"], [4, 9, "server", "close"]]);
-    assert.deepEqual(rec.events[0]!.type !== "close" && [...rec.events[0]!.bytes], [0xff, 0]);
-  });
-
   test("a client close other than the detach is reported as not replayable", async () => {
     const file = path.join(tmpDir(), "client-1001.jsonl");
     fs.writeFileSync(file, `${header}\n{"t":1,"from":"client","type":"close","code":1001,"reason":""}\n`);
@@ -323,7 +275,7 @@ describe("LAP_RECORD_FRAMES recording", () => {
       ["sendControl", { type: "resize", cols: 100, rows: 30 }], ["sendBytes", keys, done], ["pause"], ["resume"], ["ping"], ["close", 1000, "detach"],
     ]);
     assert.equal(fake.calls[1]![1], keys, "the very same buffer");
-    assert.deepEqual(got, [["message", text], ["message", bytes], ["pong"], ["message", Buffer.from("after the close")], ["close", 1000, "detach", undefined]]);
+    assert.deepEqual(got, [["message", text], ["message", bytes], ["pong"], ["message", Buffer.from("after the close")], ["close", 1000, "detach", undefined, undefined]]);
     assert.equal(fs.statSync(file).mode & 0o777, 0o600);
     const parsed = readRecording(file);
     assert.deepEqual(parsed.header.cols, 100);

@@ -114,7 +114,7 @@ test("lap <agent> starts a session, bridges the terminal, and a detach leaves it
   assert.match(r.stderr, /· started session /);
   assert.match(r.stderr, /· creating_sandbox \(creating the sandbox\)\n/);
   assert.match(r.stderr, /· attached to demo .* Ctrl-D detaches/);
-  assert.match(r.stderr, /· detached \(stdin closed\) — session .* keeps running; reconnect: lap demo/);
+  assert.match(r.stderr, /· detached — session .* keeps running; reconnect: lap demo/);
   assert.equal(p.sessions.size, 1);
   const [s] = p.sessions.values();
   assert.equal(s.status, "ready");
@@ -251,7 +251,7 @@ test("the program exiting closes with [ws closed] and the code", async () => {
   l.type("exit\r");
   const r = await l.exited;
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stderr, /\[ws closed\] 1005\n/);
+  assert.match(r.stderr, /\[ws closed\] 1005\n· the program ended; session \S+ is still ready, and a new attach starts the program afresh in the same sandbox, files kept: lap attach \S+\n/);
 });
 
 test("lap attach takes a session id or a pasted session URL; --resume is the same", async () => {

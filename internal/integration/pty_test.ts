@@ -164,3 +164,17 @@ for (const [signal, status] of [["SIGHUP", 129], ["SIGQUIT", 131], ["SIGTERM", 1
     await closed;
   });
 }
+
+test("the window size is found through the controlling terminal when stdin, stdout and stderr are all redirected", async () => {
+  const file = path.join(tmp, "size.json");
+  const tty = path.join(REPO, "build", "internal", "tty.js");
+  const probe = `const t = require(${JSON.stringify(tty)}); ` +
+    `require("fs").writeFileSync(${JSON.stringify(file)}, JSON.stringify(t.windowSize([process.stdout, process.stderr])))`;
+  const child = spawn("python3", [PTYHOST, "101", "37", "sh", "-c", `"${process.execPath}" -e '${probe}' </dev/null >/dev/null 2>&1`], {
+    env: { PATH: process.env.PATH ?? "" },
+    stdio: ["pipe", "pipe", "inherit", "pipe"],
+  });
+  child.stdout!.resume();
+  await once(child, "close");
+  assert.deepEqual(JSON.parse(fs.readFileSync(file, "utf8")), { cols: 101, rows: 37 });
+});

@@ -13,6 +13,7 @@ import type { Duplex, Writable } from "node:stream";
 import { WebSocket, WebSocketServer, type RawData } from "ws";
 import { REPO } from "../testutil/repo.js";
 import { ChatFake, type ChatOptions } from "./chatfake.js";
+import { closeLine, elapsed, frameLine, headerLine, type Side } from "../frames.js";
 
 /** The chat knobs (message_stream, events, abort, messages, skills) are in chatfake.ts. */
 export interface PlatformOptions extends ChatOptions {
@@ -34,7 +35,7 @@ export interface PlatformOptions extends ChatOptions {
   ttyUrl?: "absolute" | "path" | "none";
   /** Sessions advertise a tty_token the harness refuses. */
   wrongTtyToken?: boolean;
-  /** Write each harness connection as a SPEC §4 recording (server's view). */
+  /** Write each harness connection as a recording (internal/frames.ts; the server's view). */
   recordDir?: string;
 }
 
@@ -701,7 +702,7 @@ function incompleteTail(buf: Buffer): number {
   return 0;
 }
 
-/** Records one connection in the SPEC §4 format. */
+/** Records one connection as a recording (internal/frames.ts), the server's view. */
 class Recorder {
   private readonly start = performance.now();
   private readonly lines: string[] = [];
@@ -716,22 +717,17 @@ class Recorder {
     this.rows = rows;
   }
 
-  frame(from: "client" | "server", bytes: Buffer, binary: boolean): void {
-    const frame = binary ? { type: "binary", b64: bytes.toString("base64") } : { type: "text", data: bytes.toString("utf8") };
-    this.lines.push(JSON.stringify({ t: this.elapsed(), from, ...frame }));
+  frame(from: Side, bytes: Buffer, binary: boolean): void {
+    this.lines.push(frameLine(elapsed(this.start), from, bytes, binary));
   }
 
-  close(from: "client" | "server", code: number, reason: string): void {
-    this.lines.push(JSON.stringify({ t: this.elapsed(), from, type: "close", code, reason }));
+  close(from: Side, code: number, reason: string): void {
+    this.lines.push(closeLine(elapsed(this.start), from, code, reason));
   }
 
   text(): string {
-    const header = { lap_frames: 1, cols: this.cols, rows: this.rows, note: "local platform (tmux + PTY), server side" };
-    return [JSON.stringify(header), ...this.lines].join("\n") + "\n";
-  }
-
-  private elapsed(): number {
-    return Math.round((performance.now() - this.start) * 1000) / 1000;
+    const header = headerLine({ cols: this.cols, rows: this.rows }, "local platform (tmux + PTY), server side");
+    return [header, ...this.lines].join("\n") + "\n";
   }
 }
 

@@ -345,10 +345,12 @@ test("the lap installed from the archive attaches to a session on the local plat
     await waitFor(/\$ /);
     child.stdin.write('echo "R=$((6*7))"\r');
     await waitFor(/R=42/);
+    // Ctrl-D alone detaches; piped stdin that ends would send end-of-file instead.
+    child.stdin.write("\x04");
     child.stdin.end();
     const [code] = await exited;
     assert.equal(code, 0, stderr);
-    assert.match(stderr, /· detached \(stdin closed\)/);
+    assert.match(stderr, /· detached — session/);
   } finally {
     await platform.close();
   }

@@ -57,12 +57,18 @@ export function lap(args: string[], env: Record<string, string>, input = ""): Pr
 }
 
 // attachAndRun opens lap <args>, runs one shell command remotely, waits for
-// its output, then closes stdin (a detach) and returns the finished run.
+// its output, then detaches with Ctrl-D and returns the finished run.
+// (Piped stdin that ends is not a detach: lap sends the end-of-file
+// character and prints until the program closes, as ssh -tt does.)
 export async function attachAndRun(args: string[], env: Record<string, string>, command = 'echo "R=$((6*7))"', expect = /R=42/): Promise<Run> {
   const l = new Lap(args, env);
   await l.waitFor(/\$ /);
+  // Output after the command only: a reattach repaints the old screen, and
+  // Ctrl-D typed together with the command would be sent, not a detach.
+  const from = l.stdout.length;
   l.type(command + "\r");
-  await l.waitFor(expect);
+  await l.waitFor(new RegExp(`^[^]{${from}}[^]*${expect.source}`));
+  l.type("\x04");
   l.child.stdin.end();
   return l.exited;
 }

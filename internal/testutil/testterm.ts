@@ -15,10 +15,15 @@ export interface MemoryTerminal {
   statuses: string[];
   resize(cols: number, rows: number): void;
   signal(name: string): void;
+  // Job control, as SIGTSTP and SIGCONT would raise it.
+  suspend(): void;
+  cont(): void;
 }
 
 export interface MemoryTerminalOptions {
   isTTY?: boolean;
+  // Whether stdout is a terminal; as isTTY when not given.
+  outputIsTTY?: boolean;
   size?: Size | null;
   // Delay before stdout accepts each chunk, to play a slow reader.
   writeDelayMs?: number;
@@ -39,13 +44,14 @@ export function memoryTerminal(opts: MemoryTerminalOptions = {}): MemoryTerminal
   let size = opts.size === undefined ? { cols: 80, rows: 24 } : opts.size;
   const resizeHandlers = new Set<() => void>();
   const signalHandlers = new Set<(s: string) => void>();
+  const jobHandlers = new Set<{ suspend(): void; resume(): void }>();
   const rawCalls: boolean[] = [];
   const statuses: string[] = [];
   const term: Terminal = {
     input,
     output,
     isTTY: opts.isTTY ?? true,
-    outputIsTTY: opts.isTTY ?? true,
+    outputIsTTY: opts.outputIsTTY ?? opts.isTTY ?? true,
     size: () => size,
     setRawMode: (on) => void rawCalls.push(on),
     onResize: (cb) => {
@@ -55,6 +61,10 @@ export function memoryTerminal(opts: MemoryTerminalOptions = {}): MemoryTerminal
     onSignal: (cb) => {
       signalHandlers.add(cb);
       return () => signalHandlers.delete(cb);
+    },
+    onSuspend: (h) => {
+      jobHandlers.add(h);
+      return () => jobHandlers.delete(h);
     },
     status: (line) => void statuses.push(line),
   };
@@ -70,6 +80,12 @@ export function memoryTerminal(opts: MemoryTerminalOptions = {}): MemoryTerminal
     },
     signal(name) {
       for (const cb of signalHandlers) cb(name);
+    },
+    suspend() {
+      for (const h of jobHandlers) h.suspend();
+    },
+    cont() {
+      for (const h of jobHandlers) h.resume();
     },
   };
 }

@@ -1,0 +1,32 @@
+// How an attached session ends, through the compiled CLI against the local
+// platform: piped input that ends, the program ending, the session ending.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Lap, homes, lap, platforms } from "../testutil/testcli.js";
+
+const { loggedIn } = homes("lap-attach-test-");
+const platform = platforms();
+
+test("piped input that ends does not lose the output: end-of-file is sent and everything is printed until the program exits", async () => {
+  const p = await platform();
+  // Much output, then a line unlike the command that asked for it.
+  const r = await lap(["demo"], loggedIn(p), "seq 1 20000; echo END$((6*7)); exit\n");
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /END42/);
+  assert.match(r.stderr, /\[ws closed\] 1005\n· the program ended;/);
+});
+
+test("when the session itself has ended, lap says so with its status and reason, not a bare close code", async () => {
+  const p = await platform();
+  const l = new Lap(["demo"], loggedIn(p));
+  await l.waitFor(/\$ /);
+  const [s] = p.sessions.values();
+  s.status = "failed";
+  s.failure_reason = "idle timeout";
+  l.type("exit\r");
+  const r = await l.exited;
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, new RegExp(`· session ${s.id.slice(0, 8)} ended: idle timeout \\(failed\\)\\n`));
+  assert.doesNotMatch(r.stderr, /ws closed|reattach|reconnecting/);
+});

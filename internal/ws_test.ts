@@ -1,0 +1,91 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { once } from "node:events";
+import net from "node:net";
+import { dial, MAX_PAYLOAD, type Link } from "./ws.js";
+
+// A hostile harness on a real socket, speaking HTTP and WebSocket by hand so
+// it can do what no well-behaved server library would.
+async function rawServer(onSocket: (socket: net.Socket, key: string) => void) {
+  const server = net.createServer((socket) => {
+    socket.on("error", () => {});
+    let head = "";
+    const onData = (chunk: Buffer) => {
+      head += chunk.toString("latin1");
+      if (!head.includes("\r\n\r\n")) return;
+      socket.off("data", onData);
+      onSocket(socket, /sec-websocket-key: (.*)\r\n/i.exec(head)?.[1] ?? "");
+    };
+    socket.on("data", onData);
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const sockets = new Set<net.Socket>();
+  server.on("connection", (s) => sockets.add(s));
+  return {
+    url: `ws://127.0.0.1:${(server.address() as net.AddressInfo).port}/tty`,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
+}
+
+function accept(socket: net.Socket, key: string): void {
+  const digest = createHash("sha1").update(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest("base64");
+  socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${digest}\r\n\r\n`);
+}
+
+function closed(link: Link): Promise<{ code: number; error?: string; broken?: string }> {
+  return new Promise((resolve) => link.listen({ message: () => {}, pong: () => {}, close: (code, _r, error, broken) => resolve({ code, error, broken }) }));
+}
+
+test("an upgrade whose headers trickle in one line at a time is bounded as a whole", async () => {
+  const timers: NodeJS.Timeout[] = [];
+  const s = await rawServer((socket) => {
+    socket.write("HTTP/1.1 101 Switching Protocols\r\n");
+    timers.push(setInterval(() => socket.write("X-Slow: 1\r\n"), 20));
+  });
+  await assert.rejects(dial(s.url, { timeoutMs: 300 }), /terminal upgrade took longer than 300 ms/);
+  for (const t of timers) clearInterval(t);
+  s.close();
+});
+
+test("a frame over the payload limit ends the link, naming the limit", async () => {
+  const s = await rawServer((socket, key) => {
+    accept(socket, key);
+    // A binary frame header announcing MAX_PAYLOAD + 1 bytes: the length
+    // alone is enough for the client to refuse it.
+    const header = Buffer.alloc(10);
+    header[0] = 0x82;
+    header[1] = 127;
+    header.writeBigUInt64BE(BigInt(MAX_PAYLOAD + 1), 2);
+    socket.write(header);
+  });
+  const link = await dial(s.url);
+  const end = await closed(link);
+  assert.match(end.broken ?? "", /frame over 4 MiB/);
+  s.close();
+});
+
+test("a frame with an invalid opcode ends the link as a protocol break", async () => {
+  const s = await rawServer((socket, key) => {
+    accept(socket, key);
+    socket.write(Buffer.from([0x85, 0x00]));
+  });
+  const end = await closed(await dial(s.url));
+  assert.match(end.broken ?? "", /broke the WebSocket protocol \(.*opcode.*\)/);
+  s.close();
+});
+
+test("a connection that merely drops is not a protocol break", async () => {
+  const s = await rawServer((socket, key) => {
+    accept(socket, key);
+    setTimeout(() => socket.destroy(), 10);
+  });
+  const end = await closed(await dial(s.url));
+  assert.equal(end.code, 1006);
+  assert.equal(end.broken, undefined);
+  s.close();
+});
