@@ -234,7 +234,7 @@ test("the bash script completes commands, agent names, flags per command, sessio
   // The flags of `lap <agent>` are the ones its help text names, whatever they are.
   const openFlags = await bashComplete(script, ["lap", "demo", "--"], env);
   for (const f of ["--agent", "--help", "--new", "--profile", "--timeout"]) assert.ok(openFlags.includes(f), f);
-  for (const f of ["--json", "--yes", "--idle"]) assert.ok(!openFlags.includes(f), f);
+  for (const f of ["--yes", "--idle"]) assert.ok(!openFlags.includes(f), f);
   assert.deepEqual(await bashComplete(script, ["lap", "doctor", "--idle", ""], env), []);
   assert.deepEqual(await bashComplete(script, ["lap", "completion", ""], env), ["bash", "fish", "zsh"]);
   assert.deepEqual(await bashComplete(script, ["lap", "--profile", ""], env), ["default"]);

@@ -179,12 +179,16 @@ const WATCHDOG_GRACE_S = 1;
  */
 function startWatchdog(socket: string, dir: string): ChildProcess {
   const script = `cat >/dev/null
-pids=$(tmux -S "$1" list-panes -a -F '#{pane_pid}' 2>/dev/null; tmux -S "$1" display-message -p '#{pid}' 2>/dev/null)
-tmux -S "$1" kill-server 2>/dev/null
+s=$WATCHDOG_SOCKET
+pids=$(tmux -S "$s" list-panes -a -F '#{pane_pid}' 2>/dev/null; tmux -S "$s" display-message -p '#{pid}' 2>/dev/null)
+tmux -S "$s" kill-server 2>/dev/null
 sleep ${WATCHDOG_GRACE_S}
 [ -n "$pids" ] && kill -9 $pids 2>/dev/null
-rm -rf "$2"`;
-  const dog = spawn("sh", ["-c", script, "watchdog", socket, dir], { detached: true, stdio: ["pipe", "ignore", "ignore"], env: tmuxEnv() });
+rm -rf "$WATCHDOG_DIR"`;
+  // The paths go in the environment, not argv, so that looking for the
+  // platform's processes by its socket path does not find the watchdog.
+  const env = { ...tmuxEnv(), WATCHDOG_SOCKET: socket, WATCHDOG_DIR: dir };
+  const dog = spawn("sh", ["-c", script, "lap-platform-watchdog"], { detached: true, stdio: ["pipe", "ignore", "ignore"], env });
   dog.on("error", () => {});
   dog.unref();
   (dog.stdin as unknown as { unref(): void }).unref();
