@@ -24,6 +24,8 @@ export interface Session {
   supports_tui?: boolean;
   created_at?: string;
   last_seen_at?: string;
+  harness_session_id?: string | null;
+  idle_timeout_ms?: number | null;
 }
 
 export type Fetch = typeof fetch;
@@ -140,7 +142,7 @@ export class Api {
     try {
       return JSON.parse(text);
     } catch {
-      throw new LapError(`${this.host}: answered ${res.status} with something that is not JSON: ${visible(text, 80)}`,
+      throw new NotJsonError(`${this.host}: answered ${res.status} with something that is not JSON: ${visible(text, 80)}`,
         "is the platform URL right, or is a proxy answering instead? see 'lap config'");
     }
   }
@@ -250,6 +252,159 @@ export class Api {
   private shapeError(what: string): LapError {
     return new LapError(`${this.host}: the ${what} answer has an unexpected shape`, "is the platform URL right? see 'lap config'");
   }
+
+  // ---- A session's life: its log, restart, diagnosis and events tail.
+  // Older platforms lack these routes; each call then throws Unsupported.
+
+  // sessionLog is the session's timeline, oldest first, as the platform
+  // gave it (entries are checked to be objects, their fields are not).
+  async sessionLog(id: string): Promise<LogEntry[]> {
+    const answer = await this.lifecycle("GET", id, "log", "session logs");
+    if (!Array.isArray(answer) || !answer.every(isRecord)) throw this.shapeError("session log");
+    return answer as LogEntry[];
+  }
+
+  // restartSession brings a dead or failed session back in a fresh sandbox;
+  // the platform answers only when done, so the wait is the caller's to bound.
+  async restartSession(id: string, opts: CallOptions = {}): Promise<Session> {
+    const s = await this.lifecycle("POST", id, "restart", "restarting sessions", { timeoutMs: opts.timeoutMs ?? MESSAGE_TIMEOUT_MS, signal: opts.signal });
+    if (!isSession(s)) throw this.shapeError("restarted session");
+    return s;
+  }
+
+  // diagnose is what the platform knows about a stuck session.
+  async diagnose(id: string): Promise<Diagnosis> {
+    const bundle = await this.lifecycle("GET", id, "diagnose", "session diagnosis");
+    if (!isRecord(bundle)) throw this.shapeError("diagnosis");
+    return bundle as Diagnosis;
+  }
+
+  // sessionEvents opens the session's event stream and yields each event's
+  // JSON as it comes; it ends when the platform ends the stream or signal
+  // fires. 409 (not ready) is an HttpError like any other status.
+  async *sessionEvents(id: string, signal: AbortSignal): AsyncGenerator<unknown> {
+    const path = `/api/v1/managed_agents/sessions/${encodeURIComponent(id)}/events`;
+    let res: Response;
+    try {
+      res = await this.fetch(this.base + path, {
+        method: "GET",
+        headers: { authorization: `Bearer ${this.key}`, accept: "text/event-stream" },
+        redirect: "manual",
+        signal,
+      });
+    } catch (err) {
+      if (signal.aborted) return;
+      const reason = networkReason(err);
+      throw new LapError(`${this.host}: ${reason}`, networkHint(reason, "check the platform URL with 'lap config'"));
+    }
+    const type = res.headers.get("content-type") ?? "";
+    if (!res.ok || !type.startsWith("text/event-stream")) {
+      const text = await readBody(res, this.host);
+      if (res.ok || (res.status === 404 && !SESSION_NOT_FOUND.test(text))) throw new Unsupported(this.host, "following a session's events", res.status);
+      throw new HttpError(`${this.host}: GET ${path}: ${res.status} ${errorText(text)}`.trimEnd(), res.status);
+    }
+    try {
+      yield* serverEvents(res.body as unknown as AsyncIterable<Uint8Array>);
+    } catch (err) {
+      if (signal.aborted) return;
+      throw new LapError(`${this.host}: ${networkReason(err)} while following events`);
+    }
+  }
+
+  // lifecycle calls one of these routes; a 404 that is not about the session
+  // itself, or an HTML page, means the platform does not have the route.
+  private async lifecycle(method: string, id: string, route: string, what: string, opts: CallOptions = {}): Promise<unknown> {
+    try {
+      return await this.call(method, `/api/v1/managed_agents/sessions/${encodeURIComponent(id)}/${route}`, undefined, opts);
+    } catch (err) {
+      if (err instanceof NotJsonError) throw new Unsupported(this.host, what, 200);
+      if (err instanceof HttpError && err.status === 404 && !SESSION_NOT_FOUND.test(err.message)) throw new Unsupported(this.host, what, 404);
+      throw err;
+    }
+  }
+}
+
+// A platform's own 404 for a session it does not know, as opposed to a
+// route it does not have.
+const SESSION_NOT_FOUND = /\bsession\b[^:]*not found/i;
+
+// Unsupported says the platform lacks a route: doctor skips its step on it.
+export class Unsupported extends LapError {
+  readonly feature: string;
+  constructor(host: string, feature: string, status: number) {
+    super(`${host} does not offer ${feature} (an older platform? it answered ${status === 404 ? "404" : "a web page"})`,
+      "ask the platform's operators to upgrade it, or use its web UI");
+    this.feature = feature;
+  }
+}
+
+// NotJsonError is an answer that is not JSON: a proxy's or web UI's page.
+export class NotJsonError extends LapError {}
+
+// One entry of a session's timeline. The fields are the platform's and
+// unchecked: print them through visible().
+export interface LogEntry {
+  id?: unknown;
+  at?: unknown;
+  kind?: unknown;
+  title?: unknown;
+  detail?: unknown;
+  meta?: unknown;
+  status?: unknown;
+}
+
+// What GET …/diagnose answers; every section may be {"exists": false} or
+// anything else a hostile server sends, so each is read defensively.
+export interface Diagnosis {
+  session?: unknown;
+  agent?: unknown;
+  pod?: unknown;
+  service?: unknown;
+  node?: unknown;
+  pod_logs_tail?: unknown;
+  harness_probe?: unknown;
+  detected_issues?: unknown;
+  notes?: unknown;
+}
+
+// Bounds one server-sent event, so a stream without blank lines cannot fill memory.
+const MAX_EVENT_BYTES = 1 << 20;
+
+// serverEvents reads a text/event-stream body: each event is "data: <json>"
+// lines and a blank line. Lines that are not JSON are skipped.
+export async function* serverEvents(body: AsyncIterable<Uint8Array>): AsyncGenerator<unknown> {
+  const decoder = new TextDecoder();
+  let buffered = "";
+  let data: string[] = [];
+  for await (const chunk of body) {
+    buffered += decoder.decode(chunk, { stream: true });
+    if (buffered.length > MAX_EVENT_BYTES) throw new LapError("an event from the platform is too large");
+    let nl: number;
+    while ((nl = buffered.indexOf("\n")) >= 0) {
+      const line = buffered.slice(0, nl).replace(/\r$/, "");
+      buffered = buffered.slice(nl + 1);
+      if (line === "") {
+        const parsed = parseEvent(data.join("\n"));
+        data = [];
+        if (parsed !== undefined) yield parsed;
+      } else if (line.startsWith("data:")) {
+        data.push(line.slice(5).replace(/^ /, ""));
+      }
+    }
+  }
+}
+
+function parseEvent(text: string): unknown {
+  if (text === "") return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 export interface WaitOptions {
