@@ -6,13 +6,14 @@
 import { lookup as dnsLookup } from "node:dns/promises";
 import * as net from "node:net";
 import * as tls from "node:tls";
-import { HttpError, hasTerminal, isUUID, sessionIdFrom, ttyURL, waitReady, type Agent, type Api, type Session } from "./api.js";
+import { HttpError, Unsupported, hasTerminal, isUUID, sessionIdFrom, ttyURL, waitReady, type Agent, type Api, type Diagnosis, type Session } from "./api.js";
 import { DEFAULT_PROFILE, type Env } from "./config.js";
 import { connectApi, findCredentials, mask, type Found } from "./auth.js";
 import { colourWanted, paintMarks } from "./colour.js";
 import { describeProxy, proxyFor } from "./proxy.js";
 import { EXIT_FAILURE, EXIT_OK, LapError, describe, networkReason, visible } from "./errors.js";
 import { say, type IO } from "./io.js";
+import { safeJson } from "./lifecycle.js";
 import { TIMINGS } from "./tty.js";
 import type { Link } from "./ws.js";
 
@@ -34,7 +35,12 @@ export interface DoctorOptions {
   lookup?: (host: string) => Promise<string[]>;
   stepTimeoutMs?: number;
   pongDeadlineMs?: number;
+  // --json: the platform's whole diagnosis bundle on stdout; the steps go to stderr.
+  json?: boolean;
 }
+
+// The platform step shows this much of the pod's log: enough to see a crash.
+const POD_LOG_LINES = 20;
 
 type Mark = "✓" | "✗" | "·";
 
@@ -58,9 +64,22 @@ class Report {
     return false;
   }
 
+  // more writes lines that belong to the last step, indented under it.
+  more(lines: string[]): void {
+    if (lines.length > 0) this.out().write(lines.map((l) => `  ${l}\n`).join(""));
+  }
+
+  // toStderr keeps stdout for --json.
+  toStderr = false;
+
+  private out() {
+    return this.toStderr ? this.io.stderr : this.io.stdout;
+  }
+
   private line(mark: Mark, step: string, detail: string, hint = ""): void {
     const text = `${mark} ${step} — ${detail}\n${hint ? `  ${hint}\n` : ""}`;
-    this.io.stdout.write(colourWanted(this.io.stdoutIsTTY, this.io.env) ? paintMarks(text) : text);
+    const tty = this.toStderr ? !!this.io.stderrIsTTY : this.io.stdoutIsTTY;
+    this.out().write(colourWanted(tty, this.io.env) ? paintMarks(text) : text);
   }
 }
 
@@ -68,6 +87,7 @@ class Report {
 // Steps that later ones depend on stop the walk when they fail.
 export async function doctor(io: IO, opts: DoctorOptions): Promise<number> {
   const r = new Report(io);
+  r.toStderr = !!opts.json;
   const found = checkConfig(io, r);
   if (found) await checkPath(io, opts, found, r);
   return r.failed ? EXIT_FAILURE : EXIT_OK;
@@ -91,7 +111,16 @@ async function checkPath(io: IO, opts: DoctorOptions, found: Found, r: Report): 
   const api = connectApi(io, found.config);
   if (!(await checkKey(api, found, r))) return;
   if (!(await checkAgents(api, r))) return;
-  if (opts.target !== undefined) await checkTerminal(io, api, opts, r);
+  if (opts.target === undefined) return;
+  let target: Target;
+  try {
+    target = await findTarget(api, opts.target);
+  } catch (err) {
+    r.fail("target", describe(err), err instanceof LapError ? err.hint : "");
+    return;
+  }
+  await checkPlatform(io, api, target, opts, r);
+  await checkTerminal(io, api, target, opts, r);
 }
 
 function checkConfig(io: IO, r: Report): Found | null {
@@ -272,14 +301,59 @@ async function findTarget(api: Api, target: string): Promise<Target> {
   return { agent, session: null };
 }
 
-async function checkTerminal(io: IO, api: Api, opts: DoctorOptions, r: Report): Promise<void> {
-  let target: Target;
+// checkPlatform asks the platform what it knows of the session (an agent's
+// newest): detected issues and the end of the pod's log. A platform without
+// the route is noted and skipped, not failed.
+async function checkPlatform(io: IO, api: Api, target: Target, opts: DoctorOptions, r: Report): Promise<void> {
+  let session = target.session;
+  let bundle: Diagnosis;
   try {
-    target = await findTarget(api, opts.target!);
+    if (!session && target.agent) {
+      const agentId = target.agent.id;
+      const sessions = (await api.listSessions(agentId, 1)).filter((s) => s.agent_id === agentId);
+      session = sessions.sort((a, b) => (Date.parse(b.created_at ?? "") || 0) - (Date.parse(a.created_at ?? "") || 0))[0] ?? null;
+    }
+    if (!session) {
+      r.note("platform", `agent ${visible(target.agent?.name ?? target.agent?.id ?? "?")} has no session to diagnose yet`);
+      return;
+    }
+    bundle = await api.diagnose(session.id);
   } catch (err) {
-    r.fail("target", describe(err), err instanceof LapError ? err.hint : "");
+    if (err instanceof Unsupported) r.note("platform", `skipped: ${err.message}`);
+    else r.fail("platform", describe(err), err instanceof LapError ? err.hint : "");
     return;
   }
+  if (opts.json) io.stdout.write(safeJson(bundle) + "\n");
+  const issues = Array.isArray(bundle.detected_issues) ? bundle.detected_issues.filter(isRecord) : [];
+  const high = issues.filter((i) => i.severity === "high").length;
+  const status = isRecord(bundle.session) && bundle.session.status !== undefined ? `, ${visible(bundle.session.status, 20)}` : "";
+  const summary = `session ${session.id}${status}: ${issues.length === 0 ? "no issues detected" : `${issues.length} issue${issues.length === 1 ? "" : "s"} detected`}`;
+  if (high > 0) r.fail("platform", summary);
+  else r.ok("platform", summary);
+  r.more(issues.flatMap(issueLines));
+  r.more(podLogLines(bundle.pod_logs_tail));
+}
+
+function issueLines(i: Record<string, unknown>): string[] {
+  const action = i.recommended_action === undefined || i.recommended_action === null ? [] : [`  → ${visible(i.recommended_action, 300)}`];
+  return [`[${visible(i.severity ?? "?", 10)}] ${visible(i.code ?? "?", 60)}: ${visible(i.message ?? "", 300)}`, ...action];
+}
+
+// podLogLines is the end of the pod's log, or why there is none.
+function podLogLines(tail: unknown): string[] {
+  if (!isRecord(tail)) return [];
+  if (tail.available !== true || typeof tail.text !== "string") {
+    return [`pod log: not available${tail.error !== undefined ? ` (${visible(tail.error, 200)})` : ""}`];
+  }
+  const lines = tail.text.replace(/\n$/, "").split("\n").slice(-POD_LOG_LINES);
+  return [`pod log (last ${lines.length} lines):`, ...lines.map((l) => `  ${visible(l, 300)}`)];
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+async function checkTerminal(io: IO, api: Api, target: Target, opts: DoctorOptions, r: Report): Promise<void> {
   const { agent } = target;
   if (agent && !hasTerminal(agent)) {
     r.note("websocket", `agent ${visible(agent.name ?? agent.id)} has no terminal (harness ${visible(agent.harness_id)}): nothing to upgrade`);
