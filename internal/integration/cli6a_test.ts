@@ -43,7 +43,7 @@ test("lap sessions lists sessions with agent names, newest first, and one agent'
   assert.equal(one.code, 0, one.stderr);
   const rows = JSON.parse(one.stdout) as Record<string, unknown>[];
   assert.deepEqual(rows.map((s) => [s.id, s.agent]), [[first, "demo"]]);
-  assert.deepEqual(Object.keys(rows[0]), ["id", "agent_id", "agent", "status", "phase", "phase_detail", "failure_reason", "created_at", "last_seen_at"]);
+  assert.deepEqual(Object.keys(rows[0]), ["id", "agent_id", "agent", "status", "phase", "phase_detail", "failure_reason", "created_at", "last_seen_at", "idle_timeout_ms"]);
   assert.doesNotMatch(one.stdout, new RegExp(p.sessions.get(first)!.tty_token!));
 });
 
