@@ -1,4 +1,5 @@
 import { test, after } from "node:test";
+import http from "node:http";
 import assert from "node:assert/strict";
 import { Api, Unsupported, serverEvents } from "./api.js";
 import { LapError } from "./errors.js";
@@ -267,4 +268,30 @@ test("on a platform without restart, lap restart says it does not offer it", asy
   const { p, agentId } = await platform({ olderPlatform: "404" });
   const id = await newSession(p, agentId);
   await assert.rejects(restart(io(p).io, { session: id, yes: true, timeoutMs: 10_000 }), /does not offer restarting sessions/);
+});
+
+test("malformed answers to diagnose, restart and events are one-line errors, and an older platform's events are Unsupported", async () => {
+  const { p, agentId } = await platform();
+  const id = await newSession(p, agentId);
+  const api = new Api(p.url, p.key, nodeFetch as typeof fetch);
+  p.diagnoses.set(id, [1, 2]);
+  await assert.rejects(api.diagnose(id), /diagnosis answer has an unexpected shape/);
+  await assert.rejects(api.diagnose("nope"), (err: unknown) => err instanceof LapError && !(err instanceof Unsupported) && /404 session nope not found/.test(err.message));
+
+  const odd = http.createServer((req, res) => {
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(req.url!.endsWith("/events") ? '{"not":"a stream"}' : '{"hello":"\\u001b[2J"}');
+  });
+  await new Promise<void>((r) => odd.listen(0, "127.0.0.1", r));
+  after(() => odd.close());
+  const oddApi = new Api(`http://127.0.0.1:${(odd.address() as { port: number }).port}`, "k", nodeFetch as typeof fetch);
+  await assert.rejects(oddApi.restartSession("s1"), /restarted session answer has an unexpected shape/);
+  await assert.rejects(oddApi.sessionLog("s1"), /session log answer has an unexpected shape/);
+  const events = oddApi.sessionEvents("s1", new AbortController().signal);
+  await assert.rejects(events.next(), (err: unknown) => err instanceof Unsupported);
+
+  const older = await platform({ olderPlatform: "404" });
+  const olderId = await newSession(older.p, older.agentId);
+  const olderEvents = new Api(older.p.url, older.p.key, nodeFetch as typeof fetch).sessionEvents(olderId, new AbortController().signal);
+  await assert.rejects(olderEvents.next(), /does not offer following a session's events \(an older platform\? it answered 404\)/);
 });
