@@ -20,6 +20,9 @@ const MAX_FIELD = 600;
 const RECONNECT_MS = 1000;
 // The elapsed-time line while a restart is awaited is redrawn this often.
 const TICK_MS = 1000;
+// A restart is a cold bring-up plus replaying the conversation: minutes,
+// sometimes many. --timeout changes it.
+export const RESTART_TIMEOUT_MS = 10 * 60_000;
 
 export interface LogsOptions {
   // A session id (or URL, or the start of an id) or an agent name or id.
@@ -33,8 +36,8 @@ export interface LogsOptions {
 export interface RestartOptions {
   session: string;
   yes?: boolean;
-  // How long to wait for the platform's answer (--timeout).
-  timeoutMs: number;
+  // How long to wait for the platform's answer (--timeout; RESTART_TIMEOUT_MS).
+  timeoutMs?: number;
   // For tests: the elapsed-time redraw period.
   tickMs?: number;
 }
@@ -303,7 +306,7 @@ export async function restart(io: IO, opts: RestartOptions): Promise<number> {
   } else {
     say(io, `· restarting session ${session.id} (${was}): ${gone}`);
   }
-  const fresh = await awaitRestart(io, api, session, opts);
+  const fresh = await awaitRestart(io, api, session, opts.timeoutMs ?? RESTART_TIMEOUT_MS, opts.tickMs ?? TICK_MS);
   if (fresh === null) return EXIT_INTERRUPTED;
   say(io, `✓ session ${fresh.id} restarted: ${visible(fresh.status, 20)}`);
   say(io, `  attach: lap attach ${fresh.id}`);
@@ -312,31 +315,31 @@ export async function restart(io: IO, opts: RestartOptions): Promise<number> {
 
 // awaitRestart waits for the platform's answer, showing the time passing on
 // a terminal. null: the user pressed Ctrl-C (the platform carries on).
-async function awaitRestart(io: IO, api: Api, session: Session, opts: RestartOptions): Promise<Session | null> {
+async function awaitRestart(io: IO, api: Api, session: Session, timeoutMs: number, tickMs: number): Promise<Session | null> {
   const stop = new AbortController();
   let why: "timeout" | "signal" | null = null;
   const timer = setTimeout(() => {
     why = "timeout";
     stop.abort();
-  }, opts.timeoutMs);
+  }, timeoutMs);
   const off = io.terminal().onSignal(() => {
     why = "signal";
     stop.abort();
   });
   const start = Date.now();
   const status = (text: string) => io.stderr.write(`\r\x1b[K${text}`);
-  const ticker = io.stderrIsTTY ? setInterval(() => status(`· restarting… ${Math.round((Date.now() - start) / 1000)}s`), opts.tickMs ?? TICK_MS) : null;
+  const ticker = io.stderrIsTTY ? setInterval(() => status(`· restarting… ${Math.round((Date.now() - start) / 1000)}s`), tickMs) : null;
   if (io.stderrIsTTY) status("· restarting… 0s");
   else say(io, "· waiting for the platform (this can take minutes)…");
   try {
-    return await api.restartSession(session.id, { signal: stop.signal, timeoutMs: opts.timeoutMs + TICK_MS });
+    return await api.restartSession(session.id, { signal: stop.signal, timeoutMs: timeoutMs + TICK_MS });
   } catch (err) {
     if (why === "signal") {
       say(io, `· stopped waiting; the platform may still be restarting session ${session.id} — see: lap sessions`);
       return null;
     }
     if (why === "timeout") {
-      throw new LapError(`no answer after ${Math.round(opts.timeoutMs / 1000)}s: the platform may still be restarting session ${session.id}`,
+      throw new LapError(`no answer after ${Math.round(timeoutMs / 1000)}s: the platform may still be restarting session ${session.id}`,
         `see 'lap sessions', or wait longer with --timeout`);
     }
     if (err instanceof HttpError && err.status === 409) {

@@ -4,7 +4,7 @@ import { Api } from "./api.js";
 import { LapError } from "./errors.js";
 import { nodeFetch } from "./nodefetch.js";
 import {
-  Interrupted, agentItems, decodeKeys, filterItems, firstRun, fit, layout, pickAgent, pickSession, pickable, sessionItems, step,
+  Interrupted, agentItems, attachPicked, decodeKeys, filterItems, firstRun, fit, layout, pickAgent, pickSession, pickable, sessionItems, step,
   type Item, type PickOptions, type State,
 } from "./picker.js";
 import { startPlatform, type Platform } from "./platform/platform.js";
@@ -182,4 +182,16 @@ test("first run: Esc in the agent picker exits 0 without opening anything, Ctrl-
     assert.equal(await done, code);
     assert.equal(p.sessions.size, 0);
   }
+});
+
+test("lap attach without an id: Esc in the session picker exits 0 and attaches to nothing", async () => {
+  const p = await platform(1);
+  await new Api(p.url, p.key, nodeFetch as typeof fetch).createSession(p.agents[0].id, "t");
+  const t = terminalIO(p);
+  const done = attachPicked(t.io, { timeoutMs: 5000 });
+  await until(() => t.stderr().includes("agent-0"));
+  t.term.input.write(ESC);
+  assert.equal(await done, 0);
+  assert.match(t.stderr(), /· no session picked\n$/);
+  assert.equal(p.spawnCount, 0);
 });
