@@ -35,8 +35,9 @@ test("lap sessions lists sessions with agent names, newest first, and one agent'
   const r = await lap(["sessions"], env);
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stdout.trimEnd().split("\n");
-  assert.match(lines[0], /^ID\s+AGENT\s+STATUS\s+PHASE\s+AGE\s+LAST SEEN$/);
-  assert.match(lines[1], new RegExp(`^${second.slice(0, 8)}\\s+other\\s+ready\\s+ready\\s+\\d+s\\s+\\d+s ago$`));
+  assert.match(lines[0], /^ID\s+AGENT\s+STATUS\s+PHASE\s+AGE\s+LAST SEEN\s+REAPED IN$/);
+  // The local platform reaps after 24 h without messages, like the real one.
+  assert.match(lines[1], new RegExp(`^${second.slice(0, 8)}\\s+other\\s+ready\\s+ready\\s+\\d+s\\s+\\d+s ago\\s+2[34]h$`));
   assert.match(lines[2], new RegExp(`^${first.slice(0, 8)}\\s+demo\\s+ready\\s+`));
 
   const one = await lap(["sessions", "demo", "--json"], env);
@@ -275,7 +276,7 @@ test("lap doctor <agent> --idle 1s passes against the local platform, and fails 
   const r = await lap(["doctor", "demo", "--idle", "1s"], env);
   assert.equal(r.code, 0, r.stdout + r.stderr);
   const steps = r.stdout.trimEnd().split("\n").map((l) => l.split(" — ")[0]);
-  assert.deepEqual(steps, ["✓ config", "✓ proxy", "✓ dns", "✓ tcp", "· tls", "✓ key", "✓ agents", "· session", "✓ session", "✓ websocket", "✓ idle", "· session"]);
+  assert.deepEqual(steps, ["✓ config", "✓ proxy", "✓ dns", "✓ tcp", "· tls", "✓ key", "✓ agents", "· platform", "· session", "✓ session", "✓ websocket", "✓ idle", "· session"]);
   assert.match(r.stdout, /^✓ idle — still open after 1s idle/m);
 
   const wrong = await lap(["doctor", "--idle", "1s", "demo"], loggedIn({ url: p.url, key: "sk-nope-nope-nope" }));
