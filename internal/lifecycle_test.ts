@@ -1,5 +1,8 @@
 import { test, after } from "node:test";
 import http from "node:http";
+import path from "node:path";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import assert from "node:assert/strict";
 import { Api, Unsupported, serverEvents } from "./api.js";
 import { LapError } from "./errors.js";
@@ -8,6 +11,7 @@ import { nodeFetch } from "./nodefetch.js";
 import { startPlatform, type Platform, type PlatformOptions } from "./platform/platform.js";
 import { memoryIO } from "./testutil/testio.js";
 import { memoryTerminal } from "./testutil/testterm.js";
+import { REPO } from "./testutil/repo.js";
 
 // Every kind of byte a hostile server could use to take over a terminal.
 const HOSTILE = "\x1b]0;pwned\x07\x1b[2J\x9b31m\u2028\x7f";
@@ -294,4 +298,25 @@ test("malformed answers to diagnose, restart and events are one-line errors, and
   const olderId = await newSession(older.p, older.agentId);
   const olderEvents = new Api(older.p.url, older.p.key, nodeFetch as typeof fetch).sessionEvents(olderId, new AbortController().signal);
   await assert.rejects(olderEvents.next(), /does not offer following a session's events \(an older platform\? it answered 404\)/);
+});
+
+test("a real lap logs -f process ends with exit 0 on SIGINT (Ctrl-C), after printing what streamed", async () => {
+  const { p, agentId } = await platform({ heartbeatMs: 50 });
+  const id = await newSession(p, agentId);
+  const entry = path.join(REPO, "internal", "testutil", "pickentry.ts");
+  const child = spawn(process.execPath, ["--import", "tsx", entry, "logs", id, "-f"], {
+    cwd: REPO, env: { PATH: process.env.PATH ?? "", HOME: "/nonexistent", LAP_BASE_URL: p.url, LAP_MASTER_KEY: p.key },
+  });
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (d: Buffer) => (out += d));
+  child.stderr.on("data", (d: Buffer) => (err += d));
+  const exited = once(child, "close");
+  await waitFor(() => /Ctrl-C stops/.test(err), "the follow line");
+  await new Api(p.url, p.key, nodeFetch as typeof fetch).sendMessage(id, "over the wire");
+  await waitFor(() => out.includes("echo: over the wire"), "the streamed answer");
+  child.kill("SIGINT");
+  const [code] = await exited;
+  assert.equal(code, 0, err);
+  assert.match(out, /^\d\d:\d\d:\d\d  created /);
 });
