@@ -175,7 +175,7 @@ export function layout<T>(state: State, opts: PickOptions<T>, cols: number, rows
     const text = fit((i === state.selected ? "> " : "  ") + row(matches[i]!.cells, widths), width);
     lines.push(i === state.selected ? REVERSE + text + PLAIN : text);
   }
-  return { lines: lines.slice(0, Math.max(1, rows)), cursor: { row: 1, col: Math.min(width, [...filter].length) } };
+  return { lines: lines.slice(0, Math.max(1, rows)), cursor: { row: 1, col: Math.min(width, cellWidth(filter)) } };
 }
 
 function article(word: string): string {
@@ -183,7 +183,7 @@ function article(word: string): string {
 }
 
 function columnWidths(header: string[], rows: string[][]): number[] {
-  return header.map((h, c) => Math.min(MAX_CELL, Math.max([...h].length, ...rows.map((r) => [...(r[c] ?? "")].length))));
+  return header.map((h, c) => Math.min(MAX_CELL, Math.max(cellWidth(h), ...rows.map((r) => cellWidth(r[c] ?? "")))));
 }
 
 function row(cells: string[], widths: number[]): string {
@@ -191,15 +191,33 @@ function row(cells: string[], widths: number[]): string {
 }
 
 function pad(s: string, n: number): string {
-  const len = [...s].length;
+  const len = cellWidth(s);
   return len >= n ? s : s + " ".repeat(n - len);
 }
 
-// fit cuts a line to width characters, marking the cut with "…".
+// Characters a terminal draws two columns wide: CJK, Hangul, full-width
+// forms and most emoji. A line counted short would wrap and break the list.
+const WIDE = /[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6\u{1f300}-\u{1faff}\u{20000}-\u{3fffd}]/u;
+
+// cellWidth is how many columns s takes on a terminal.
+export function cellWidth(s: string): number {
+  let n = 0;
+  for (const c of s) n += WIDE.test(c) ? 2 : 1;
+  return n;
+}
+
+// fit cuts a line to width columns, marking the cut with "…".
 export function fit(s: string, width: number): string {
-  const chars = [...s];
-  if (chars.length <= width) return s;
-  return width <= 1 ? chars.slice(0, width).join("") : chars.slice(0, width - 1).join("") + "…";
+  if (cellWidth(s) <= width) return s;
+  let out = "";
+  let used = 0;
+  for (const c of s) {
+    const w = WIDE.test(c) ? 2 : 1;
+    if (used + w > width - 1) break;
+    out += c;
+    used += w;
+  }
+  return width <= 0 ? "" : out + "…";
 }
 
 // pick shows the list until a row is picked (its value), Esc (null) or

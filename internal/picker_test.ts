@@ -4,7 +4,7 @@ import { Api } from "./api.js";
 import { LapError } from "./errors.js";
 import { nodeFetch } from "./nodefetch.js";
 import {
-  Interrupted, agentItems, attachPicked, decodeKeys, filterItems, firstRun, fit, layout, pickAgent, pickSession, pickable, sessionItems, step,
+  Interrupted, agentItems, attachPicked, cellWidth, decodeKeys, filterItems, firstRun, fit, layout, pickAgent, pickSession, pickable, sessionItems, step,
   type Item, type PickOptions, type State,
 } from "./picker.js";
 import { startPlatform, type Platform } from "./platform/platform.js";
@@ -82,6 +82,12 @@ test("the layout fits the window at 80x24 and 40x10, scrolling to keep the selec
   const none = layout({ query: "zz", selected: 0, top: 0 }, options(list), 40, 10).lines;
   assert.deepEqual(none.slice(1), ["> zz", "  NAME  HARNESS", "  no agent matches 'zz'"]);
   assert.equal(fit("abcdef", 4), "abc…");
+  assert.equal(cellWidth("日本語-agent🙂"), 14);
+  assert.equal(fit("日本語-agent", 6), "日本…");
+  const wide = items(3).map((i) => ({ ...i, cells: ["エージェント名前がとても長い", "claude-code"] }));
+  for (const l of layout({ query: "", selected: 0, top: 0 }, options(wide), 30, 8).lines) {
+    assert.ok(cellWidth(l.replace(/\x1b\[\d*m/g, "")) < 30, l);
+  }
 });
 
 test("agent rows show name, harness, terminal or chat, and whether a session is live; hostile names are made visible", () => {
