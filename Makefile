@@ -10,7 +10,7 @@ BINDIR = $(DESTDIR)$(PREFIX)/bin
 # Everything in a subfolder of internal/ (the local platform, harnesses,
 # benchmark, test helpers, release scripts) stays in the checkout.
 RUNTIME = $(sort $(filter-out %_test,$(basename $(notdir $(wildcard internal/*.ts)))))
-TESTS = lap_test.ts $(wildcard internal/*_test.ts internal/*/*_test.ts)
+TESTS = $(wildcard internal/*_test.ts internal/*/*_test.ts)
 
 NODE ?= node
 BIN = node_modules/.bin
@@ -59,9 +59,12 @@ golden: build
 record: build
 	$(NODE) build/internal/golden/golden_record.js testdata/frames
 
-# dist/lap-<version>.tar.gz: what make install installs, with a Makefile that
-# installs it offline, README, LICENSE and SHA256SUMS; the same bytes every
-# time for a commit. DIST=<dir> writes it elsewhere.
+# dist/lap-<version>.tar.gz: what make install installs, the registry tarball
+# of ws (vendor/, checked against package-lock.json; kept in
+# node_modules/.cache/lap-dist so only the first run needs npm's cache or the
+# registry), a Makefile that installs it all offline, the CycloneDX SBOM
+# (sbom.cdx.json), README, LICENSE and SHA256SUMS; the same bytes every time
+# for a commit. DIST=<dir> writes it elsewhere.
 DIST ?= dist
 dist: build
 	sh internal/release/dist.sh $(DIST) $(RUNTIME)
@@ -77,7 +80,8 @@ deptree: build
 bench: build
 	$(NODE) build/internal/bench/bench.js
 
-# The shipped modules, for the tests that check the archive and package.json.
+# The shipped modules, for the test that checks the archive, npm pack (package.json
+# "files") and the coverage gate against the one rule: internal/*.ts but the tests.
 print-runtime:
 	@echo $(RUNTIME)
 

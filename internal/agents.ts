@@ -1,9 +1,8 @@
 // The listing commands: what agents the platform has.
 
-import { hasTerminal, type Agent } from "./api.js";
-import { connectApi } from "./auth.js";
-import { visible } from "./errors.js";
+import { connectApi, hasTerminal, type Agent } from "./api.js";
 import type { IO } from "./io.js";
+import { json, print, table } from "./output.js";
 
 export interface AgentsOptions {
   json?: boolean;
@@ -20,7 +19,8 @@ export interface AgentRow {
 
 export async function listAgents(io: IO, opts: AgentsOptions = {}): Promise<void> {
   const agents = await connectApi(io).listAgents();
-  io.stdout.write(opts.json ? JSON.stringify(agents.map(agentRow), null, 2) + "\n" : agentTable(agents));
+  if (opts.json) io.stdout.write(json(agents.map(agentRow)));
+  else print(io, agentTable(agents));
 }
 
 // agentRow says whether the agent has a terminal even when the platform
@@ -38,16 +38,10 @@ function agentRow(a: Agent): AgentRow {
 // agentTable lays agents out in aligned columns: name, harness, terminal, short id.
 export function agentTable(agents: Agent[]): string {
   const rows = agents.map((a) => [
-    a.name === null ? "(unnamed)" : visible(a.name, 60),
-    visible(a.harness_id || "?", 30),
+    a.name === null ? "(unnamed)" : a.name,
+    a.harness_id || "?",
     hasTerminal(a) ? "yes" : "no",
     a.id.slice(0, 8),
   ]);
   return table(["NAME", "HARNESS", "TERMINAL", "ID"], rows);
-}
-
-export function table(header: string[], rows: string[][]): string {
-  const all = [header, ...rows];
-  const widths = header.map((_, i) => Math.max(...all.map((r) => [...r[i]].length)));
-  return all.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] + cell.length - [...cell].length))).join("  ")).join("\n") + "\n";
 }

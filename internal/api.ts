@@ -1,7 +1,11 @@
 // The platform's HTTP API (SPEC §1): typed calls, paging, errors, waiting
 // for a session to be ready, and where its terminal WebSocket is.
 
+import { credentials } from "./auth.js";
+import type { Config } from "./config.js";
 import { LapError, networkHint, networkReason, visible } from "./errors.js";
+import type { IO } from "./io.js";
+import type { Settings } from "./settings.js";
 
 export interface Agent {
   id: string;
@@ -68,6 +72,11 @@ export const MESSAGE_TIMEOUT_MS = 30 * 60_000;
 const MAX_BODY_BYTES = 8 << 20;
 // The platform's own cap on page sizes.
 const PAGE_LIMIT = 200;
+// A walk through a list stops here, whatever the platform says of more: a
+// platform that keeps answering "there is more" must not make lap loop and
+// grow without end.
+export const MAX_PAGES = 100;
+export const MAX_ITEMS = 10_000;
 // Harnesses known to have a terminal, for platforms that omit supports_tui.
 const TUI_HARNESSES = new Set(["claude-code", "codex"]);
 
@@ -147,17 +156,23 @@ export class Api {
     }
   }
 
-  // listAgents walks every page, newest first.
+  // listAgents walks every page, newest first. It stops at the last page,
+  // at a page that brings no agent not seen before (a platform that ignores
+  // offset), and at MAX_PAGES or MAX_ITEMS, with a line that says so.
   async listAgents(): Promise<Agent[]> {
+    const seen = new Set<string>();
     const all: Agent[] = [];
-    for (let offset = 0; ; ) {
-      const page = await this.call("GET", `/api/v1/managed_agents/agents?limit=${PAGE_LIMIT}&offset=${offset}`);
-      const data = (page as { data?: unknown }).data;
-      const total = (page as { total?: unknown }).total;
-      if (!Array.isArray(data)) throw this.shapeError("agents list");
-      all.push(...data.filter(isAgent));
+    for (let offset = 0, page = 0; ; page++) {
+      if (page >= MAX_PAGES || all.length >= MAX_ITEMS) throw this.endlessError("agents");
+      const answer = await this.call("GET", `/api/v1/managed_agents/agents?limit=${PAGE_LIMIT}&offset=${offset}`);
+      const data = isObject(answer) ? answer.data : undefined;
+      const total = isObject(answer) ? answer.total : undefined;
+      if (!Array.isArray(data)) throw this.shapeError("agents list", "no data array");
+      const fresh = data.filter(isAgent).filter((a) => !seen.has(a.id)).map(agentOf);
+      for (const a of fresh) seen.add(a.id);
+      all.push(...fresh);
       offset += data.length;
-      if (data.length === 0 || typeof total !== "number" || offset >= total) return all;
+      if (data.length === 0 || fresh.length === 0 || typeof total !== "number" || offset >= total) return all;
     }
   }
 
@@ -184,17 +199,22 @@ export class Api {
   // pages stops after the first page. A page shorter than the limit is the
   // last; so is one with nothing new, which is what a platform that ignores
   // offset sends, so lap cannot loop forever on it.
-  async listSessions(agentId?: string, pages = Infinity): Promise<Session[]> {
+  async listSessions(agentId?: string, pages = MAX_PAGES): Promise<Session[]> {
     const seen = new Set<string>();
     const all: Session[] = [];
-    for (let offset = 0, page = 0; page < pages; page++) {
+    for (let offset = 0, page = 0; ; page++) {
+      if (page >= pages) {
+        if (pages < MAX_PAGES) break;
+        throw this.endlessError("sessions");
+      }
+      if (all.length >= MAX_ITEMS) throw this.endlessError("sessions");
       const query = new URLSearchParams();
       if (agentId) query.set("agent_id", agentId);
       query.set("limit", String(PAGE_LIMIT));
       query.set("offset", String(offset));
       const data = await this.call("GET", `/api/v1/managed_agents/sessions?${query}`);
-      if (!Array.isArray(data)) throw this.shapeError("sessions list");
-      const fresh = data.filter(isSession).filter((s) => !seen.has(s.id));
+      if (!Array.isArray(data)) throw this.shapeError("sessions list", "not an array");
+      const fresh = data.filter((s) => sessionProblem(s) === null).map((s) => s as Session).filter((s) => !seen.has(s.id));
       for (const s of fresh) seen.add(s.id);
       all.push(...fresh);
       if (data.length < PAGE_LIMIT || fresh.length === 0) break;
@@ -213,7 +233,7 @@ export class Api {
   // stopSession deletes a session and returns the status the platform
   // reports (dead, stopped or deleted), when it says.
   async stopSession(id: string): Promise<string | null> {
-    const answer = await this.call("DELETE", `/api/v1/managed_agents/sessions/${encodeURIComponent(id)}`);
+    const answer = await this.call("DELETE", `/api/v1/managed_agents/sessions/${pathId(id)}`);
     const status = (answer as { status?: unknown } | null)?.status;
     return typeof status === "string" ? status : null;
   }
@@ -221,7 +241,7 @@ export class Api {
   async createSession(agentId: string, title: string): Promise<Session> {
     let s: unknown;
     try {
-      s = await this.call("POST", `/api/v1/managed_agents/agents/${encodeURIComponent(agentId)}/session`, { title });
+      s = await this.call("POST", `/api/v1/managed_agents/agents/${pathId(agentId)}/session`, { title });
     } catch (err) {
       if (err instanceof HttpError) {
         throw new HttpError(`session create failed: ${err.status}`, err.status,
@@ -229,28 +249,37 @@ export class Api {
       }
       throw err;
     }
-    if (!isSession(s)) throw this.shapeError("new session");
-    return s;
+    return this.checkSession(s, "new session");
   }
 
   // sendMessage sends one line to an agent without a terminal and returns
   // the parts of its answer once its turn is over; signal cancels the wait.
   async sendMessage(sessionId: string, text: string, signal?: AbortSignal): Promise<Part[]> {
-    const answer = await this.call("POST", `/api/v1/managed_agents/sessions/${encodeURIComponent(sessionId)}/message`, { text },
+    const answer = await this.call("POST", `/api/v1/managed_agents/sessions/${pathId(sessionId)}/message`, { text },
       { timeoutMs: MESSAGE_TIMEOUT_MS, signal });
     const parts = (answer as { parts?: unknown } | null)?.parts;
-    if (!Array.isArray(parts)) throw this.shapeError("message");
+    if (!Array.isArray(parts)) throw this.shapeError("message", "no parts array");
     return parts.filter((p): p is Part => typeof p === "object" && p !== null && typeof (p as Part).type === "string");
   }
 
   async getSession(id: string): Promise<Session> {
-    const s = await this.call("GET", `/api/v1/managed_agents/sessions/${encodeURIComponent(id)}`);
-    if (!isSession(s)) throw this.shapeError("session");
-    return s;
+    const s = await this.call("GET", `/api/v1/managed_agents/sessions/${pathId(id)}`);
+    return this.checkSession(s, "session");
   }
 
-  private shapeError(what: string): LapError {
-    return new LapError(`${this.host}: the ${what} answer has an unexpected shape`, "is the platform URL right? see 'lap config'");
+  private checkSession(s: unknown, what: string): Session {
+    const problem = sessionProblem(s);
+    if (problem !== null) throw this.shapeError(what, problem);
+    return s as Session;
+  }
+
+  private shapeError(what: string, problem: string): LapError {
+    return new LapError(`${this.host}: the ${what} answer has an unexpected shape: ${problem}`, "is the platform URL right? see 'lap config'");
+  }
+
+  private endlessError(what: string): LapError {
+    return new LapError(`${this.host}: stopped reading the ${what} list after ${MAX_PAGES} pages or ${MAX_ITEMS} entries`,
+      "the platform keeps answering that there is more; report it to its operators");
   }
 
   // ---- A session's life: its log, restart, diagnosis and events tail.
@@ -260,7 +289,8 @@ export class Api {
   // gave it (entries are checked to be objects, their fields are not).
   async sessionLog(id: string): Promise<LogEntry[]> {
     const answer = await this.lifecycle("GET", id, "log", "session logs");
-    if (!Array.isArray(answer) || !answer.every(isRecord)) throw this.shapeError("session log");
+    if (!Array.isArray(answer)) throw this.shapeError("session log", "not a list");
+    if (!answer.every(isRecord)) throw this.shapeError("session log", "an entry is not an object");
     return answer as LogEntry[];
   }
 
@@ -268,14 +298,13 @@ export class Api {
   // the platform answers only when done, so the wait is the caller's to bound.
   async restartSession(id: string, opts: CallOptions = {}): Promise<Session> {
     const s = await this.lifecycle("POST", id, "restart", "restarting sessions", { timeoutMs: opts.timeoutMs ?? MESSAGE_TIMEOUT_MS, signal: opts.signal });
-    if (!isSession(s)) throw this.shapeError("restarted session");
-    return s;
+    return this.checkSession(s, "restarted session");
   }
 
   // diagnose is what the platform knows about a stuck session.
   async diagnose(id: string): Promise<Diagnosis> {
     const bundle = await this.lifecycle("GET", id, "diagnose", "session diagnosis");
-    if (!isRecord(bundle)) throw this.shapeError("diagnosis");
+    if (!isRecord(bundle)) throw this.shapeError("diagnosis", "not an object");
     return bundle as Diagnosis;
   }
 
@@ -283,7 +312,7 @@ export class Api {
   // JSON as it comes; it ends when the platform ends the stream or signal
   // fires. 409 (not ready) is an HttpError like any other status.
   async *sessionEvents(id: string, signal: AbortSignal): AsyncGenerator<unknown> {
-    const path = `/api/v1/managed_agents/sessions/${encodeURIComponent(id)}/events`;
+    const path = `/api/v1/managed_agents/sessions/${pathId(id)}/events`;
     let res: Response;
     try {
       res = await this.fetch(this.base + path, {
@@ -315,7 +344,7 @@ export class Api {
   // itself, or an HTML page, means the platform does not have the route.
   private async lifecycle(method: string, id: string, route: string, what: string, opts: CallOptions = {}): Promise<unknown> {
     try {
-      return await this.call(method, `/api/v1/managed_agents/sessions/${encodeURIComponent(id)}/${route}`, undefined, opts);
+      return await this.call(method, `/api/v1/managed_agents/sessions/${pathId(id)}/${route}`, undefined, opts);
     } catch (err) {
       if (err instanceof NotJsonError) throw new Unsupported(this.host, what, 200);
       if (err instanceof HttpError && err.status === 404 && !SESSION_NOT_FOUND.test(err.message)) throw new Unsupported(this.host, what, 404);
@@ -451,6 +480,22 @@ export async function waitReady(api: Api, first: Session, opts: WaitOptions): Pr
   }
 }
 
+// Where and how to open a session's terminal: lap <agent>, lap attach and
+// lap doctor all reach it through terminalTarget, so they cannot disagree.
+export interface TerminalTarget {
+  url: string;
+  token?: string;
+  // LAP_TTY_TOKEN_IN_QUERY: the token goes in the URL too.
+  tokenInQuery: boolean;
+}
+
+// terminalTarget picks the URL (ttyURL) and the token: LAP_TTY_TOKEN, else
+// the session's tty_token.
+export function terminalTarget(s: Session, base: string, settings: Settings): TerminalTarget {
+  const token = settings.ttyToken || s.tty_token || undefined;
+  return { url: ttyURL(s, base, settings.ttyFallback), ...(token && { token }), tokenInQuery: settings.ttyTokenInQuery && !!token };
+}
+
 const IN_CLUSTER = /(\.svc\.cluster\.local|\.svc|\.cluster\.local)$/i;
 
 // ttyURL is where the session's terminal WebSocket is (SPEC §3.2 step 4).
@@ -496,17 +541,62 @@ function toWs(raw: string): string {
 // sessionIdFrom accepts a session id or a pasted URL ending in /sessions/<id>.
 export function sessionIdFrom(arg: string): string {
   const m = /\/sessions\/([^/?#]+)/.exec(arg);
-  const id = m ? decodeURIComponent(m[1]) : arg;
-  if (!/^[\w.-]+$/.test(id)) throw new LapError(`'${visible(arg)}' is not a session id or a .../sessions/<id> URL`);
+  let id = arg;
+  try {
+    if (m) id = decodeURIComponent(m[1]);
+  } catch {
+    id = "";
+  }
+  if (!/^[\w.-]+$/.test(id) || /^\.+$/.test(id)) throw new LapError(`'${visible(arg)}' is not a session id or a .../sessions/<id> URL`);
   return id;
 }
 
-function isAgent(a: unknown): a is Agent {
-  return typeof a === "object" && a !== null && typeof (a as Agent).id === "string";
+// pathId is an id made fit to stand in a URL path: encoded, and never "."
+// or "..", which would climb to another route.
+export function pathId(id: string): string {
+  if (id === "" || /^\.+$/.test(id)) throw new LapError(`'${visible(id)}' is not an id lap can use`);
+  return encodeURIComponent(id);
 }
 
-function isSession(s: unknown): s is Session {
-  return typeof s === "object" && s !== null && typeof (s as Session).id === "string" && typeof (s as Session).status === "string";
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+const ID = /^[^\u0000-\u001f\u007f]{1,200}$/;
+
+function isAgent(a: unknown): a is Agent {
+  return isObject(a) && typeof a.id === "string" && ID.test(a.id) && (a.name === undefined || a.name === null || typeof a.name === "string");
+}
+
+// agentOf keeps only the fields lap uses, each of the type it expects.
+function agentOf(a: Agent): Agent {
+  return {
+    id: a.id,
+    name: a.name ?? null,
+    harness_id: typeof a.harness_id === "string" ? a.harness_id : "",
+    ...(typeof a.supports_tui === "boolean" && { supports_tui: a.supports_tui }),
+    ...(typeof a.has_active_session === "boolean" && { has_active_session: a.has_active_session }),
+  };
+}
+
+const SESSION_STRINGS = ["phase", "phase_detail", "failure_reason", "sandbox_url", "tty_url", "tty_token", "created_at", "last_seen_at"] as const;
+
+// sessionProblem names what is wrong with a session answer, or null when
+// lap can use it: the fields it reads must have the types it expects.
+function sessionProblem(s: unknown): string | null {
+  if (!isObject(s)) return "not an object";
+  for (const f of ["id", "agent_id", "status"]) {
+    if (typeof s[f] !== "string" || s[f] === "") return `${f} is ${s[f] === undefined ? "missing" : "not a string"}`;
+  }
+  if (!ID.test(s.id as string)) return "id holds control characters";
+  for (const f of SESSION_STRINGS) {
+    if (s[f] !== undefined && s[f] !== null && typeof s[f] !== "string") return `${f} is not a string`;
+  }
+  // The token goes into a header: a line break there would split it.
+  if (typeof s.tty_token === "string" && /[\u0000-\u001f\u007f]/.test(s.tty_token)) return "tty_token holds control characters";
+  if (s.supports_tui !== undefined && s.supports_tui !== null && typeof s.supports_tui !== "boolean") return "supports_tui is not a boolean";
+  if (s.idle_timeout_ms !== undefined && s.idle_timeout_ms !== null && typeof s.idle_timeout_ms !== "number") return "idle_timeout_ms is not a number";
+  return null;
 }
 
 // errorText pulls the message out of {"error": string | array}, or shows the
@@ -543,4 +633,10 @@ async function readBody(res: Response, host: string): Promise<string> {
     if (err instanceof LapError) throw err;
     throw new LapError(`${host}: ${networkReason(err)} while reading the answer`);
   }
+}
+
+// connectApi is the API client for the saved credentials (or config, when
+// the caller has read them already), with LAP_HTTP_TIMEOUT applied.
+export function connectApi(io: IO, config: Config = credentials(io)): Api {
+  return new Api(config.base, config.key, io.fetch, io.settings.httpTimeoutMs);
 }

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Api, errorText, hasTerminal, isUUID, sessionIdFrom, ttyURL, waitReady, type Session } from "./api.js";
 import { LapError, networkReason, visible } from "./errors.js";
-import { mask } from "./auth.js";
+import { mask } from "./settings.js";
 
 const BASE = "https://lap.example.com";
 const session = (s: Partial<Session>): Session => ({ id: "s1", agent_id: "a1", status: "ready", ...s });
@@ -67,8 +67,10 @@ test("error bodies are read whatever their shape, and made safe to print", () =>
 });
 
 test("keys are masked so they can be recognised but not used", () => {
-  assert.equal(mask("sk-1234567890abc9xyz"), "sk-1…9xyz");
-  assert.equal(mask("short"), "…****");
+  assert.equal(mask("sk-1234567890abc9xyz"), "…9xyz");
+  assert.equal(mask("sk-123456789abcd"), "…abcd", "sixteen characters show their last four");
+  assert.equal(mask("sk-123456789abc"), "****", "a key shorter than sixteen shows nothing");
+  assert.equal(mask("short"), "****");
 });
 
 test("network failures are worded for people", () => {

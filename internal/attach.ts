@@ -2,10 +2,10 @@
 // for it, open its terminal and bridge it to ours (SPEC §3.2) — or, for an
 // agent without a terminal, chat with it line by line (chat.ts).
 
-import { hasTerminal, sessionIdFrom, ttyURL, waitReady, type Agent, type Api, type Session } from "./api.js";
-import { connectApi, credentials } from "./auth.js";
+import { connectApi, hasTerminal, sessionIdFrom, terminalTarget, waitReady, type Agent, type Api, type Session } from "./api.js";
+import { credentials } from "./auth.js";
 import { checkCastPath, openCast } from "./cast.js";
-import { configPath, parseDuration, type Config } from "./config.js";
+import type { Config } from "./config.js";
 import { EXIT_FAILURE, EXIT_LINK_LOST, EXIT_OK, describe, visible } from "./errors.js";
 import { say, type IO } from "./io.js";
 import { DEFAULT_DETACH_KEYS, detachRule, parseDetachKeys, type DetachKeys } from "./keys.js";
@@ -69,14 +69,11 @@ export async function attachSession(io: IO, opts: AttachOptions): Promise<number
 function prepare(io: IO, opts: SessionOptions, config: Config): Prepared {
   let keys: DetachKeys;
   if (opts.detachKeys !== undefined) keys = parseDetachKeys(opts.detachKeys);
-  else if (config.detachKeys !== undefined) keys = parseDetachKeys(config.detachKeys, `config ${configPath(io.env, io.home)}: "detachKeys"`, EXIT_FAILURE);
+  else if (config.detachKeys !== undefined) keys = parseDetachKeys(config.detachKeys, `config ${io.settings.configFile}: "detachKeys"`, EXIT_FAILURE);
   else keys = parseDetachKeys(DEFAULT_DETACH_KEYS);
   if (opts.record !== undefined) checkCastPath(opts.record);
   return { ...opts, keys };
 }
-
-// LAP_TTY_TOKEN_IN_QUERY=1 (or true, yes) puts the tty token in the URL too.
-const TOKEN_IN_QUERY = /^(1|true|yes)$/i;
 
 async function connect(io: IO, api: Api, first: Session, agent: Agent | null, opts: Prepared): Promise<number> {
   const session = await waitReady(api, first, { timeoutMs: opts.timeoutMs, onPhase: (p) => say(io, `· ${visible(p, 80)}`) });
@@ -85,13 +82,11 @@ async function connect(io: IO, api: Api, first: Session, agent: Agent | null, op
     if (opts.record !== undefined) say(io, "! nothing is recorded: --record records a terminal, and this agent has none");
     return (await import("./chat.js")).chat(io, api, session, { name: agent?.name ?? session.agent_id, again });
   }
-  const url = ttyURL(session, api.base, io.env.LAP_TTY_FALLBACK);
-  const token = io.env.LAP_TTY_TOKEN || session.tty_token || undefined;
-  const tokenInQuery = TOKEN_IN_QUERY.test(io.env.LAP_TTY_TOKEN_IN_QUERY ?? "");
-  if (tokenInQuery && token) say(io, "! LAP_TTY_TOKEN_IN_QUERY: the tty token also goes in the URL, where access logs on the way will record it");
-  // LAP_RECORD_FRAMES=<file> writes each WebSocket of the session as a SPEC §4 recording.
-  const record = io.env.LAP_RECORD_FRAMES ? (await import("./record.js")).recorder(io.env.LAP_RECORD_FRAMES) : null;
-  const dialOpts = { token, tokenInQuery };
+  const { url, ...dialOpts } = terminalTarget(session, api.base, io.settings);
+  if (dialOpts.tokenInQuery) say(io, "! LAP_TTY_TOKEN_IN_QUERY: the tty token also goes in the URL, where access logs on the way will record it");
+  // LAP_RECORD_FRAMES=<file> writes each WebSocket of the session as a frame recording.
+  const frames = io.settings.recordFrames;
+  const record = frames ? (await import("./record.js")).recorder(frames) : null;
   const dial = async () => (record ? record(await io.dial(url, dialOpts), io.terminal().size()) : io.dial(url, dialOpts));
   const link = await dial();
 
@@ -100,7 +95,7 @@ async function connect(io: IO, api: Api, first: Session, agent: Agent | null, op
   const rule = detachRule(opts.keys);
   // --record: output, resizes, and (with --record-input) what is sent, but
   // never the detach keys themselves.
-  const cast = opts.record !== undefined ? openCast(opts.record, { input: !!opts.recordInput, term: io.env.TERM }) : null;
+  const cast = opts.record !== undefined ? openCast(opts.record, { input: !!opts.recordInput, term: io.settings.term }) : null;
   cast?.begin(io.terminal().size());
   let end: End;
   let failed: string | null | undefined;
@@ -166,12 +161,10 @@ async function report(io: IO, api: Api, session: Session, end: End, again: strin
 // period, for load balancers that drop idle connections sooner than 60 s; a
 // pong is then awaited for at most half of it.
 function linkTimings(io: IO): Partial<Timings> {
-  const t: Partial<Timings> = {};
-  if (io.env.LAP_RECONNECT_TIMEOUT) t.retryGiveUpMs = parseDuration(io.env.LAP_RECONNECT_TIMEOUT, "LAP_RECONNECT_TIMEOUT");
-  if (io.env.LAP_KEEPALIVE) {
-    t.pingMs = parseDuration(io.env.LAP_KEEPALIVE, "LAP_KEEPALIVE");
-    t.pongDeadlineMs = Math.min(TIMINGS.pongDeadlineMs, t.pingMs / 2);
-  }
-  return t;
+  const { reconnectTimeoutMs, keepaliveMs } = io.settings;
+  return {
+    ...(reconnectTimeoutMs !== undefined && { retryGiveUpMs: reconnectTimeoutMs }),
+    ...(keepaliveMs !== undefined && { pingMs: keepaliveMs, pongDeadlineMs: Math.min(TIMINGS.pongDeadlineMs, keepaliveMs / 2) }),
+  };
 }
 

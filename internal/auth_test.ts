@@ -3,7 +3,9 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { activeProfile, findCredentials, login, logout, prompt, showConfig, type ConfigReport } from "./auth.js";
+import { findCredentials, login, logout, showConfig, type ConfigReport } from "./auth.js";
+import { prompt } from "./io.js";
+import { readSettings } from "./settings.js";
 import { LapError } from "./errors.js";
 import { memoryIO } from "./testutil/testio.js";
 
@@ -32,7 +34,7 @@ test("credentials come from the environment, the active profile, or both, in tha
   fs.writeFileSync(file, "{");
   assert.equal(found({ LAP_BASE_URL: "http://h", LAP_MASTER_KEY: "k" }).config.base, "http://h");
   assert.throws(() => found({}), /is not valid JSON/);
-  assert.throws(() => activeProfile(memoryIO({ env: { LAP_PROFILE: "../x" } }).io), /is not a profile name/);
+  assert.throws(() => readSettings({ LAP_PROFILE: "../x" }, "/h"), /is not a profile name/);
 });
 
 test("login from a pipe saves to the active profile; with --url it reads only the key", async () => {
@@ -99,10 +101,10 @@ test("lap config shows the profile, where each half comes from, and masks every 
     `config    ${file}`,
     "profile   default (also: eu)",
     "platform  https://prod.example.com",
-    "key       sk-e…3210 (from LAP_MASTER_KEY)",
+    "key       …3210 (from LAP_MASTER_KEY)",
     `warning   readable by other users — run: chmod 600 ${file}`,
     `override  LAP_CONFIG=${file}`,
-    "override  LAP_MASTER_KEY=sk-e…3210",
+    "override  LAP_MASTER_KEY=…3210",
     "override  LAP_TTY_FALLBACK=ws://gw/tty",
     "",
   ].join("\n"));
@@ -111,7 +113,7 @@ test("lap config shows the profile, where each half comes from, and masks every 
   showConfig(j.io, { json: true });
   const report = JSON.parse(j.stdout()) as ConfigReport;
   assert.deepEqual(report, {
-    config: file, config_exists: true, profile: "eu", profiles: ["default", "eu"], base: "https://eu.example.com", key: "…*",
+    config: file, config_exists: true, profile: "eu", profiles: ["default", "eu"], base: "https://eu.example.com", key: "****",
     base_from: "file", key_from: "file", private: false, overrides: { LAP_CONFIG: file, LAP_PROFILE: "eu" },
   });
 });
@@ -123,7 +125,6 @@ test("lap config still prints what it can when the file is damaged or the profil
   assert.throws(() => showConfig(damaged.io), /is not valid JSON/);
   assert.equal(damaged.stdout(), `config    ${file}\nprofile   default\noverride  LAP_CONFIG=${file}\n`);
 
-  const bad = memoryIO({ env: { LAP_CONFIG: file, LAP_PROFILE: "no/such" } });
-  assert.throws(() => showConfig(bad.io, { json: true }), /is not a profile name/);
-  assert.equal(JSON.parse(bad.stdout()).profile, "no/such");
+  // A bad LAP_PROFILE is refused with the other settings, before any command runs.
+  assert.throws(() => memoryIO({ env: { LAP_CONFIG: file, LAP_PROFILE: "no/such" } }), /is not a profile name/);
 });

@@ -8,6 +8,7 @@ import { chat, elapsed } from "./chat.js";
 import { LapError } from "./errors.js";
 import type { IO } from "./io.js";
 import { memoryTerminal } from "./testutil/testterm.js";
+import { readSettings } from "./settings.js";
 
 const SESSION: Session = { id: "5e55-1000-aaaa", agent_id: "agent-1", status: "ready" };
 
@@ -77,6 +78,7 @@ function chatIO(tty: boolean) {
     stdoutIsTTY: tty,
     stderrIsTTY: tty,
     env: {},
+    settings: readSettings({}, "/nonexistent"),
     home: "/nonexistent",
     fetch,
     dial: () => Promise.reject(new Error("no terminal here")),

@@ -1,44 +1,43 @@
 // Shell completion: `lap completion bash|zsh|fish` prints a script that
 // completes commands, flags, and (by calling `lap __complete ...` quietly at
 // completion time) agent names, session ids and profile names.
+//
+// Names and ids come from the server, so the scripts never let a shell
+// expand them: candidates are read line by line and matched as plain
+// prefixes (as cobra's scripts do), never passed through compgen -W or eval;
+// and `lap __complete` prints only words that are safe as shell words.
 
-import { DEFAULT_PROFILE, configPath, profileNames } from "./config.js";
-import { connectApi } from "./auth.js";
+import { connectApi } from "./api.js";
+import { profileNames } from "./config.js";
 import { usageError } from "./errors.js";
 import type { IO } from "./io.js";
-
-export const SHELLS = ["bash", "zsh", "fish"] as const;
-export type Shell = (typeof SHELLS)[number];
+import { DEFAULT_PROFILE } from "./settings.js";
 
 export interface Flag {
   name: string; // with the dashes: --timeout
   value: boolean; // takes a value
 }
 
-// What the scripts complete. lap.ts derives the flags from its help texts, so
-// a flag documented there is a flag completed here.
+// What the scripts complete; cli.ts builds it from the command table.
 export interface CompletionSpec {
-  // Each command and its flags.
+  // Each command and its own flags.
   commands: Record<string, Flag[]>;
   // Flags of `lap <agent>`.
   open: Flag[];
   // Flags every command takes.
   global: Flag[];
+  // What each command's positional argument is.
+  args: Record<string, "agents" | "sessions" | "shells" | "commands" | "">;
+  shells: string[];
 }
 
-// What each command's positional argument is, for the scripts.
-const AGENT_ARG = ["sessions", "doctor"];
-const SESSION_ARG = ["stop", "attach"];
+// A word a shell takes as it is, anywhere on a command line: no quotes,
+// spaces, $, backquotes, globs, redirections or separators, and not one
+// that starts like a flag.
+const SHELL_WORD = /^[A-Za-z0-9_][A-Za-z0-9_.:@%+=,/-]*$/;
 
-// flagsFromHelp reads the --flags a help text mentions; "--timeout <D>" or
-// "--timeout D" marks one that takes a value.
-export function flagsFromHelp(text: string): Flag[] {
-  const flags = new Map<string, boolean>();
-  for (const m of text.matchAll(/--([a-z][a-z-]*)(?:[ =](<[^>]+>|[A-Z][A-Z_]*\b))?/g)) {
-    const name = `--${m[1]}`;
-    flags.set(name, (flags.get(name) ?? false) || m[2] !== undefined);
-  }
-  return [...flags].map(([name, value]) => ({ name, value }));
+export function isShellWord(word: string): boolean {
+  return SHELL_WORD.test(word);
 }
 
 export function completionScript(shell: string, spec: CompletionSpec): string {
@@ -53,20 +52,20 @@ export function completionScript(shell: string, spec: CompletionSpec): string {
 export async function completeWords(io: IO, what: string): Promise<void> {
   let words: string[] = [];
   if (what === "profiles") {
-    words = profileNames(configPath(io.env, io.home));
+    words = profileNames(io.settings.configFile);
     if (!words.includes(DEFAULT_PROFILE)) words.unshift(DEFAULT_PROFILE);
   } else if (what === "agents") {
-    words = (await connectApi(io).listAgents()).map((a) => a.name).filter((n): n is string => !!n && /^\S+$/.test(n));
+    words = (await connectApi(io).listAgents()).map((a) => a.name ?? "");
   } else if (what === "sessions") {
     words = (await connectApi(io).listSessions()).filter((s) => !["dead", "stopped", "deleted"].includes(s.status)).map((s) => s.id);
   } else {
     throw usageError(`nothing to complete for '${what}'`, "usage: lap __complete agents|sessions|profiles");
   }
-  io.stdout.write(words.map((w) => w + "\n").join(""));
+  io.stdout.write(words.filter(isShellWord).map((w) => w + "\n").join(""));
 }
 
-function names(flags: Flag[]): string {
-  return [...new Set(flags.map((f) => f.name))].join(" ");
+function names(flags: Flag[]): string[] {
+  return [...new Set(flags.map((f) => f.name))];
 }
 
 function valueFlags(spec: CompletionSpec): string[] {
@@ -74,17 +73,38 @@ function valueFlags(spec: CompletionSpec): string[] {
   return [...new Set(all.filter((f) => f.value).map((f) => f.name))];
 }
 
+function commandsOf(spec: CompletionSpec, kind: string): string[] {
+  return Object.keys(spec.args).filter((c) => spec.args[c] === kind);
+}
+
+// words writes static candidates, one a line, for _lap_add to read; they are
+// lap's own words (commands, flags, shells), all plain.
+function words(list: string[]): string {
+  return `printf '%s\\n' ${list.join(" ")}`;
+}
+
 function bashScript(spec: CompletionSpec): string {
   const commands = Object.keys(spec.commands);
   // --profile has a case of its own: its value is passed on to lap.
   const withValue = valueFlags(spec).filter((f) => f !== "--profile").join("|") || "--";
   const flagCases = commands
-    .map((c) => `      ${c}) flags="${names([...spec.commands[c], ...spec.global])}" ;;`)
+    .map((c) => `      ${c}) _lap_add "$cur" < <(${words(names([...spec.commands[c], ...spec.global]))}) ;;`)
     .join("\n");
+  const agentsArg = commandsOf(spec, "agents").join("|") || "--";
+  const sessionsArg = commandsOf(spec, "sessions").join("|") || "--";
   return `# lap completion for bash. Load it with:  source <(lap completion bash)
+# _lap_add reads candidates line by line and keeps those that start with the
+# word typed so far; nothing read is expanded by the shell.
+_lap_add() {
+  local line
+  while IFS= read -r line; do
+    [[ -n $line && $line == "$1"* ]] && COMPREPLY+=("$line")
+  done
+}
 _lap_complete() {
-  local cur prev cmd w i flags
+  local cur prev cmd w i
   local -a profile=()
+  COMPREPLY=()
   cur=\${COMP_WORDS[COMP_CWORD]}
   prev=\${COMP_WORDS[COMP_CWORD-1]}
   cmd=
@@ -98,25 +118,23 @@ _lap_complete() {
     esac
   done
   case $prev in
-    --profile) COMPREPLY=($(compgen -W "$(lap __complete profiles 2>/dev/null)" -- "$cur")); return ;;
-    --agent) COMPREPLY=($(compgen -W "$(lap "\${profile[@]}" __complete agents 2>/dev/null)" -- "$cur")); return ;;
-    ${withValue}) COMPREPLY=(); return ;;
+    --profile) _lap_add "$cur" < <(lap __complete profiles 2>/dev/null); return ;;
+    --agent) _lap_add "$cur" < <(lap "\${profile[@]}" __complete agents 2>/dev/null); return ;;
+    ${withValue}) return ;;
   esac
   if [[ $cur == -* ]]; then
     case $cmd in
 ${flagCases}
-      *) flags="${names([...spec.open, ...spec.global])}" ;;
+      *) _lap_add "$cur" < <(${words(names([...spec.open, ...spec.global]))}) ;;
     esac
-    COMPREPLY=($(compgen -W "$flags" -- "$cur"))
     return
   fi
   case $cmd in
-    "") COMPREPLY=($(compgen -W "${commands.join(" ")} $(lap "\${profile[@]}" __complete agents 2>/dev/null)" -- "$cur")) ;;
-    ${AGENT_ARG.join("|")}) COMPREPLY=($(compgen -W "$(lap "\${profile[@]}" __complete agents 2>/dev/null)" -- "$cur")) ;;
-    ${SESSION_ARG.join("|")}) COMPREPLY=($(compgen -W "$(lap "\${profile[@]}" __complete sessions 2>/dev/null)" -- "$cur")) ;;
-    completion) COMPREPLY=($(compgen -W "bash zsh fish" -- "$cur")) ;;
-    help) COMPREPLY=($(compgen -W "${commands.join(" ")}" -- "$cur")) ;;
-    *) COMPREPLY=() ;;
+    "") _lap_add "$cur" < <(${words(commands)}; lap "\${profile[@]}" __complete agents 2>/dev/null) ;;
+    ${agentsArg}) _lap_add "$cur" < <(lap "\${profile[@]}" __complete agents 2>/dev/null) ;;
+    ${sessionsArg}) _lap_add "$cur" < <(lap "\${profile[@]}" __complete sessions 2>/dev/null) ;;
+    completion) _lap_add "$cur" < <(${words(spec.shells)}) ;;
+    help) _lap_add "$cur" < <(${words(commands)}) ;;
   esac
 }
 complete -F _lap_complete lap
@@ -132,6 +150,8 @@ autoload -U +X bashcompinit && bashcompinit
 ${bashScript(spec).split("\n").slice(1).join("\n")}`;
 }
 
+// fish splits a command substitution's output into lines and never expands
+// them again, so candidates from lap are taken as they are.
 function fishScript(spec: CompletionSpec): string {
   const commands = Object.keys(spec.commands);
   const skip = valueFlags(spec).join(" ");
@@ -170,9 +190,9 @@ function fishScript(spec: CompletionSpec): string {
     "complete -c lap -f",
     `complete -c lap -n 'test -z (__lap_cmd)' -a '${commands.join(" ")}'`,
     "complete -c lap -n 'test -z (__lap_cmd)' -a '(lap __complete agents 2>/dev/null)'",
-    `complete -c lap -n '__lap_using ${AGENT_ARG.join(" ")}' -a '(lap __complete agents 2>/dev/null)'`,
-    `complete -c lap -n '__lap_using ${SESSION_ARG.join(" ")}' -a '(lap __complete sessions 2>/dev/null)'`,
-    "complete -c lap -n '__lap_using completion' -a 'bash zsh fish'",
+    `complete -c lap -n '__lap_using ${commandsOf(spec, "agents").join(" ")}' -a '(lap __complete agents 2>/dev/null)'`,
+    `complete -c lap -n '__lap_using ${commandsOf(spec, "sessions").join(" ")}' -a '(lap __complete sessions 2>/dev/null)'`,
+    `complete -c lap -n '__lap_using completion' -a '${spec.shells.join(" ")}'`,
     `complete -c lap -n '__lap_using help' -a '${commands.join(" ")}'`,
     "complete -c lap -l profile -r -a '(lap __complete profiles 2>/dev/null)'",
     ...spec.global.filter((f) => f.name !== "--profile").map((f) => flag(f, "")),

@@ -3,7 +3,9 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { completeWords, completionScript, flagsFromHelp, type CompletionSpec } from "./completion.js";
+import { spawnSync } from "node:child_process";
+import { FLAGS, completionSpec } from "./cli.js";
+import { completeWords, completionScript, isShellWord, type CompletionSpec } from "./completion.js";
 import { LapError } from "./errors.js";
 import { startPlatform, type Platform } from "./platform/platform.js";
 import { memoryIO } from "./testutil/testio.js";
@@ -19,23 +21,58 @@ const SPEC: CompletionSpec = {
   commands: { sessions: [{ name: "--json", value: false }], doctor: [{ name: "--idle", value: true }] },
   open: [{ name: "--new", value: false }, { name: "--agent", value: true }],
   global: [{ name: "--help", value: false }, { name: "--profile", value: true }],
+  args: { sessions: "agents", doctor: "agents" },
+  shells: ["bash", "zsh", "fish"],
 };
 
-test("flags are read from help texts, and <X> or an upper-case word after one marks a value", () => {
-  const help = "usage: lap doctor [agent] [--idle D] [--timeout <D>]\n  --json   print JSON\n  --new]\n  --url URL\n  --idle";
-  assert.deepEqual(flagsFromHelp(help), [
-    { name: "--idle", value: true },
-    { name: "--timeout", value: true },
-    { name: "--json", value: false },
-    { name: "--new", value: false },
-    { name: "--url", value: true },
-  ]);
-  assert.deepEqual(flagsFromHelp("no flags here"), []);
+test("the scripts are made from the command table: every flag of every command is completed", () => {
+  const spec = completionSpec();
+  const bash = completionScript("bash", spec);
+  for (const f of FLAGS.filter((f) => f.name !== "version")) assert.ok(bash.includes(`--${f.name}`), `--${f.name}`);
+  assert.deepEqual(spec.commands.doctor.map((f) => f.name), ["--timeout", "--json", "--idle"]);
+  assert.deepEqual(spec.commands.logs.map((f) => f.name), ["--json", "--follow"]);
+  assert.deepEqual(spec.commands.restart.map((f) => f.name), ["--timeout", "--yes"]);
+  assert.equal(spec.args.restart, "sessions");
+  assert.equal(spec.args.stop, "sessions");
+});
+
+// complete runs the bash script's function as bash would on TAB after words,
+// with a `lap` on PATH that answers __complete with the given lines, and
+// returns the candidates.
+function completeInBash(script: string, words: string[], answer: string, dir: string): string[] {
+  fs.writeFileSync(path.join(dir, "lap"), `#!/bin/sh\ncat <<'EOF'\n${answer}\nEOF\n`, { mode: 0o755 });
+  const probe = `${script}\nCOMP_WORDS=(${words.map((w) => `'${w}'`).join(" ")}); COMP_CWORD=${words.length - 1}\n_lap_complete\nprintf '%s\\n' "\${COMPREPLY[@]}"`;
+  const r = spawnSync("bash", ["--norc", "-c", probe], { cwd: dir, env: { PATH: `${dir}:${process.env.PATH}` }, encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout.split("\n").filter(Boolean);
+}
+
+test("in real bash, a hostile agent list is never expanded: no command runs, candidates are taken as they are", () => {
+  const dir = fs.mkdtempSync(path.join(tmp, "bash-"));
+  const hostile = ["$(touch pwned1)", "`touch pwned2`", "de$(touch pwned3)", "demo", "dev;touch pwned4", "*"].join("\n");
+  const script = completionScript("bash", completionSpec());
+  assert.deepEqual(completeInBash(script, ["lap", ""], hostile, dir).filter((w) => !completionSpec().commands[w]),
+    ["$(touch pwned1)", "`touch pwned2`", "de$(touch pwned3)", "demo", "dev;touch pwned4", "*"]);
+  assert.deepEqual(completeInBash(script, ["lap", "stop", "de"], hostile, dir), ["de$(touch pwned3)", "demo", "dev;touch pwned4"]);
+  assert.deepEqual(completeInBash(script, ["lap", "--tim"], hostile, dir), ["--timeout"]);
+  assert.deepEqual(fs.readdirSync(dir).filter((f) => f.startsWith("pwned")), []);
+});
+
+test("lap __complete prints only words that are safe as shell words", async () => {
+  const p = await startPlatform({ bringUpMs: 0 });
+  platforms.push(p);
+  for (const name of ["demo", "$(touch pwned)", "a`b`", "x;y", "-rf", "it's", "ok.name-2"]) p.addAgent({ name });
+  const m = memoryIO({ env: { LAP_BASE_URL: p.url, LAP_MASTER_KEY: p.key } });
+  await completeWords(m.io, "agents");
+  assert.deepEqual(m.stdout().split("\n").filter(Boolean).sort(), ["demo", "ok.name-2"]);
+  for (const w of ["demo", "a.b", "x=1", "u@h:p"]) assert.ok(isShellWord(w), w);
+  for (const w of ["$x", "a b", "`x`", "a;b", "-x", "a|b", "a>b", "~x", "a*", "\u009b", ""]) assert.ok(!isShellWord(w), w);
 });
 
 test("each shell gets its own script, and an unknown shell is a usage error", () => {
   assert.match(completionScript("bash", SPEC), /^# lap completion for bash[^]*complete -F _lap_complete lap\n$/);
-  assert.match(completionScript("bash", SPEC), /sessions\) flags="--json --help --profile" ;;/);
+  assert.match(completionScript("bash", SPEC), /sessions\) _lap_add "\$cur" < <\(printf '%s\\n' --json --help --profile\) ;;/);
+  assert.doesNotMatch(completionScript("bash", SPEC), /compgen|eval/);
   assert.match(completionScript("bash", SPEC), /--idle\|--agent\) \(\(i\+\+\)\) ;;/);
   assert.match(completionScript("zsh", SPEC), /^# lap completion for zsh[^]*bashcompinit[^]*complete -F _lap_complete lap\n$/);
   const fish = completionScript("fish", SPEC);

@@ -6,7 +6,8 @@
 
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { LapError, usageError, visible } from "./errors.js";
+import { LapError, visible } from "./errors.js";
+import { DEFAULT_PROFILE } from "./settings.js";
 
 export interface Config {
   base: string;
@@ -16,13 +17,7 @@ export interface Config {
   detachKeys?: string;
 }
 
-export type Env = Record<string, string | undefined>;
-
-// configPath is $LAP_CONFIG, or ~/.lap/config.json.
-export function configPath(env: Env, home: string): string {
-  if (env.LAP_CONFIG) return path.resolve(env.LAP_CONFIG);
-  return path.join(home, ".lap", "config.json");
-}
+export type { Env } from "./settings.js";
 
 export interface Loaded {
   config: Config;
@@ -30,21 +25,11 @@ export interface Loaded {
   looseMode: boolean;
 }
 
-// The profile used when none is named: the top-level {"base","key"}.
-export const DEFAULT_PROFILE = "default";
-
-// Profile names are keys in the file and words on the command line: short,
-// plain, and never "__proto__".
-const PROFILE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
-
 type Json = Record<string, unknown>;
 
-export function checkProfileName(name: string): string {
-  if (!PROFILE_NAME.test(name)) {
-    throw usageError(`'${visible(name)}' is not a profile name`, "use letters, digits, '.', '_' or '-', e.g. --profile staging");
-  }
-  return name;
-}
+// A config file is a few hundred bytes; anything this large is not one (or
+// is a device that never ends).
+const MAX_CONFIG_BYTES = 1 << 20;
 
 // readConfig returns null when there is no file or the file has no such
 // profile, and throws a LapError when the file exists but cannot be used.
@@ -72,20 +57,47 @@ export function profileNames(file: string): string[] {
 }
 
 function readFile(file: string): { data: Json; looseMode: boolean } | null {
-  let text: string;
-  let mode: number;
+  let fd: number;
   try {
-    text = fs.readFileSync(file, "utf8");
-    mode = fs.statSync(file).mode;
+    // O_NONBLOCK: a FIFO in the config's place must not hang lap.
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
     throw new LapError(`cannot read ${file}: ${(err as Error).message}`);
   }
-  return { data: parseFile(text, file), looseMode: (mode & 0o077) !== 0 };
+  try {
+    const st = fs.fstatSync(fd);
+    checkTrusted(file, st);
+    const text = fs.readFileSync(fd, "utf8");
+    return { data: parseFile(text, file), looseMode: (st.mode & 0o044) !== 0 };
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
+// checkTrusted refuses, as ssh does, a config file that someone else could
+// have written: not a regular file, too large, owned by another user, or
+// writable by others, or in a directory that is. It decides where the master
+// key is sent.
+function checkTrusted(file: string, st: fs.Stats): void {
+  const untrusted = (why: string, hint: string) => new LapError(`config ${file} ${why}; not using it`, hint);
+  if (!st.isFile()) throw untrusted("is not a regular file", "point LAP_CONFIG at a file, or run 'lap login'");
+  if (st.size > MAX_CONFIG_BYTES) throw untrusted(`is larger than ${MAX_CONFIG_BYTES} bytes`, "point LAP_CONFIG at lap's config file");
+  const uid = process.getuid?.();
+  if (uid === undefined) return;
+  const dir = path.dirname(file);
+  const dirStat = fs.statSync(dir);
+  for (const [what, s, name] of [["", st, file], [" directory", dirStat, dir]] as const) {
+    if (s.uid !== uid && s.uid !== 0) throw untrusted(`${what ? `is in a directory ` : "is "}owned by another user (uid ${s.uid})`, `use a config file of your own; check ${name}`);
+    if ((s.mode & 0o022) !== 0) throw untrusted(`${what ? "is in a directory" : "is"} writable by others`, `run: chmod go-w ${name}`);
+  }
+}
+
+// A config file lap can read but not use; logging in again repairs it.
+class BrokenConfig extends LapError {}
+
 function broken(file: string, why: string): LapError {
-  return new LapError(`config ${file} is ${why}`, "run 'lap login' to write it again");
+  return new BrokenConfig(`config ${file} is ${why}`, "run 'lap login' to write it again");
 }
 
 function parseFile(text: string, file: string): Json {
@@ -167,12 +179,18 @@ export function writeConfig(file: string, data: Config | Json): void {
 // the file: other profiles, other settings. A damaged file is replaced, since
 // logging in again is how it gets repaired.
 export function saveProfile(file: string, profile: string, config: Config): void {
-  let data: Json = {};
-  try {
-    data = readFile(file)?.data ?? {};
-  } catch {
-    data = {};
-  }
+  withLock(file, () => {
+    let data: Json = {};
+    try {
+      data = readFile(file)?.data ?? {};
+    } catch (err) {
+      if (!(err instanceof BrokenConfig)) throw err;
+    }
+    writeConfig(file, withProfile(data, profile, config));
+  });
+}
+
+function withProfile(data: Json, profile: string, config: Config): Json {
   if (profile === DEFAULT_PROFILE) {
     // base and key first, as older versions wrote them.
     const { base: _b, key: _k, ...rest } = data;
@@ -180,13 +198,18 @@ export function saveProfile(file: string, profile: string, config: Config): void
   } else {
     data.profiles = { ...(isObject(data.profiles) ? data.profiles : {}), [profile]: { base: config.base, key: config.key } };
   }
-  writeConfig(file, data);
+  return data;
 }
 
 // removeProfile forgets one profile's credentials; the file goes when
 // nothing is left in it. "file" when the file was deleted, "profile" when
 // only the profile was taken out, "none" when there was nothing to remove.
 export function removeProfile(file: string, profile: string): "file" | "profile" | "none" {
+  if (!fs.existsSync(path.dirname(file))) return "none";
+  return withLock(file, () => removeLocked(file, profile));
+}
+
+function removeLocked(file: string, profile: string): "file" | "profile" | "none" {
   let data: Json;
   try {
     const found = readFile(file);
@@ -194,7 +217,7 @@ export function removeProfile(file: string, profile: string): "file" | "profile"
     data = found.data;
   } catch (err) {
     // A damaged file holds no usable default login: deleting it is logging out.
-    if (profile === DEFAULT_PROFILE && removeConfig(file)) return "file";
+    if (err instanceof BrokenConfig && profile === DEFAULT_PROFILE && removeConfig(file)) return "file";
     throw err;
   }
   const profiles = isObject(data.profiles) ? { ...data.profiles } : {};
@@ -227,12 +250,46 @@ export function removeConfig(file: string): boolean {
   }
 }
 
-// parseDuration reads "90", "90s", "10m", "1h" or "250ms" (a bare number is
-// seconds); what names the flag or variable in the error.
-export function parseDuration(text: string, what: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m?.[2] ?? "s") as "ms" | "s" | "m" | "h"];
-  const ms = m ? Number(m[1]) * unit : NaN;
-  if (!(ms > 0)) throw usageError(`${what} '${visible(text)}' is not a duration`, "use seconds or a unit: 90s, 10m, 1h");
-  return ms;
+// How long a login or logout waits for another one to finish with the file,
+// and when a lock left by a lap that died is taken as stale.
+const LOCK_WAIT_MS = 10_000;
+const LOCK_STALE_MS = 30_000;
+const LOCK_RETRY_MS = 10;
+
+// withLock runs fn while holding FILE.lock, created exclusively, so that
+// concurrent logins into different profiles do not lose each other's
+// read-modify-write (as kubectl locks its kubeconfig).
+function withLock<T>(file: string, fn: () => T): T {
+  const lock = `${file}.lock`;
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
+    try {
+      fs.closeSync(fs.openSync(lock, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW, 0o600));
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw new LapError(`cannot lock ${file}: ${(err as Error).message}`);
+    }
+    if (lockAge(lock) > LOCK_STALE_MS) {
+      fs.rmSync(lock, { force: true });
+      continue;
+    }
+    if (Date.now() > deadline) {
+      throw new LapError(`config ${file} is being changed by another lap`, `try again; if no other lap runs, remove ${lock}`);
+    }
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, LOCK_RETRY_MS);
+  }
+  try {
+    return fn();
+  } finally {
+    fs.rmSync(lock, { force: true });
+  }
+}
+
+function lockAge(lock: string): number {
+  try {
+    return Date.now() - fs.statSync(lock).mtimeMs;
+  } catch {
+    return 0;
+  }
 }

@@ -3,14 +3,16 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { checkProfileName, configPath, normalizeBase, parseConfig, profileNames, readConfig, removeConfig, removeProfile, saveProfile, writeConfig } from "./config.js";
+import { spawnSync } from "node:child_process";
+import { normalizeBase, parseConfig, profileNames, readConfig, removeConfig, removeProfile, saveProfile, writeConfig } from "./config.js";
 import { LapError } from "./errors.js";
+import { checkProfileName, readSettings } from "./settings.js";
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "lap-config-"));
 
 test("the config lives in ~/.lap/config.json unless LAP_CONFIG says otherwise", () => {
-  assert.equal(configPath({}, "/home/u"), "/home/u/.lap/config.json");
-  assert.equal(configPath({ LAP_CONFIG: "/etc/lap.json" }, "/home/u"), "/etc/lap.json");
+  assert.equal(readSettings({}, "/home/u").configFile, "/home/u/.lap/config.json");
+  assert.equal(readSettings({ LAP_CONFIG: "/etc/lap.json" }, "/home/u").configFile, "/etc/lap.json");
 });
 
 test("a written config reads back, is 0600 in a 0700 directory, and leaves no temporary file", () => {
@@ -142,4 +144,46 @@ test("profile names are plain words", () => {
   for (const bad of ["", "-x", "__proto__", "a b", "x".repeat(65), "a/b"]) {
     assert.throws(() => checkProfileName(bad), (err: unknown) => err instanceof LapError && err.code === 2, bad);
   }
+});
+
+test("like ssh, a config file someone else could have written is refused, and so is one that is not a file", (t) => {
+  const dir = tmp();
+  const file = path.join(dir, "config.json");
+  fs.writeFileSync(file, JSON.stringify({ base: "http://attacker.example", key: "k" }), { mode: 0o600 });
+  assert.equal(readConfig(file)?.config.base, "http://attacker.example");
+
+  fs.chmodSync(file, 0o622);
+  assert.throws(() => readConfig(file), /config .* is writable by others; not using it/);
+  fs.chmodSync(file, 0o600);
+  fs.chmodSync(dir, 0o777);
+  assert.throws(() => readConfig(file), /is in a directory writable by others; not using it/);
+  fs.chmodSync(dir, 0o700);
+
+  if (process.getuid?.() === 0) {
+    fs.chownSync(file, 4321, 4321);
+    assert.throws(() => readConfig(file), /is owned by another user \(uid 4321\); not using it/);
+    fs.chownSync(file, 0, 0);
+  } else {
+    t.diagnostic("not root: cannot give the file to another user here");
+  }
+
+  const fifo = path.join(dir, "fifo.json");
+  if (spawnSync("mkfifo", [fifo]).status === 0) assert.throws(() => readConfig(fifo), /is not a regular file/);
+  assert.throws(() => readConfig("/dev/zero"), /is not a regular file/);
+  const big = path.join(dir, "big.json");
+  fs.writeFileSync(big, " ".repeat((1 << 20) + 1), { mode: 0o600 });
+  assert.throws(() => readConfig(big), /is larger than/);
+  fs.rmSync(dir, { recursive: true });
+});
+
+test("saving a profile waits for another lap holding the lock, and a stale lock is taken over", () => {
+  const dir = tmp();
+  const file = path.join(dir, "config.json");
+  fs.writeFileSync(`${file}.lock`, "");
+  const old = new Date(Date.now() - 60_000);
+  fs.utimesSync(`${file}.lock`, old, old);
+  saveProfile(file, "a", { base: "http://a", key: "k" });
+  assert.deepEqual(profileNames(file), ["a"]);
+  assert.equal(fs.existsSync(`${file}.lock`), false, "the lock is gone after saving");
+  fs.rmSync(dir, { recursive: true });
 });

@@ -6,14 +6,13 @@
 import { lookup as dnsLookup } from "node:dns/promises";
 import * as net from "node:net";
 import * as tls from "node:tls";
-import { HttpError, Unsupported, hasTerminal, isUUID, sessionIdFrom, ttyURL, waitReady, type Agent, type Api, type Diagnosis, type Session } from "./api.js";
-import { DEFAULT_PROFILE, type Env } from "./config.js";
-import { connectApi, findCredentials, mask, type Found } from "./auth.js";
-import { colourWanted, paintMarks } from "./colour.js";
+import { HttpError, Unsupported, connectApi, hasTerminal, isUUID, sessionIdFrom, terminalTarget, waitReady, type Agent, type Api, type Diagnosis, type Session } from "./api.js";
+import { findCredentials, type Found } from "./auth.js";
+import { cleanText, json, print } from "./output.js";
+import { DEFAULT_PROFILE, mask, type ProxySettings } from "./settings.js";
 import { describeProxy, proxyFor } from "./proxy.js";
 import { EXIT_FAILURE, EXIT_OK, LapError, describe, networkReason, visible } from "./errors.js";
 import { say, type IO } from "./io.js";
-import { safeJson } from "./lifecycle.js";
 import { TIMINGS } from "./tty.js";
 import type { Link } from "./ws.js";
 
@@ -66,20 +65,19 @@ class Report {
 
   // more writes lines that belong to the last step, indented under it.
   more(lines: string[]): void {
-    if (lines.length > 0) this.out().write(lines.map((l) => `  ${l}\n`).join(""));
+    if (lines.length > 0) this.emit(lines.map((l) => `  ${l}\n`).join(""));
   }
 
   // toStderr keeps stdout for --json.
   toStderr = false;
 
-  private out() {
-    return this.toStderr ? this.io.stderr : this.io.stdout;
+  private line(mark: Mark, step: string, detail: string, hint = ""): void {
+    this.emit(`${mark} ${step} — ${detail}\n${hint ? `  ${hint}\n` : ""}`);
   }
 
-  private line(mark: Mark, step: string, detail: string, hint = ""): void {
-    const text = `${mark} ${step} — ${detail}\n${hint ? `  ${hint}\n` : ""}`;
-    const tty = this.toStderr ? !!this.io.stderrIsTTY : this.io.stdoutIsTTY;
-    this.out().write(colourWanted(tty, this.io.env) ? paintMarks(text) : text);
+  private emit(text: string): void {
+    if (this.toStderr) this.io.stderr.write(cleanText(text));
+    else print(this.io, text);
   }
 }
 
@@ -95,7 +93,7 @@ export async function doctor(io: IO, opts: DoctorOptions): Promise<number> {
 
 async function checkPath(io: IO, opts: DoctorOptions, found: Found, r: Report): Promise<void> {
   const url = new URL(found.config.base);
-  const proxy = checkProxy(url, io.env, r);
+  const proxy = checkProxy(url, io.settings.proxy, r);
   if (proxy === false) return;
   // Through a proxy, the proxy is the host this machine must reach.
   const hop = proxy ?? url;
@@ -147,29 +145,27 @@ function checkConfig(io: IO, r: Report): Found | null {
 // checkProxy reports the proxy lap uses for the platform (proxy.ts decides,
 // as for every call): its URL, null for none, or false when the setting is
 // unusable.
-function checkProxy(url: URL, env: Env, r: Report): URL | null | false {
-  // Lowercase first, as proxy.ts (and curl) read them.
-  const pick = (names: string[]) => names.map((n) => [n, env[n]?.trim()] as const).find(([, v]) => v);
+function checkProxy(url: URL, proxies: ProxySettings, r: Report): URL | null | false {
   const secure = url.protocol === "https:";
-  const own = pick(secure ? ["https_proxy", "HTTPS_PROXY"] : ["http_proxy", "HTTP_PROXY"]);
-  const other = pick(secure ? ["http_proxy", "HTTP_PROXY"] : ["https_proxy", "HTTPS_PROXY"]);
-  const noProxy = pick(["no_proxy", "NO_PROXY"]);
+  const own = secure ? proxies.https : proxies.http;
+  const other = secure ? proxies.http : proxies.https;
+  const noProxy = proxies.noProxy ? { name: "NO_PROXY", value: proxies.noProxy } : undefined;
   if (!own) {
-    const set = [other && `${other[0]} (for ${secure ? "http" : "https"}:// only)`, noProxy && `${noProxy[0]}`].filter(Boolean);
+    const set = [other && `${other.name} (for ${secure ? "http" : "https"}:// only)`, noProxy && noProxy.name].filter(Boolean);
     r.ok("proxy", set.length ? `none for ${url.protocol}// (set: ${set.join(", ")})` : "none (HTTPS_PROXY, HTTP_PROXY and NO_PROXY are not set)");
     return null;
   }
   let proxy: URL | null;
   try {
-    proxy = proxyFor(url, env);
+    proxy = proxyFor(url, proxies);
   } catch (err) {
     return r.fail("proxy", describe(err), err instanceof LapError ? err.hint : "");
   }
   if (proxy === null) {
-    r.ok("proxy", `${noProxy![0]}=${visible(noProxy![1])} exempts ${url.host} from ${own[0]}`);
+    r.ok("proxy", `${noProxy!.name}=${visible(noProxy!.value)} exempts ${url.host} from ${own.name}`);
     return null;
   }
-  r.ok("proxy", `${own[0]}=${describeProxy(proxy)} is used for ${url.host}${noProxy ? ` (${noProxy[0]} does not exempt it)` : ""}`);
+  r.ok("proxy", `${own.name}=${describeProxy(proxy)} is used for ${url.host}${noProxy ? ` (${noProxy.name} does not exempt it)` : ""}`);
   return proxy;
 }
 
@@ -323,7 +319,7 @@ async function checkPlatform(io: IO, api: Api, target: Target, opts: DoctorOptio
     else r.fail("platform", describe(err), err instanceof LapError ? err.hint : "");
     return;
   }
-  if (opts.json) io.stdout.write(safeJson(bundle) + "\n");
+  if (opts.json) io.stdout.write(json(bundle));
   const issues = Array.isArray(bundle.detected_issues) ? bundle.detected_issues.filter(isRecord) : [];
   const high = issues.filter((i) => i.severity === "high").length;
   const status = isRecord(bundle.session) && bundle.session.status !== undefined ? `, ${visible(bundle.session.status, 20)}` : "";
@@ -398,19 +394,19 @@ async function checkSession(io: IO, api: Api, first: Session, opts: DoctorOption
     r.note("websocket", "this session's harness has no terminal: nothing to upgrade");
     return;
   }
-  let url: string;
+  let target: ReturnType<typeof terminalTarget>;
   try {
-    url = ttyURL(session, api.base, io.env.LAP_TTY_FALLBACK);
+    target = terminalTarget(session, api.base, io.settings);
   } catch (err) {
     r.fail("websocket", describe(err), err instanceof LapError ? err.hint : "");
     return;
   }
+  const { url, ...dialOpts } = target;
   const shown = url.split("?")[0];
-  const token = io.env.LAP_TTY_TOKEN || session.tty_token || undefined;
   const dialStart = Date.now();
   let link: Link;
   try {
-    link = await io.dial(url, { token });
+    link = await io.dial(url, dialOpts);
   } catch (err) {
     const hint = err instanceof LapError && err.hint ? err.hint : "is the sandbox's address reachable from here? LAP_TTY_FALLBACK names another";
     r.fail("websocket", describe(err), hint);

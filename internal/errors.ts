@@ -1,6 +1,8 @@
 // One error type for everything the user is meant to read. lap.ts prints it
 // as "✗ message" plus an optional hint line and exits with its code.
 
+import { visible } from "./output.js";
+
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
@@ -20,23 +22,10 @@ export class LapError extends Error {
   }
 }
 
+export { visible };
+
 export function usageError(message: string, hint = "run 'lap --help' for usage"): LapError {
   return new LapError(message, hint, EXIT_USAGE);
-}
-
-// visible makes a string that came from the network safe to print on a
-// terminal: control characters (ESC, BEL, C1, DEL, ...) become \xNN, so a
-// hostile server cannot move the cursor, retitle the window or hide text.
-export function visible(s: unknown, max = 300): string {
-  let text = typeof s === "string" ? s : JSON.stringify(s) ?? String(s);
-  if (text.length > max) text = text.slice(0, max) + "…";
-  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => {
-    if (c === "\n") return "\\n";
-    if (c === "\r") return "\\r";
-    if (c === "\t") return "\\t";
-    const hex = c.charCodeAt(0).toString(16).padStart(2, "0");
-    return c.charCodeAt(0) > 0xff ? `\\u${hex.padStart(4, "0")}` : `\\x${hex}`;
-  });
 }
 
 // describe turns anything thrown into one line, without a stack trace.

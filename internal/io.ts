@@ -1,10 +1,12 @@
 // IO is the one object through which commands reach the outside world:
-// streams, terminal flags, environment, home directory and the HTTP and
-// WebSocket clients. lap.ts builds it from the process; tests build their own.
+// streams, terminal flags, settings, home directory and the HTTP and
+// WebSocket clients. lap.ts builds it from the process; tests build their
+// own. Asking the user a question lives here too.
 
 import type { Readable, Writable } from "node:stream";
-import type { Env } from "./config.js";
 import type { Fetch } from "./api.js";
+import { LapError } from "./errors.js";
+import type { Env, Settings } from "./settings.js";
 import type { Terminal } from "./tty.js";
 import type { DialOptions, Link } from "./ws.js";
 
@@ -16,7 +18,9 @@ export interface IO {
   stdoutIsTTY: boolean;
   // Whether stderr is a terminal (progress spinners); absent means no.
   stderrIsTTY?: boolean;
+  // The environment as given; commands read settings, not this.
   env: Env;
+  settings: Settings;
   home: string;
   fetch: Fetch;
   // Loads the WebSocket client only when a command attaches, keeping
@@ -25,7 +29,32 @@ export interface IO {
   terminal: () => Terminal;
 }
 
-// say writes one line for the user to stderr.
-export function say(io: IO, line: string): void {
-  io.stderr.write(line + "\n");
+export { say } from "./output.js";
+
+// prompt reads one line from the terminal. With hidden set, what is typed
+// is not echoed (the prompt itself still is). Ctrl-C rejects with cancelled.
+export async function prompt(io: IO, question: string, hidden: boolean, cancelled = "login cancelled"): Promise<string> {
+  const readline = await import("node:readline");
+  const { Writable } = await import("node:stream");
+  let muted = false;
+  const output = new Writable({
+    write(chunk, _enc, done) {
+      if (!muted) io.stderr.write(chunk);
+      done();
+    },
+  });
+  const rl = readline.createInterface({ input: io.stdin, output, terminal: true });
+  return new Promise((resolve, reject) => {
+    rl.question(question, (answer) => {
+      rl.close();
+      if (hidden) io.stderr.write("\n");
+      resolve(answer);
+    });
+    muted = hidden;
+    rl.on("SIGINT", () => {
+      rl.close();
+      io.stderr.write("\n");
+      reject(new LapError(cancelled));
+    });
+  });
 }

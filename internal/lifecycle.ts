@@ -2,10 +2,10 @@
 // --follow tails its events), `lap restart` brings a dead one back in a fresh
 // sandbox.
 
-import { HttpError, isUUID, sessionIdFrom, type Api, type LogEntry, type Session } from "./api.js";
-import { connectApi, prompt } from "./auth.js";
+import { HttpError, connectApi, isUUID, sessionIdFrom, type Api, type LogEntry, type Session } from "./api.js";
 import { LapError, usageError, visible } from "./errors.js";
-import { say, type IO } from "./io.js";
+import { prompt, say, type IO } from "./io.js";
+import { cleanText, json, print } from "./output.js";
 import { findSession } from "./sessions.js";
 
 // The exit status after Ctrl-C, as a shell reports SIGINT.
@@ -49,12 +49,12 @@ export async function logs(io: IO, opts: LogsOptions): Promise<number> {
   const session = await targetSession(api, opts.target);
   const entries = await api.sessionLog(session.id);
   if (opts.json) {
-    io.stdout.write(safeJson(entries) + "\n");
+    io.stdout.write(json(entries));
   } else {
     const reason = session.failure_reason ? `: ${visible(session.failure_reason, 200)}` : "";
     say(io, `· session ${session.id} — ${visible(session.status, 20)}${reason}`);
     const width = io.stdoutIsTTY ? io.terminal().size()?.cols : undefined;
-    for (const e of entries) io.stdout.write(entryLine(e, width) + "\n");
+    print(io, entries.map((e) => entryLine(e, width) + "\n").join(""));
     if (entries.length === 0) say(io, "· no entries yet");
   }
   if (!opts.follow) return 0;
@@ -133,18 +133,6 @@ export function clock(at: unknown, now = new Date()): string {
   const time = `${two(t.getHours())}:${two(t.getMinutes())}:${two(t.getSeconds())}`;
   const sameDay = t.getFullYear() === now.getFullYear() && t.getMonth() === now.getMonth() && t.getDate() === now.getDate();
   return sameDay ? time : `${t.getFullYear()}-${two(t.getMonth() + 1)}-${two(t.getDate())} ${time}`;
-}
-
-// safeJson is JSON.stringify with the characters it leaves raw that a
-// terminal still obeys (DEL, C1 controls) escaped too: the same data.
-export function safeJson(v: unknown): string {
-  return JSON.stringify(v, null, 2).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
-}
-
-// streamText keeps newlines and tabs of an agent's text and makes every
-// other control character visible.
-export function streamText(s: string): string {
-  return s.replace(/\r\n/g, "\n").replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => visible(c));
 }
 
 // follow tails the session's events until Ctrl-C (0), the session ends (0)
@@ -269,7 +257,7 @@ export class EventPrinter {
   private text(partId: string, piece: string): void {
     if (piece === "") return;
     this.printed.set(partId, (this.printed.get(partId) ?? "") + piece);
-    const safe = streamText(piece);
+    const safe = cleanText(piece.replace(/\r\n/g, "\n"));
     this.io.stdout.write(safe);
     this.midLine = !safe.endsWith("\n");
   }

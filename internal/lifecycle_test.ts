@@ -1,17 +1,13 @@
 import { test, after } from "node:test";
 import http from "node:http";
-import path from "node:path";
-import { spawn } from "node:child_process";
-import { once } from "node:events";
 import assert from "node:assert/strict";
 import { Api, Unsupported, serverEvents } from "./api.js";
 import { LapError } from "./errors.js";
-import { clock, entryLine, logs, restart, safeJson, streamText } from "./lifecycle.js";
+import { clock, entryLine, logs, restart } from "./lifecycle.js";
 import { nodeFetch } from "./nodefetch.js";
 import { startPlatform, type Platform, type PlatformOptions } from "./platform/platform.js";
 import { memoryIO } from "./testutil/testio.js";
 import { memoryTerminal } from "./testutil/testterm.js";
-import { REPO } from "./testutil/repo.js";
 
 // Every kind of byte a hostile server could use to take over a terminal.
 const HOSTILE = "\x1b]0;pwned\x07\x1b[2J\x9b31m\u2028\x7f";
@@ -141,12 +137,6 @@ test("the entry line shows local time, and the date for other days", () => {
   const line = entryLine({ at: at.toISOString(), kind: "tool", title: "Read", detail: "x".repeat(500), meta: "1.2s" }, 60);
   assert.equal([...line].length, 60);
   assert.match(line, /…  \(1\.2s\)$/);
-});
-
-test("safe JSON and streamed text keep the data but escape what a terminal would obey", () => {
-  assert.equal(safeJson("\x9b"), '"\\u009b"');
-  assert.equal(JSON.parse(safeJson("a\x7fb")), "a\x7fb");
-  assert.equal(streamText("a\r\nb\tc\x1b[2J"), "a\nb\tc\\x1b[2J");
 });
 
 test("server-sent events are read whole across any split, and lines that are not JSON are skipped", async () => {
@@ -300,23 +290,3 @@ test("malformed answers to diagnose, restart and events are one-line errors, and
   await assert.rejects(olderEvents.next(), /does not offer following a session's events \(an older platform\? it answered 404\)/);
 });
 
-test("a real lap logs -f process ends with exit 0 on SIGINT (Ctrl-C), after printing what streamed", async () => {
-  const { p, agentId } = await platform({ heartbeatMs: 50 });
-  const id = await newSession(p, agentId);
-  const entry = path.join(REPO, "internal", "testutil", "pickentry.ts");
-  const child = spawn(process.execPath, ["--import", "tsx", entry, "logs", id, "-f"], {
-    cwd: REPO, env: { PATH: process.env.PATH ?? "", HOME: "/nonexistent", LAP_BASE_URL: p.url, LAP_MASTER_KEY: p.key },
-  });
-  let out = "";
-  let err = "";
-  child.stdout.on("data", (d: Buffer) => (out += d));
-  child.stderr.on("data", (d: Buffer) => (err += d));
-  const exited = once(child, "close");
-  await waitFor(() => /Ctrl-C stops/.test(err), "the follow line");
-  await new Api(p.url, p.key, nodeFetch as typeof fetch).sendMessage(id, "over the wire");
-  await waitFor(() => out.includes("echo: over the wire"), "the streamed answer");
-  child.kill("SIGINT");
-  const [code] = await exited;
-  assert.equal(code, 0, err);
-  assert.match(out, /^\d\d:\d\d:\d\d  created /);
-});

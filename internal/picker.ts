@@ -3,12 +3,13 @@
 // draws on stderr's alternate screen, so stdout stays clean and the screen
 // comes back exactly as it was, and leaves one summary line behind.
 
-import { hasTerminal, type Agent, type Api, type Session } from "./api.js";
-import { connectApi, findCredentials, login } from "./auth.js";
+import { connectApi, hasTerminal, type Agent, type Api, type Session } from "./api.js";
+import { findCredentials, login } from "./auth.js";
 import { attachSession, openAgent, type AttachOptions, type OpenOptions } from "./attach.js";
 import { LapError, visible } from "./errors.js";
 import { say, type IO } from "./io.js";
-import { agentNames, since } from "./sessions.js";
+import { since } from "./output.js";
+import { agentNames } from "./sessions.js";
 
 // What the picker exits with on Ctrl-C, as a shell reports SIGINT.
 export const EXIT_INTERRUPTED = 130;

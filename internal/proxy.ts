@@ -16,7 +16,7 @@ import * as net from "node:net";
 import { Readable } from "node:stream";
 import * as tls from "node:tls";
 import type { Fetch } from "./api.js";
-import type { Env } from "./config.js";
+import type { ProxySettings } from "./settings.js";
 import { LapError, networkReason, visible } from "./errors.js";
 import { nodeFetch } from "./nodefetch.js";
 
@@ -27,12 +27,12 @@ const CONNECT_TIMEOUT_MS = 20_000;
 // proxyFor is the proxy for a URL: https_proxy for https and wss, http_proxy
 // for http and ws (lowercase first, as curl reads them), none when NO_PROXY
 // covers the host. A proxy without a scheme is taken as http://.
-export function proxyFor(target: URL, env: Env): URL | null {
+export function proxyFor(target: URL, proxies: ProxySettings): URL | null {
   const secure = target.protocol === "https:" || target.protocol === "wss:";
-  const name = secure ? (env.https_proxy ? "https_proxy" : "HTTPS_PROXY") : env.http_proxy ? "http_proxy" : "HTTP_PROXY";
-  const raw = env[name]?.trim();
-  if (!raw) return null;
-  if (bypassed(target, env.no_proxy || env.NO_PROXY || "")) return null;
+  const chosen = secure ? proxies.https : proxies.http;
+  if (!chosen) return null;
+  const { name, value: raw } = chosen;
+  if (bypassed(target, proxies.noProxy)) return null;
   let proxy: URL;
   try {
     proxy = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw : `http://${raw}`);
@@ -162,7 +162,7 @@ function secureOver(socket: net.Socket, host: string, extra: tls.ConnectionOptio
 // proxyFetch is a fetch that goes through the proxy the environment names
 // for each URL, and is global fetch for URLs the proxy does not apply to.
 // extra is for tests (a CA for a certificate made by the test).
-export function proxyFetch(env: Env, extra: tls.ConnectionOptions = {}): Fetch {
+export function proxyFetch(env: ProxySettings, extra: tls.ConnectionOptions = {}): Fetch {
   const fetchThrough = async (input: string | URL | Request, init: RequestInit = {}): Promise<Response> => {
     const url = new URL(input instanceof Request ? input.url : String(input));
     const proxy = proxyFor(url, env);
@@ -225,7 +225,7 @@ export type CreateConnection = (options: object, done: (err: Error | null, socke
 
 // wsConnection is the createConnection for a WebSocket to url through the
 // proxy, or undefined when no proxy applies. extra is for tests.
-export function wsConnection(url: string, env: Env, extra: tls.ConnectionOptions = {}): CreateConnection | undefined {
+export function wsConnection(url: string, env: ProxySettings, extra: tls.ConnectionOptions = {}): CreateConnection | undefined {
   const target = new URL(url);
   const proxy = proxyFor(target, env);
   if (!proxy) return undefined;

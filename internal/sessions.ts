@@ -1,11 +1,10 @@
 // The session commands: `lap sessions [agent]` lists them, `lap stop <id>`
 // stops one.
 
-import { HttpError, isUUID, sessionIdFrom, type Api, type Session } from "./api.js";
-import { table } from "./agents.js";
-import { connectApi, prompt } from "./auth.js";
+import { HttpError, connectApi, isUUID, sessionIdFrom, type Api, type Session } from "./api.js";
 import { LapError, usageError, visible } from "./errors.js";
-import { say, type IO } from "./io.js";
+import { prompt, type IO } from "./io.js";
+import { duration, json, print, say, since, table } from "./output.js";
 
 // Statuses after which there is nothing left to stop.
 const STOPPED = new Set(["dead", "stopped", "deleted"]);
@@ -51,7 +50,8 @@ export async function listSessions(io: IO, opts: ListOptions = {}): Promise<void
   }
   const rows = newestFirst(await api.listSessions(agentId)).map((s) => sessionRow(s, names));
   const now = (opts.now ?? Date.now)();
-  io.stdout.write(opts.json ? JSON.stringify(rows, null, 2) + "\n" : sessionTable(rows, now));
+  if (opts.json) io.stdout.write(json(rows));
+  else print(io, sessionTable(rows, now));
 }
 
 // agentNames maps agent ids to names, for showing sessions.
@@ -84,9 +84,9 @@ function sessionRow(s: Session, names: Map<string, string | null>): SessionRow {
 export function sessionTable(rows: SessionRow[], now: number): string {
   const cells = rows.map((r) => [
     r.id.slice(0, 8),
-    visible(r.agent ?? r.agent_id.slice(0, 8), 40),
-    visible(r.status, 20),
-    visible(r.phase ?? "-", 30),
+    r.agent ?? r.agent_id.slice(0, 8),
+    r.status,
+    r.phase ?? "-",
     since(r.created_at, now),
     r.last_seen_at ? `${since(r.last_seen_at, now)} ago` : "-",
     reapedIn(r, now),
@@ -102,19 +102,7 @@ export function reapedIn(r: SessionRow, now: number): string {
   const seen = Date.parse(r.last_seen_at ?? r.created_at ?? "");
   if (Number.isNaN(seen)) return "-";
   const left = seen + r.idle_timeout_ms - now;
-  return left <= 0 ? "now" : since(new Date(now - left).toISOString(), now);
-}
-
-// since words the time from an ISO date to now the way ps and kubectl do:
-// 45s, 12m, 5h, 3d. "-" when the date is missing or unreadable.
-export function since(iso: string | null, now: number): string {
-  const t = Date.parse(iso ?? "");
-  if (Number.isNaN(t)) return "-";
-  const s = Math.max(0, Math.floor((now - t) / 1000));
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m`;
-  if (s < 48 * 3600) return `${Math.floor(s / 3600)}h`;
-  return `${Math.floor(s / 86400)}d`;
+  return left <= 0 ? "now" : duration(left);
 }
 
 // stopSession runs `lap stop <id>` and returns the exit status. On a

@@ -4,7 +4,8 @@ import { randomUUID } from "node:crypto";
 import { Api, type Session } from "./api.js";
 import { LapError } from "./errors.js";
 import { startPlatform, type Platform } from "./platform/platform.js";
-import { findSession, listSessions, sessionTable, since, stopSession, type SessionRow } from "./sessions.js";
+import { findSession, listSessions, sessionTable, stopSession, type SessionRow } from "./sessions.js";
+import { since } from "./output.js";
 import { memoryIO } from "./testutil/testio.js";
 
 const NOW = Date.parse("2025-06-01T12:00:00Z");

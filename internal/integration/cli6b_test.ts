@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
 import * as tls from "node:tls";
-import { parseCommand } from "../../lap.js";
+import { parseCommand } from "../cli.js";
 import { startPlatform, type Platform, type PlatformOptions } from "../platform/platform.js";
 import { hasOpenssl, makeCerts, startProxy, type TestCerts } from "../testutil/testnet.js";
 import { Lap, assertUsageErrors, attachAndRun, homes, lap } from "../testutil/testcli.js";

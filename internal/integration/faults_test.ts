@@ -218,7 +218,7 @@ test("a 200 with the wrong shape is one clear line", async () => {
   });
   const r = await agentsAgainst(server);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /^✗ 127\.0\.0\.1:\d+: the agents list answer has an unexpected shape\n/);
+  assert.match(r.stderr, /^✗ 127\.0\.0\.1:\d+: the agents list answer has an unexpected shape: no data array\n/);
 });
 
 test("a huge error body is cut, not read into memory whole", async () => {

@@ -2,9 +2,7 @@
 // plain bash, into which the tests type the command, then keys; what the
 // pane shows (capture-pane), its size (resize-window) and its tty settings
 // (stty -g before and after) are checked the way a user would see them.
-// Runs the picker through internal/testutil/pickentry.ts with tsx.
-//
-// Needs tmux and python3 on PATH.
+// Runs the compiled lap: needs `make build` first; tmux and python3 on PATH.
 
 import assert from "node:assert/strict";
 import { execFile, execFileSync } from "node:child_process";
@@ -15,14 +13,13 @@ import path from "node:path";
 import { after, before, test } from "node:test";
 import { promisify } from "node:util";
 import { startPlatform, type Platform } from "../platform/platform.js";
-import { REPO } from "../testutil/repo.js";
+import { LAP, REPO } from "../testutil/repo.js";
 
 const run = promisify(execFile);
 
 // Generous: a loaded 2-core machine can take seconds to start node with tsx.
 const DEADLINE_MS = 20_000;
 const POLL_MS = 100;
-const ENTRY = path.join(REPO, "internal", "testutil", "pickentry.ts");
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "lap-picker-"));
 const home = path.join(tmp, "home");
@@ -132,11 +129,13 @@ class Term {
 const config = path.join(tmp, "config.json");
 const emptyConfig = path.join(tmp, "empty.json");
 
-function picker(term: Term, what = "first-run"): Promise<void> {
-  return term.line(`node --import tsx '${ENTRY}' ${what}`);
+// picker types `lap` (or `lap attach`) with no more arguments.
+function picker(term: Term, what = ""): Promise<void> {
+  return term.line(`node '${LAP}'${what ? ` ${what}` : ""}`);
 }
 
 before(async () => {
+  if (!fs.existsSync(LAP)) throw new Error("build/lap.js is missing: run `make build` first");
   fs.mkdirSync(home, { mode: 0o700 });
   // Keeps the server up between tests: one exiting with its last session
   // races the next test's new-session.
@@ -196,7 +195,7 @@ test("arrows and Ctrl-N/Ctrl-P move the selection; Esc cancels with 0, Ctrl-C wi
   await picker(term);
   await term.expect(/^> Gamma-Shell/m);
   await term.keys("C-c");
-  await term.expect(/^outer\$ node .*first-run\nouter\$$/m);
+  await term.expect(/^outer\$ node '\S+lap\.js'\nouter\$$/m);
   assert.equal(await term.status(), "130");
   assert.equal(await term.stty(), before);
   assert.equal(await term.modes(), "0 1");

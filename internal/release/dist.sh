@@ -1,14 +1,17 @@
 #!/bin/sh
 # Builds dist/lap-<version>.tar.gz from an existing build/ (make dist runs
-# make build first): the files make install installs, the Makefile that
-# installs them offline (internal/release/dist.mk), README.md, LICENSE and SHA256SUMS.
+# make build first): the files make install installs, the registry tarball of
+# each run-time package (vendor/, checked against package-lock.json), the
+# Makefile that installs them offline (internal/release/dist.mk), the bill of
+# materials (sbom.cdx.json), README.md, LICENSE and SHA256SUMS.
 #
 #   sh internal/release/dist.sh OUTDIR MODULE...   (MODULE: the Makefile's RUNTIME list)
 #
 # The archive is reproducible: the same commit gives the same bytes. Every
 # entry carries the commit's time, owner 0/0, mode 0644 (0755 for
 # directories and lap.js), in name order, and gzip stores no name or time.
-# Needs GNU tar (for --sort) and sha256sum.
+# Needs GNU tar (for --sort) and sha256sum; the first run needs npm to fetch
+# the tarballs (kept in node_modules/.cache/lap-dist, so later runs are offline).
 set -eu
 
 out=$1
@@ -32,23 +35,27 @@ trap 'rm -rf "$stage"' EXIT
 root=$stage/$name
 lib=$root/lib
 
-# lib/ is laid out exactly as make install lays out $PREFIX/lib/lap.
-mkdir -p "$lib/internal" "$lib/node_modules"
+# lib/ is laid out as make install lays out $PREFIX/lib/lap, but for the
+# run-time packages: make install unpacks those from vendor/.
+mkdir -p "$lib/internal"
 cp build/lap.js build/version.json "$lib/"
 for module in "$@"; do
 	cp "build/internal/$module.js" "$lib/internal/"
 done
 printf '{"type":"commonjs","private":true}\n' >"$lib/package.json"
-cp -R node_modules/ws "$lib/node_modules/ws"
+node build/internal/release/vendor.js --out "$root/vendor"
 cp internal/release/dist.mk "$root/Makefile"
 cp README.md LICENSE "$root/"
 
 # A tree with uncommitted changes must not pass for the commit itself.
+commit=$(git rev-parse HEAD)
 if [ -n "$(git status --porcelain)" ]; then
+	commit=$commit-dirty
 	node -e 'const f=process.argv[1],fs=require("fs"),v=JSON.parse(fs.readFileSync(f,"utf8"));
 if(!v.commit.endsWith("-dirty"))v.commit+="-dirty";fs.writeFileSync(f,JSON.stringify(v)+"\n")' "$lib/version.json"
 	echo "dist: the working tree has uncommitted changes; version says $(cat "$lib/version.json")" >&2
 fi
+node build/internal/release/sbom.js --commit "$commit" --epoch "$epoch" >"$root/sbom.cdx.json"
 
 # Modes are set here rather than inherited from the umask and the checkout.
 find "$root" -type d -exec chmod 0755 {} +

@@ -19,6 +19,8 @@ import { after, test } from "node:test";
 import zlib from "node:zlib";
 import { startPlatform } from "../platform/platform.js";
 import { REPO } from "../testutil/repo.js";
+import { type Bom, render as renderSbom, sbom } from "./sbom.js";
+import { tarballs } from "./vendor.js";
 
 const ROOT = REPO;
 const VERSION = (JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as { version: string }).version;
@@ -114,6 +116,8 @@ function byPathComponents(a: string, b: string): number {
 let archive: Buffer;
 let entries: Entry[];
 let dirtyAtBuild: boolean | null = null;
+const content = (name: string) => entries.find((e) => e.type === "file" && e.name === `${NAME}/${name}`)!.data;
+const lock = () => JSON.parse(fs.readFileSync(path.join(ROOT, "package-lock.json"), "utf8")) as unknown;
 
 test("make dist builds the same bytes twice, whatever the umask and the clock", { timeout: 3 * STEP_MS }, async () => {
   const dirtyBefore = dirty();
@@ -131,27 +135,67 @@ test("make dist builds the same bytes twice, whatever the umask and the clock", 
   entries = untar(zlib.gunzipSync(archive));
 });
 
-test("the archive holds what make install installs, the offline Makefile, README, LICENSE and SHA256SUMS", () => {
-  const ws = path.join(ROOT, "node_modules", "ws");
+test("the archive holds what make install installs, the registry tarball of ws, the SBOM, the offline Makefile, README, LICENSE and SHA256SUMS", () => {
   const expected = [
-    "LICENSE", "Makefile", "README.md", "SHA256SUMS",
+    "LICENSE", "Makefile", "README.md", "SHA256SUMS", "sbom.cdx.json",
     "lib/lap.js", "lib/version.json", "lib/package.json",
     ...runtimeModules().map((m) => `lib/internal/${m}.js`),
-    ...filesUnder(ws).map((f) => `lib/node_modules/ws/${f}`),
+    "vendor/MANIFEST", ...tarballs(lock()).map((t) => `vendor/${t.file}`),
   ].map((f) => `${NAME}/${f}`);
   const files = entries.filter((e) => e.type === "file");
   assert.deepEqual(files.map((e) => e.name).sort(), expected.sort());
   assert.deepEqual(entries.filter((e) => e.type === "other"), [], "only files and directories");
 
-  const content = (name: string) => files.find((e) => e.name === `${NAME}/${name}`)!.data;
   for (const m of runtimeModules()) assert.ok(content(`lib/internal/${m}.js`).equals(fs.readFileSync(path.join(ROOT, "build", "internal", `${m}.js`))), m);
-  for (const f of filesUnder(ws)) assert.ok(content(`lib/node_modules/ws/${f}`).equals(fs.readFileSync(path.join(ws, f))), f);
   assert.ok(content("lib/lap.js").equals(fs.readFileSync(path.join(ROOT, "build", "lap.js"))));
   assert.ok(content("README.md").equals(fs.readFileSync(path.join(ROOT, "README.md"))));
   assert.ok(content("LICENSE").equals(fs.readFileSync(path.join(ROOT, "LICENSE"))));
   assert.match(content("LICENSE").toString(), /^MIT License\n\nCopyright \(c\) 2026 the lap authors\n/);
-  assert.match(content("lib/node_modules/ws/LICENSE").toString(), /Permission is hereby granted/);
   assert.ok(content("Makefile").equals(fs.readFileSync(path.join(ROOT, "internal", "release", "dist.mk"))));
+});
+
+test("each vendored tarball is the one package-lock.json names: its SHA-512 is the lock's integrity", () => {
+  const list = tarballs(lock());
+  assert.deepEqual(list.map((t) => t.name), ["ws"]);
+  for (const t of list) {
+    // What the README tells an auditor to run: openssl dgst -sha512 -binary vendor/<file> | base64
+    assert.equal(`sha512-${createHash("sha512").update(content(`vendor/${t.file}`)).digest("base64")}`, t.integrity, t.file);
+  }
+  assert.equal(content("vendor/MANIFEST").toString(), list.map((t) => `${t.file} ${t.dir}\n`).join(""));
+});
+
+test("sbom.cdx.json is the bill of materials of this commit, dated at the commit", () => {
+  const bom = JSON.parse(content("sbom.cdx.json").toString()) as Bom;
+  const commit = bom.metadata.component.properties![0].value;
+  assert.match(commit, new RegExp(`^${git("rev-parse", "HEAD")}(-dirty)?$`));
+  const version = JSON.parse(content("lib/version.json").toString()) as { commit: string };
+  assert.equal(commit.endsWith("-dirty"), version.commit.endsWith("-dirty"), "the SBOM and lap --version agree on a dirty tree");
+  const epoch = Number(process.env.SOURCE_DATE_EPOCH || git("log", "-1", "--format=%ct"));
+  assert.equal(content("sbom.cdx.json").toString(), renderSbom(sbom({ lock: lock(), commit, epoch })));
+  assert.deepEqual(bom.components.map((c) => c.purl), tarballs(lock()).map((t) => `pkg:npm/${t.name}@${t.version}`));
+});
+
+test("npm pack, make install, make print-runtime, the archive and the coverage gate ship the same modules: internal/*.ts but the tests", () => {
+  const rule = fs.readdirSync(path.join(ROOT, "internal"))
+    .filter((f) => f.endsWith(".ts") && !f.endsWith("_test.ts"))
+    .map((f) => f.slice(0, -3)).sort();
+  assert.deepEqual(runtimeModules(), rule, "make print-runtime");
+  const archived = entries.filter((e) => e.type === "file" && e.name.startsWith(`${NAME}/lib/internal/`)).map((e) => path.posix.basename(e.name, ".js")).sort();
+  assert.deepEqual(archived, rule, "the archive's lib/internal");
+  const checkoutInstall = path.join(tmp, "checkout-install");
+  run("make", ["-s", "-o", "build", "install", `DESTDIR=${checkoutInstall}`, "PREFIX=/usr"]);
+  const installedFromCheckout = fs.readdirSync(path.join(checkoutInstall, "usr", "lib", "lap", "internal")).map((f) => path.basename(f, ".js")).sort();
+  assert.deepEqual(installedFromCheckout, rule, "make install from the checkout");
+
+  const packed = JSON.parse(run("npm", ["pack", "--dry-run", "--json", "--offline", "--ignore-scripts"])) as { files: { path: string }[] }[];
+  assert.deepEqual(packed[0].files.map((f) => f.path).sort(), [
+    "LICENSE", "README.md", "package.json", "build/lap.js", "build/version.json",
+    ...rule.map((m) => `build/internal/${m}.js`),
+  ].sort(), "npm pack (package.json files)");
+
+  // make -n prints the coverage command without running it.
+  const gate = run("make", ["-n", "-o", "build", "test"]);
+  assert.match(gate, /--include 'internal\/\*\.ts' --exclude 'internal\/\*_test\.ts'/, "c8 counts internal/*.ts but the tests");
 });
 
 test("every module the shipped JavaScript imports is in the archive, so no RUNTIME entry is forgotten", () => {
@@ -205,6 +249,21 @@ test("the unpacked archive installs with no network and no npm, and lap --versio
   const dir = path.join(unpacked, NAME);
   run("make", ["-s", "check"], { cwd: dir });
 
+  // On an older Node (or none), make install says so in lap's words and installs nothing.
+  const oldBin = path.join(tmp, "oldnode");
+  fs.mkdirSync(oldBin);
+  fs.writeFileSync(path.join(oldBin, "node"), "#!/bin/sh\necho 16.20.2\n", { mode: 0o755 });
+  const oldPrefix = path.join(tmp, "old-prefix");
+  for (const [env, args, line] of [
+    [{ ...process.env, PATH: `${oldBin}:${process.env.PATH}` }, [], "lap needs Node 18 or newer; this is Node 16.20.2"],
+    [process.env, ["NODE=/nonexistent/node"], "lap needs Node 18 or newer; this is Node none (no /nonexistent/node on the PATH)"],
+  ] as const) {
+    const r = spawnSync("make", ["-s", "install", `PREFIX=${oldPrefix}`, ...args], { cwd: dir, env, encoding: "utf8", timeout: STEP_MS });
+    assert.equal(r.stderr.split("\n")[0], line);
+    assert.notEqual(r.status, 0);
+    assert.equal(fs.existsSync(oldPrefix), false, "nothing installed");
+  }
+
   // An npm (and npx) that fails and leaves a mark, first on the PATH, also
   // where unshare is allowed: the install must not even try.
   const fakeBin = path.join(tmp, "fakebin");
@@ -240,8 +299,13 @@ test("the unpacked archive installs with no network and no npm, and lap --versio
   assert.deepEqual(filesUnder(destdir), []);
   assert.equal(fs.existsSync(npmCalled), false, "npm was called");
 
+  // Installed: lib/ as it is, and ws unpacked from the registry tarball,
+  // byte for byte what npm ci installed from the same lock.
   const installed = path.join(prefix, "lib", "lap");
-  assert.deepEqual(filesUnder(installed).sort(), filesUnder(path.join(dir, "lib")).sort());
+  const ws = path.join(ROOT, "node_modules", "ws");
+  assert.deepEqual(filesUnder(installed).sort(), [...filesUnder(path.join(dir, "lib")), ...filesUnder(ws).map((f) => `node_modules/ws/${f}`)].sort());
+  for (const f of filesUnder(ws)) assert.ok(fs.readFileSync(path.join(installed, "node_modules", "ws", f)).equals(fs.readFileSync(path.join(ws, f))), f);
+  assert.match(fs.readFileSync(path.join(installed, "node_modules", "ws", "LICENSE"), "utf8"), /Permission is hereby granted/);
   assert.equal(fs.statSync(path.join(installed, "lap.js")).mode & 0o777, 0o755);
 
   // The installed lap runs from anywhere: here, from a directory with no node_modules near it.

@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { once } from "node:events";
-import { parseCommand } from "../../lap.js";
+import { parseCommand } from "../cli.js";
 import { LapError } from "../errors.js";
 import { startPlatform, type Platform, type PlatformOptions } from "../platform/platform.js";
 

@@ -3,7 +3,7 @@
 // terminal flag is off unless a test switches one on. Not installed.
 
 import { PassThrough, Writable } from "node:stream";
-import type { Env } from "../config.js";
+import { readSettings, type Env } from "../settings.js";
 import type { IO } from "../io.js";
 import { memoryTerminal } from "./testterm.js";
 
@@ -14,6 +14,7 @@ export interface MemoryIO {
   stderr(): string;
 }
 
+// Settings are read from env as lap reads them, unless given.
 export function memoryIO(opts: Partial<Omit<IO, "env">> & { env?: Env } = {}): MemoryIO {
   const out: Buffer[] = [];
   const err: Buffer[] = [];
@@ -37,6 +38,7 @@ export function memoryIO(opts: Partial<Omit<IO, "env">> & { env?: Env } = {}): M
     terminal: () => memoryTerminal({ size: null }).term,
     ...opts,
     env: opts.env ?? {},
+    settings: opts.settings ?? readSettings(opts.env ?? {}, opts.home ?? "/nonexistent"),
   };
   return {
     io,

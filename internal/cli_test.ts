@@ -1,14 +1,22 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { parseCommand } from "./lap.js";
-import { parseDuration } from "./internal/config.js";
-import { assertUsageErrors } from "./internal/testutil/testcli.js";
+import { parseCommand } from "./cli.js";
+import { parseDuration } from "./settings.js";
+import { assertUsageErrors } from "./testutil/testcli.js";
 
 const TEN_MINUTES = 600_000;
 
 test("argv becomes a command, with flags before or after the positionals", () => {
   const table: [string[], unknown][] = [
-    [[], { cmd: "help", topic: "lap" }],
+    [[], { cmd: "start" }],
+    [["--profile", "work"], { cmd: "start", profile: "work" }],
+    [["--new"], { cmd: "help", topic: "lap" }],
+    [["attach"], { cmd: "attach", session: undefined, timeoutMs: TEN_MINUTES }],
+    [["logs", "demo"], { cmd: "logs", target: "demo" }],
+    [["logs", "-f", "demo", "--json"], { cmd: "logs", target: "demo", json: true, follow: true }],
+    [["restart", "abc", "--yes"], { cmd: "restart", session: "abc", yes: true, timeoutMs: TEN_MINUTES }],
+    [["restart", "--timeout", "30s", "abc"], { cmd: "restart", session: "abc", timeoutMs: 30_000 }],
+    [["doctor", "demo", "--json"], { cmd: "doctor", target: "demo", json: true, idleMs: 65_000, timeoutMs: TEN_MINUTES }],
     [["--help"], { cmd: "help", topic: "lap" }],
     [["-v"], { cmd: "version" }],
     [["login"], { cmd: "login" }],
@@ -34,7 +42,11 @@ test("bad argv is a usage error (exit 2) with the exact message", () => {
   const table: [string[], string][] = [
     [["--nope"], "unknown flag '--nope'"],
     [["demo", "--timeout"], "flag '--timeout' needs a value"],
-    [["attach"], "attach needs a session id"],
+    [["logs"], "logs needs a session id or an agent name"],
+    [["restart"], "restart needs a session id"],
+    [["logs", "a", "b"], "unexpected argument 'b' for 'lap logs'"],
+    [["agents", "--follow"], "--follow does not apply to 'lap agents'"],
+    [["stop", "x", "--timeout", "1s"], "--timeout does not apply to 'lap stop'"],
     [["attach", "a", "b"], "unexpected argument 'b'"],
     [["agents", "x"], "unexpected argument 'x' for 'lap agents'"],
     [["agents", "--new"], "--new does not apply to 'lap agents'"],
@@ -42,7 +54,8 @@ test("bad argv is a usage error (exit 2) with the exact message", () => {
     [["--resume", "a", "--new"], "--resume attaches to a known session; it does not take --new or --agent"],
     [["--agent", ""], "the agent name is empty"],
     [["--agent", "x", "y"], "unexpected argument 'y'"],
-    [["demo", "--timeout", "0"], "--timeout '0' is not a duration"],
+    [["demo", "--timeout", "0"], "--timeout '0' is out of range"],
+    [["demo", "--timeout", "25h"], "--timeout '25h' is out of range"],
   ];
   assertUsageErrors(table);
 });

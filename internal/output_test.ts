@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Writable } from "node:stream";
-import { colourWanted, paintMarks, paintedStream } from "./colour.js";
+import { colourWanted, paintMarks, paintedStream } from "./output.js";
 
 test("colour only on a terminal, never with NO_COLOR set, never on a dumb terminal", () => {
   assert.equal(colourWanted(true, {}), true);
@@ -34,4 +34,35 @@ test("a painted stream colours strings and passes bytes through untouched", asyn
   await new Promise<void>((r) => s.end(r));
   assert.equal(got[0], "\x1b[32m✓\x1b[39m done\n");
   assert.deepEqual(got[1], bytes);
+});
+
+// Strings a hostile server sends, each aimed at the terminal that prints it.
+export const HOSTILE = [
+  "\x1b]52;c;ZWNobyBwd25lZA==\x07", // OSC 52: write the clipboard
+  "\x1b]0;owned\x07", // retitle the window
+  "\x1b[2J\x1b[H", // clear the screen
+  "x\n✓ forged line", // a forged line of lap's own
+  "\u009b31m", // C1 CSI
+  "a\u202eevil", // right-to-left override
+  "\u2066isolate\u2069",
+  "bell\x07",
+];
+
+test("server strings cannot reach the terminal as controls, wherever they are printed", async () => {
+  const { visible, cleanText, json, table, say } = await import("./output.js");
+  for (const h of HOSTILE) {
+    for (const out of [visible(h), cleanText(h), table(["ID"], [[h]]), json({ h })]) {
+      assert.doesNotMatch(out, /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/, JSON.stringify(h));
+    }
+    assert.doesNotMatch(visible(h), /\n/);
+    let said = "";
+    say({ stderr: new Writable({ write(c, _e, d) { said += c.toString(); d(); } }) }, `· session ${h}`);
+    assert.doesNotMatch(said, /\x1b|\u009b|\u202e/);
+  }
+  assert.equal(json({ c: "\u009b" }), '{\n  "c": "\\u009b"\n}\n');
+  assert.deepEqual(JSON.parse(json({ c: "\u009b\u202e" })), { c: "\u009b\u202e" }, "the escapes are still the same JSON");
+  const deep: unknown[] = [];
+  let v = deep;
+  for (let i = 0; i < 100_000; i++) v = (v[0] = []) as unknown[];
+  assert.equal(visible(deep), "(unprintable value)");
 });

@@ -1,0 +1,539 @@
+// The command table: every command's name, arguments, flags, summary and
+// help, in one place. Parsing, the "does not apply to" checks, --help and the
+// completion scripts are all worked out from it, so adding a flag is one
+// edit here. main(argv, io) runs a command and returns the exit status; it
+// never touches the process (lap.ts does).
+
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parseArgs } from "node:util";
+import { EXIT_FAILURE, LapError, describe, usageError } from "./errors.js";
+import type { IO } from "./io.js";
+import { cleanText } from "./output.js";
+import { VARIABLES, checkProfileName, parseDuration, readSettings, type Settings } from "./settings.js";
+
+// What a command's positional argument is, for completion: agent names,
+// session ids, shells, or command names.
+type Completes = "agents" | "sessions" | "shells" | "commands" | "";
+
+interface Flag {
+  name: string;
+  short?: string;
+  // The name of its value in help ("D", "file"); absent for a switch.
+  value?: string;
+  help: string;
+  // The commands that take it; absent: every command.
+  for?: string[];
+}
+
+// "open" is `lap <agent>`: what runs when the first word is not a command.
+const SESSION_COMMANDS = ["open", "attach"];
+
+export const FLAGS: Flag[] = [
+  { name: "agent", value: "name", help: "the agent, when its name is also a command", for: ["open"] },
+  { name: "resume", value: "id", help: "the same as 'lap attach <id>', for users of the older CLI", for: ["attach"] },
+  { name: "new", help: "start a new session even when one is live", for: ["open"] },
+  { name: "timeout", value: "D", help: "how long to wait for the sandbox, or for a restart (e.g. 90s, 10m; default 10m)", for: ["open", "attach", "doctor", "restart"] },
+  { name: "detach-keys", value: "K", help: "keys that detach, docker's syntax: ctrl-p,ctrl-q  ctrl-]  none (default ctrl-d)", for: SESSION_COMMANDS },
+  { name: "record", value: "file", help: "record the session as an asciicast v2 file (asciinema play <file>)", for: SESSION_COMMANDS },
+  { name: "record-input", help: "with --record, record what you type too", for: SESSION_COMMANDS },
+  { name: "json", help: "print JSON for scripts", for: ["agents", "sessions", "config", "logs", "doctor"] },
+  { name: "follow", short: "f", help: "after the log, print the session's events as they stream, until Ctrl-C", for: ["logs"] },
+  { name: "yes", help: "do not ask for confirmation", for: ["stop", "restart"] },
+  { name: "url", value: "URL", help: "the platform URL (then only the key is read)", for: ["login"] },
+  { name: "idle", value: "D", help: "how long to leave the terminal connection idle (default 65s)", for: ["doctor"] },
+  { name: "profile", value: "name", help: "use the platform saved as that profile (lap login --profile <name>)" },
+  { name: "help", short: "h", help: "help (also: lap <command> --help)" },
+  { name: "version", short: "v", help: "version" },
+];
+
+// Cold starts take up to 8 minutes; wait a little longer by default.
+const DEFAULT_TIMEOUT_MS = 10 * 60_000;
+// Just over the 60 s of idleness many load balancers allow.
+const DEFAULT_IDLE_MS = 65_000;
+const SHELLS = ["bash", "zsh", "fish"];
+
+// Values is what parseArgs read: strings for flags with a value, true for
+// switches, absent when not given.
+type Values = Record<string, string | boolean | undefined>;
+
+// What parsing hands a command: its positionals and flags, checked to be its own.
+interface Words {
+  pos: string[];
+  v: Values;
+}
+
+// Command is a parsed command line: cmd names the command and the other
+// fields are its options; profile is --profile, for every command.
+export type Command = { cmd: string; profile?: string; [option: string]: unknown };
+
+interface CommandSpec {
+  name: string;
+  // The positionals, as usage shows them.
+  args: string;
+  // Most positionals it takes; at least one when required names what is missing.
+  max: number;
+  required?: string;
+  completes: Completes;
+  summary: string;
+  // The paragraph --help adds below the usage line and the flags.
+  help: string;
+  hidden?: true;
+  parse?: (w: Words) => Command;
+  run: (cmd: Command, io: IO) => Promise<number>;
+}
+
+const timeoutOf = (v: Values) => (typeof v.timeout === "string" ? parseDuration(v.timeout, "--timeout") : DEFAULT_TIMEOUT_MS);
+
+// sessionFlags reads the flags a terminal session takes, present only when given.
+function sessionFlags(v: Values): Record<string, unknown> {
+  if (typeof v["detach-keys"] === "string") checkDetachKeys(v["detach-keys"]);
+  if (v.record === "") throw usageError("--record needs a file name", "e.g. --record session.cast");
+  if (v["record-input"] && v.record === undefined) throw usageError("--record-input needs --record <file.cast>");
+  return {
+    ...(v["detach-keys"] !== undefined && { detachKeys: v["detach-keys"] }),
+    ...(v.record !== undefined && { record: v.record }),
+    ...(v["record-input"] && { recordInput: true }),
+  };
+}
+
+// The detach keys are checked here, so a bad spec is a usage error before
+// anything is sent; keys.ts is small and has no dependencies.
+function checkDetachKeys(spec: string): void {
+  (require("./keys.js") as typeof import("./keys.js")).parseDetachKeys(spec);
+}
+
+const json = (v: Values) => (v.json ? { json: true } : {});
+
+export const COMMANDS: CommandSpec[] = [
+  {
+    name: "open", args: "<agent>", max: 1, completes: "agents",
+    summary: "open the agent's sandbox terminal (reuses a live session)",
+    help: `Opens the agent's sandbox terminal: reattaches to its live session, or starts
+one (--new always starts one), waits until it is ready, and bridges your
+terminal to it. Ctrl-D detaches and leaves the session running.
+'lap --agent <name>' names an agent whose name is also a command.
+
+--detach-keys takes a comma-separated sequence of ctrl-<a-z @ [ \\ ] ^ _> or
+single characters (ctrl-p,ctrl-q; ctrl-]), or none; also "detachKeys" in the
+config file. With other keys, Ctrl-D goes to the program. --record writes the
+session to a file (mode 0600); --record-input also records what you type.
+
+An agent without a terminal (lap agents: TERMINAL no) gets a chat: each line
+is sent as a message and the answer's text printed. Ctrl-C stops waiting for
+an answer, Ctrl-D ends the chat; piped, each line is sent in turn.
+`,
+    parse: ({ pos, v }) => {
+      const agent = typeof v.agent === "string" ? v.agent : pos[0];
+      const extra = typeof v.agent === "string" ? pos : pos.slice(1);
+      if (agent === "") throw usageError("the agent name is empty");
+      if (extra.length) throw usageError(`unexpected argument '${extra[0]}'`, "usage: lap <agent> [--new] [--timeout D]");
+      return { cmd: "open", agent, new: !!v.new, timeoutMs: timeoutOf(v), ...sessionFlags(v) };
+    },
+    run: async (c, io) => (await import("./attach.js")).openAgent(io, c as never),
+  },
+  {
+    name: "attach", args: "<session-id | URL>", max: 1, completes: "sessions",
+    summary: "attach to a known session (alias: lap --resume <id>)",
+    help: `Attaches to a known session by id, or by a pasted <base>/sessions/<id> URL.
+'lap --resume <id>' does the same. --detach-keys and --record as for 'lap <agent>'.
+Without an id, on a terminal: pick one of the live sessions with the arrow keys
+(typing filters; Enter attaches; Esc cancels).
+`,
+    parse: ({ pos, v }) => {
+      if (typeof v.resume === "string") {
+        if (pos.length) throw usageError(`unexpected argument '${pos[0]}'`);
+      } else if (pos.length > 1) {
+        throw usageError(`unexpected argument '${pos[1]}'`);
+      }
+      const session = typeof v.resume === "string" ? v.resume : pos[0];
+      return { cmd: "attach", session, timeoutMs: timeoutOf(v), ...sessionFlags(v) };
+    },
+    run: async (c, io) => {
+      if (c.session !== undefined) return (await import("./attach.js")).attachSession(io, c as never);
+      const { attachPicked, pickable } = await import("./picker.js");
+      if (!pickable(io)) throw usageError("attach needs a session id", "usage: lap attach <session-id | URL>");
+      return attachPicked(io, c as never);
+    },
+  },
+  {
+    name: "agents", args: "", max: 0, completes: "", summary: "list agents",
+    help: `Lists the platform's agents: name, harness, whether it has a terminal, short id.
+--json prints them as a JSON array: id, name, harness_id, supports_tui,
+has_active_session.
+`,
+    parse: ({ v }) => ({ cmd: "agents", ...json(v) }),
+    run: async (c, io) => {
+      await (await import("./agents.js")).listAgents(io, c as never);
+      return 0;
+    },
+  },
+  {
+    name: "sessions", args: "[agent]", max: 1, completes: "agents", summary: "list sessions, newest first",
+    help: `Lists sessions, of one agent or of all, newest first: short id, agent, status,
+phase, age, last seen, and for a ready session how long until the platform
+reaps it for want of messages (REAPED IN; terminal traffic does not count).
+--json prints a JSON array: id, agent_id, agent, status, phase, phase_detail,
+failure_reason, created_at, last_seen_at, idle_timeout_ms.
+`,
+    parse: ({ pos, v }) => ({ cmd: "sessions", ...(pos[0] !== undefined && { agent: pos[0] }), ...json(v) }),
+    run: async (c, io) => {
+      await (await import("./sessions.js")).listSessions(io, c as never);
+      return 0;
+    },
+  },
+  {
+    name: "stop", args: "<session-id>", max: 1, required: "stop needs a session id", completes: "sessions",
+    summary: "stop a session (asks first on a terminal)",
+    help: `Stops a session (the id, its start as 'lap sessions' shows it, or a pasted
+session URL). On a terminal it asks first; --yes does not ask, and is needed
+when stdin is not a terminal.
+`,
+    parse: ({ pos, v }) => ({ cmd: "stop", session: pos[0], ...(v.yes && { yes: true }) }),
+    run: async (c, io) => (await import("./sessions.js")).stopSession(io, c as never),
+  },
+  {
+    name: "logs", args: "<session-id | agent>", max: 1, required: "logs needs a session id or an agent name", completes: "agents",
+    summary: "a session's timeline, also of a dead one (-f follows)",
+    help: `Prints a session's timeline, one entry a line: local time, kind, title, detail
+and meta. Dead and failed sessions too: their log ends with the reason. Given
+an agent, its newest session. --json prints the entries as the platform gave
+them. -f, --follow then prints the agent's text and tool steps as they stream,
+reconnecting as the platform cuts the stream, until Ctrl-C (exit 0).
+`,
+    parse: ({ pos, v }) => ({ cmd: "logs", target: pos[0], ...json(v), ...(v.follow && { follow: true }) }),
+    run: async (c, io) => (await import("./lifecycle.js")).logs(io, c as never),
+  },
+  {
+    name: "restart", args: "<session-id>", max: 1, required: "restart needs a session id", completes: "sessions",
+    summary: "bring a dead or failed session back in a fresh sandbox",
+    help: `Brings a dead or failed session back in a fresh sandbox; the platform replays
+its conversation to it. Files and processes of the old sandbox are gone. On a
+terminal it asks first; --yes does not ask, and is needed when stdin is not a
+terminal. The platform answers only when done: --timeout bounds the wait
+(default 10m). Then it says how to attach.
+`,
+    parse: ({ pos, v }) => ({ cmd: "restart", session: pos[0], ...(v.yes && { yes: true }), timeoutMs: timeoutOf(v) }),
+    run: async (c, io) => (await import("./lifecycle.js")).restart(io, c as never),
+  },
+  {
+    name: "login", args: "", max: 0, completes: "", summary: "save the platform URL and master key",
+    help: `Asks for the platform URL and the master key (not echoed) and saves them to
+~/.lap/config.json (or $LAP_CONFIG), mode 0600. With stdin not a terminal,
+reads the URL and the key as two lines:  printf '%s\\n%s\\n' "$URL" "$KEY" | lap login
+With --url only the key is read:          echo "$KEY" | lap login --url "$URL"
+With --profile the login is saved under that name, beside the others.
+`,
+    parse: ({ v }) => ({ cmd: "login", ...(typeof v.url === "string" && { url: v.url }) }),
+    run: async (c, io) => {
+      await (await import("./auth.js")).login(io, c as never);
+      return 0;
+    },
+  },
+  {
+    name: "logout", args: "", max: 0, completes: "", summary: "forget them",
+    help: `Forgets the login (of that profile); the config file is deleted when nothing
+is left in it. Succeeds when there is nothing to forget.
+`,
+    run: async (_c, io) => {
+      (await import("./auth.js")).logout(io);
+      return 0;
+    },
+  },
+  {
+    name: "config", args: "", max: 0, completes: "", summary: "show the platform in use, key masked",
+    help: `Shows the config file, the active profile, the platform URL, the master key
+masked, and which LAP_* environment overrides are set. --json prints the same
+as one JSON object (the key still masked).
+`,
+    parse: ({ v }) => ({ cmd: "config", ...json(v) }),
+    run: async (c, io) => {
+      (await import("./auth.js")).showConfig(io, c as never);
+      return 0;
+    },
+  },
+  {
+    name: "doctor", args: "[agent | session-id]", max: 1, completes: "agents",
+    summary: "check the path to the sandbox step by step",
+    help: `Checks the path to the platform one step at a time and says which step fails
+and what to do: config present and private, proxy, DNS, TCP, TLS, master key,
+agents. Given an agent or a session, also the platform's own diagnosis of it
+(detected issues, the end of the pod's log; --json prints the whole bundle on
+stdout and the steps on stderr), the terminal WebSocket upgrade and whether an
+idle connection survives --idle D (default 65s). An agent without a live
+session gets one for the check, stopped afterwards. Exit status 1 when any
+step failed.
+`,
+    parse: ({ pos, v }) => ({
+      cmd: "doctor",
+      ...(pos[0] !== undefined && { target: pos[0] }),
+      ...json(v),
+      idleMs: typeof v.idle === "string" ? parseDuration(v.idle, "--idle") : DEFAULT_IDLE_MS,
+      timeoutMs: timeoutOf(v),
+    }),
+    run: async (c, io) => (await import("./doctor.js")).doctor(io, c as never),
+  },
+  {
+    name: "completion", args: "bash|zsh|fish", max: 1, required: "completion needs a shell", completes: "shells",
+    summary: "print a shell completion script",
+    help: `Prints a completion script: commands, flags, agent names, session ids and
+profiles. Load it with:
+  bash:  source <(lap completion bash)      (e.g. in ~/.bashrc)
+  zsh:   source <(lap completion zsh)       (e.g. in ~/.zshrc)
+  fish:  lap completion fish | source       (e.g. in ~/.config/fish/config.fish)
+`,
+    parse: ({ pos }) => {
+      if (!SHELLS.includes(pos[0])) throw usageError(`no completion for '${pos[0]}'`, "usage: lap completion bash|zsh|fish");
+      return { cmd: "completion", shell: pos[0] };
+    },
+    run: async (c, io) => {
+      const { completionScript } = await import("./completion.js");
+      io.stdout.write(completionScript(c.shell as string, completionSpec()));
+      return 0;
+    },
+  },
+  {
+    name: "help", args: "[command]", max: 1, completes: "commands", summary: "help on a command",
+    help: "Prints the help of lap, or of one command.\n",
+    parse: ({ pos }) => ({ cmd: "help", topic: pos[0] && COMMANDS.some((c) => c.name === pos[0] && !c.hidden) ? pos[0] : "lap" }),
+    run: async (c, io) => {
+      io.stdout.write(helpText(c.topic as string));
+      return 0;
+    },
+  },
+  {
+    // Called by the completion scripts, not by people: not in the help.
+    name: "__complete", args: "agents|sessions|profiles", max: 1, completes: "", summary: "", help: "", hidden: true,
+    parse: ({ pos }) => ({ cmd: "complete", what: pos[0] ?? "" }),
+    run: async (c, io) => {
+      await (await import("./completion.js")).completeWords(io, c.what as string);
+      return 0;
+    },
+  },
+  {
+    // `lap` alone: on a terminal, log in if needed and pick an agent; else the help.
+    name: "start", args: "", max: 0, completes: "", summary: "", help: "", hidden: true,
+    run: async (_c, io) => {
+      const { firstRun, pickable } = await import("./picker.js");
+      if (!pickable(io)) {
+        io.stdout.write(helpText("lap"));
+        return 0;
+      }
+      return firstRun(io, { timeoutMs: DEFAULT_TIMEOUT_MS });
+    },
+  },
+  {
+    name: "version", args: "", max: 0, completes: "", summary: "", help: "", hidden: true,
+    run: async (_c, io) => {
+      io.stdout.write(`lap ${version()}\n`);
+      return 0;
+    },
+  },
+];
+
+const byName = new Map(COMMANDS.map((c) => [c.name, c]));
+
+// specOf finds the command a parsed Command came from: its cmd is the
+// command's name, but for the hidden __complete.
+function specOf(cmd: Command): CommandSpec {
+  return byName.get(cmd.cmd === "complete" ? "__complete" : cmd.cmd)!;
+}
+
+// version is what make build stamped next to the entry (build/version.json).
+function version(): string {
+  try {
+    const v = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "version.json"), "utf8")) as { version: string; commit: string };
+    return `${v.version} (${v.commit})`;
+  } catch {
+    return "unknown (not built with make)";
+  }
+}
+
+// The words that start a command (not an agent): the visible commands and the
+// hidden __complete; "open" and "version" are reached otherwise.
+function isCommandWord(word: string | undefined): boolean {
+  return word !== undefined && word !== "open" && word !== "version" && word !== "start" && byName.has(word);
+}
+
+// parseCommand turns argv (without node and the script) into a Command.
+// Flags may stand before or after the positional arguments.
+export function parseCommand(argv: string[]): Command {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: Object.fromEntries(FLAGS.map((f) => [f.name, { type: f.value ? "string" : "boolean", ...(f.short && { short: f.short }) }] as const)),
+    });
+  } catch (err) {
+    throw usageError(parseArgsMessage(err));
+  }
+  const v = parsed.values as Values;
+  const pos = parsed.positionals;
+  const profile = typeof v.profile === "string" ? { profile: checkProfileName(v.profile) } : {};
+
+  if (v.version) return { cmd: "version" };
+  const picked = v.agent !== undefined ? "open" : v.resume !== undefined ? "attach" : isCommandWord(pos[0]) ? pos[0] : undefined;
+  const rest = picked && picked !== "open" && v.resume === undefined ? pos.slice(1) : pos;
+  if (picked === "help") return byName.get("help")!.parse!({ pos: rest, v });
+  if (v.help) return { cmd: "help", topic: picked ?? (pos.length ? "open" : "lap") };
+  if (picked === undefined && pos.length === 0) {
+    // `lap` alone: the first-run path on a terminal (run decides), else help.
+    const flags = Object.keys(v).filter((k) => v[k] !== undefined && k !== "profile");
+    return flags.length === 0 ? { cmd: "start", ...profile } : { cmd: "help", topic: "lap" };
+  }
+  const spec = byName.get(picked ?? "open")!;
+
+  const owner = spec.name === "open" ? "<agent>" : spec.name;
+  if (v.resume !== undefined && (v.new || v.agent !== undefined)) {
+    throw usageError("--resume attaches to a known session; it does not take --new or --agent");
+  }
+  for (const f of FLAGS) {
+    if (v[f.name] !== undefined && f.for && !f.for.includes(spec.name)) throw usageError(`--${f.name} does not apply to 'lap ${owner}'`);
+  }
+  if (spec.name !== "open" && spec.name !== "attach") {
+    if (spec.required && rest.length === 0) throw usageError(spec.required, `usage: lap ${spec.name} ${spec.args}`);
+    if (rest.length > spec.max) throw usageError(`unexpected argument '${rest[spec.max]}' for 'lap ${spec.name}'`);
+  } else if (spec.required && rest.length === 0 && v.resume === undefined) {
+    throw usageError(spec.required, `usage: lap ${spec.name} ${spec.args}`);
+  }
+  const cmd = spec.parse ? spec.parse({ pos: rest, v }) : { cmd: spec.name };
+  return { ...cmd, ...profile };
+}
+
+function parseArgsMessage(err: unknown): string {
+  const e = err as { code?: string; message?: string };
+  const flag = /'(-[^' ]+)/.exec(e.message ?? "")?.[1];
+  if (e.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") return `unknown flag '${flag ?? "?"}'`;
+  if (e.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") return `flag '${flag ?? "?"}' needs a value`;
+  return (e.message ?? String(err)).split("\n")[0];
+}
+
+// flagUsage is a flag as help shows it: "--timeout <D>".
+function flagUsage(f: Flag): string {
+  return `--${f.name}${f.value ? ` <${f.value}>` : ""}`;
+}
+
+function flagsOf(name: string): Flag[] {
+  return FLAGS.filter((f) => f.for?.includes(name));
+}
+
+// usageLine is one command with its own flags, as the help lists it.
+function usageLine(c: CommandSpec): string {
+  const name = c.name === "open" ? "" : `${c.name} `;
+  const args = c.name === "open" ? c.args : c.args;
+  const flags = flagsOf(c.name).filter((f) => f.name !== "agent" && f.name !== "resume" && f.name !== "record-input");
+  return `lap ${name}${args}${flags.map((f) => ` [${flagUsage(f).replace(/<([^>]+)>/, "$1")}]`).join("")}`.replace(/\s+$/, "");
+}
+
+function columns(rows: [string, string][], indent = "  "): string {
+  const width = Math.max(...rows.map(([a]) => a.length)) + 2;
+  return rows.map(([a, b]) => `${indent}${a.padEnd(width)}${b}`.trimEnd()).join("\n") + "\n";
+}
+
+// helpText is `lap --help` for "lap", else one command's help.
+export function helpText(topic: string): string {
+  const shown = COMMANDS.filter((c) => !c.hidden);
+  if (topic === "lap") {
+    return `lap — attach your terminal to a sandbox of a LiteLLM Agent Platform
+
+usage:
+${columns(shown.filter((c) => c.name !== "help").map((c) => [usageLine(c).slice(4), c.summary] as [string, string]).map(([u, s]) => [`lap ${u}`, s]))}
+flags:
+${columns(FLAGS.map((f) => [`${f.short ? `-${f.short}, ` : ""}${flagUsage(f)}`, f.help]))}
+'lap' alone, on a terminal: log in if needed, then pick an agent with the arrow keys.
+Ctrl-D detaches; the session keeps running and 'lap <agent>' comes back to it.
+An agent without a terminal gets a line-by-line chat instead (Ctrl-D ends it).
+
+environment:
+${columns(VARIABLES.map((v) => [v.name, v.help]))}`;
+  }
+  const c = byName.get(topic)!;
+  const own = flagsOf(c.name);
+  const global = FLAGS.filter((f) => !f.for && f.name !== "version");
+  return `usage: ${usageLine(c)}
+
+${c.help}
+flags:
+${columns([...own, ...global].map((f) => [`${f.short ? `-${f.short}, ` : ""}${flagUsage(f)}`, f.help]))}`;
+}
+
+// completionSpec is what the completion scripts complete, from the table.
+export function completionSpec(): import("./completion.js").CompletionSpec {
+  const asFlags = (fs: Flag[]) => fs.map((f) => ({ name: `--${f.name}`, value: !!f.value }));
+  const global = asFlags(FLAGS.filter((f) => !f.for && f.name !== "version"));
+  const commands = COMMANDS.filter((c) => !c.hidden && c.name !== "open");
+  return {
+    commands: Object.fromEntries(commands.map((c) => [c.name, asFlags(flagsOf(c.name))])),
+    open: asFlags(flagsOf("open")),
+    global,
+    args: Object.fromEntries(commands.map((c) => [c.name, c.completes])),
+    shells: SHELLS,
+  };
+}
+
+// The part of IO that main fills in itself: the settings (read from env
+// once the command line is parsed) and the version.
+export type ProcessIO = Omit<IO, "settings" | "fetch" | "dial"> & Partial<Pick<IO, "fetch" | "dial">>;
+
+// main runs the command line and returns the exit status. Errors meant for
+// the user are printed as one "✗" line and a hint; anything else as an
+// internal error, with its stack only under LAP_DEBUG.
+export async function main(argv: string[], base: ProcessIO): Promise<number> {
+  let debug = !!base.env.LAP_DEBUG;
+  try {
+    const cmd = parseCommand(argv);
+    const env = cmd.profile ? { ...base.env, LAP_PROFILE: cmd.profile } : base.env;
+    // Help, the version and completion work whatever the environment holds.
+    const lenient = ["help", "version", "completion", "complete"].includes(cmd.cmd);
+    const settings = lenient ? tryReadSettings(env, base.home) : readSettings(env, base.home);
+    debug = settings.debug;
+    const io: IO = { ...base, env, settings, fetch: base.fetch ?? httpFetch(settings), dial: base.dial ?? dialer(settings) };
+    return await specOf(cmd).run(cmd, io);
+  } catch (err) {
+    return report(err, base, debug);
+  }
+}
+
+// tryReadSettings reads what it can: a bad variable does not stop `lap --help`.
+function tryReadSettings(env: IO["env"], home: string): Settings {
+  try {
+    return readSettings(env, home);
+  } catch {
+    return readSettings({ HOME: home }, home);
+  }
+}
+
+// report prints an error and returns its exit status.
+export function report(err: unknown, io: Pick<IO, "stderr">, debug: boolean): number {
+  if (err instanceof LapError) {
+    io.stderr.write(cleanText(`✗ ${err.message}\n${err.hint ? `  ${err.hint}\n` : ""}`));
+    return err.code;
+  }
+  io.stderr.write(`✗ internal error: ${describe(err)}\n`);
+  if (debug) io.stderr.write(`${cleanText((err as Error)?.stack ?? "")}\n`);
+  else io.stderr.write("  set LAP_DEBUG=1 to see where, and please report it\n");
+  return EXIT_FAILURE;
+}
+
+// httpFetch is lap's fetch: node:http, through the proxy when one is set
+// (the proxy code is loaded only then).
+function httpFetch(settings: Settings): IO["fetch"] {
+  const proxied = !!(settings.proxy.https || settings.proxy.http);
+  return (async (input: string, init?: RequestInit) => {
+    if (proxied) return (await import("./proxy.js")).proxyFetch(settings.proxy)(input, init);
+    return (await import("./nodefetch.js")).nodeFetch(input, init);
+  }) as IO["fetch"];
+}
+
+// dialer opens terminal WebSockets, through the proxy when one is set; the
+// ws module is loaded only when a command attaches.
+function dialer(settings: Settings): IO["dial"] {
+  const proxied = !!(settings.proxy.https || settings.proxy.http);
+  return async (url, opts) => {
+    const { dial } = await import("./ws.js");
+    if (!proxied) return dial(url, opts);
+    return dial(url, { ...opts, createConnection: (await import("./proxy.js")).wsConnection(url, settings.proxy) });
+  };
+}

@@ -1,0 +1,133 @@
+// The only way text reaches the user. Every message, table, report and JSON
+// document lap prints passes through here, so a string that came from the
+// server (names, ids, phases, reasons, bodies, close reasons) can never move
+// the cursor, retitle the window, write the clipboard, reorder text or forge
+// a line, whichever call site printed it. Colour is added here too, and only
+// to lap's own marks. The remote terminal's bytes never come this way.
+
+import { Writable } from "node:stream";
+import type { IO } from "./io.js";
+import type { Env } from "./settings.js";
+
+// What a terminal may obey or reorder: C0 controls (ESC, BEL, CR, ...), DEL,
+// C1 controls (CSI U+009B works like ESC [ on some terminals), the line and
+// paragraph separators, and the bidirectional overrides and isolates.
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+// The same without newline and tab, for whole messages that lap composed.
+const UNSAFE_IN_TEXT = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+// Inside JSON strings: what JSON.stringify leaves raw but a terminal obeys.
+const UNSAFE_IN_JSON = /[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+function escape(c: string): string {
+  if (c === "\n") return "\\n";
+  if (c === "\r") return "\\r";
+  if (c === "\t") return "\\t";
+  const code = c.charCodeAt(0);
+  return code > 0xff ? `\\u${code.toString(16).padStart(4, "0")}` : `\\x${code.toString(16).padStart(2, "0")}`;
+}
+
+// visible makes one value from the network safe to show inside a line:
+// every control character, newlines included, is written as an escape, and
+// anything longer than max is cut.
+export function visible(s: unknown, max = 300): string {
+  let text = typeof s === "string" ? s : printable(s);
+  if (text.length > max) text = text.slice(0, max) + "…";
+  return text.replace(UNSAFE, escape);
+}
+
+// printable is a value that is not a string as text; a value too deeply
+// nested to print (a hostile answer) is named, not thrown.
+function printable(v: unknown): string {
+  try {
+    return JSON.stringify(v) ?? String(v);
+  } catch {
+    return "(unprintable value)";
+  }
+}
+
+// cleanText neutralises a whole message on its way out: lap's own lines
+// keep their newlines and tabs, and nothing else a terminal obeys survives.
+export function cleanText(text: string): string {
+  return text.replace(UNSAFE_IN_TEXT, escape);
+}
+
+// say writes one line for the user to stderr.
+export function say(io: { stderr: Writable }, line: string): void {
+  io.stderr.write(cleanText(line) + "\n");
+}
+
+// print writes text lap composed (tables, reports) to stdout, with the
+// marks that start lines coloured when stdout is a terminal that may have it.
+export function print(io: Pick<IO, "stdout" | "stdoutIsTTY" | "settings">, text: string): void {
+  const clean = cleanText(text);
+  io.stdout.write(io.stdoutIsTTY && io.settings.colour ? paintMarks(clean) : clean);
+}
+
+// json is the text of a --json document: indented, and with the characters
+// a terminal obeys but JSON.stringify leaves raw written as \u escapes, so
+// `lap sessions --json` on a terminal is as safe as the table.
+export function json(value: unknown): string {
+  return JSON.stringify(value, null, 2).replace(UNSAFE_IN_JSON, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`) + "\n";
+}
+
+// table lays rows out in aligned columns under a header; every cell is
+// made safe, since most come from the server.
+export function table(header: string[], rows: string[][]): string {
+  const all = [header, ...rows.map((r) => r.map((cell) => visible(cell, 80)))];
+  const widths = header.map((_, i) => Math.max(...all.map((r) => [...r[i]].length)));
+  return all.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] + cell.length - [...cell].length))).join("  ")).join("\n") + "\n";
+}
+
+// since words the time from an ISO date to now the way ps and kubectl do:
+// 45s, 12m, 5h, 3d. "-" when the date is missing or unreadable.
+export function since(iso: string | null | undefined, now: number): string {
+  const t = Date.parse(iso ?? "");
+  if (Number.isNaN(t)) return "-";
+  return duration(Math.max(0, now - t));
+}
+
+// duration words milliseconds as since does.
+export function duration(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m`;
+  if (s < 48 * 3600) return `${Math.floor(s / 3600)}h`;
+  return `${Math.floor(s / 86400)}d`;
+}
+
+// Colour: only the mark that starts a line (✗ red, ✓ green, ! yellow), only
+// on a terminal, never with NO_COLOR set (https://no-color.org) or on a dumb
+// terminal.
+const RED = "\x1b[31m";
+const GREEN = "\x1b[32m";
+const YELLOW = "\x1b[33m";
+const RESET = "\x1b[39m";
+const MARKS: Record<string, string> = { "✗": RED, "✓": GREEN, "!": YELLOW };
+
+// colourWanted says whether output going to a stream may be coloured.
+export function colourWanted(isTTY: boolean, env: Env): boolean {
+  if (!isTTY) return false;
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== "") return false;
+  return env.TERM !== "dumb";
+}
+
+// paintMarks colours the mark at the start of each line of text.
+export function paintMarks(text: string): string {
+  return text.replace(/^([✗✓!]) /gm, (_all, mark: string) => `${MARKS[mark]}${mark}${RESET} `);
+}
+
+// paintedStream passes everything written on to out, with the marks at the
+// start of lines coloured. Used for stderr, where lap writes whole lines.
+export function paintedStream(out: Writable): Writable {
+  return new Writable({
+    // Strings stay strings; bytes (never lap's own messages) pass untouched,
+    // so a character split across writes is not broken.
+    decodeStrings: false,
+    // Handed on at once, so nothing waits in this wrapper: lap.ts waits for
+    // out itself to flush before exiting, and a message must not be lost.
+    write(chunk: Buffer | string, _enc, done) {
+      out.write(typeof chunk === "string" ? paintMarks(chunk) : chunk);
+      done();
+    },
+  });
+}
