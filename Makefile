@@ -25,7 +25,9 @@ node_modules/.installed: package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
+# build/ is emptied first, so a module that moved or went cannot linger there.
 build: deps
+	rm -rf build
 	$(BIN)/tsc -p .
 	@$(NODE) -e 'const p=require("./package.json");const c=require("child_process");let h="unknown";try{h=c.execSync("git rev-parse --short HEAD",{stdio:["ignore","pipe","ignore"]}).toString().trim()}catch{};require("fs").writeFileSync("build/version.json",JSON.stringify({version:p.version,commit:h})+"\n")'
 	chmod +x build/lap.js

@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Writable } from "node:stream";
+import { HOSTILE as hostileCorpus } from "./testutil/hostile.js";
 import { colourWanted, paintMarks, paintedStream } from "./output.js";
 
 test("colour only on a terminal, never with NO_COLOR set, never on a dumb terminal", () => {
@@ -37,16 +38,7 @@ test("a painted stream colours strings and passes bytes through untouched", asyn
 });
 
 // Strings a hostile server sends, each aimed at the terminal that prints it.
-export const HOSTILE = [
-  "\x1b]52;c;ZWNobyBwd25lZA==\x07", // OSC 52: write the clipboard
-  "\x1b]0;owned\x07", // retitle the window
-  "\x1b[2J\x1b[H", // clear the screen
-  "x\n✓ forged line", // a forged line of lap's own
-  "\u009b31m", // C1 CSI
-  "a\u202eevil", // right-to-left override
-  "\u2066isolate\u2069",
-  "bell\x07",
-];
+const HOSTILE = hostileCorpus.map((h) => h.text);
 
 test("server strings cannot reach the terminal as controls, wherever they are printed", async () => {
   const { visible, cleanText, json, table, say } = await import("./output.js");

@@ -5,7 +5,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { Platform } from "../platform/platform.js";
-import { Lap, homes, lap, platforms } from "../testutil/testcli.js";
+import { HOSTILE, obeyed } from "../testutil/hostile.js";
+import { Lap, homes, lap, platforms, type Run } from "../testutil/testcli.js";
 
 const { loggedIn } = homes("lap-lifecycle-test-");
 const platform = platforms();
@@ -109,4 +110,31 @@ test("help and completion know logs, restart and their flags; usage errors are e
     assert.equal(r.code, 2, args.join(" "));
     assert.equal(r.stderr.split("\n")[0], message);
   }
+});
+
+test("the hostile corpus in every field that logs, doctor and restart print reaches the terminal neutralised", async () => {
+  const p = await platform({ restartMs: 10 });
+  const env = loggedIn(p);
+  const id = await newSession(p);
+  const all = HOSTILE.map((h) => h.text);
+  // One entry, issue and log line per string of the corpus, so one run of each command sees them all.
+  p.timelines.set(id, all.map((t) => ({ id: t, at: t, kind: t, title: t, detail: t, meta: t, status: t })));
+  Object.assign(p.sessions.get(id)!, { status: `failed${all.join("")}`, failure_reason: all.join(" ") });
+  p.diagnoses.set(id, {
+    session: { id, status: all.join("") }, pod_logs_tail: { available: true, text: all.join("\n") },
+    detected_issues: all.map((t) => ({ code: t, severity: t, message: t, recommended_action: t })),
+  });
+  p.options.restartFailReason = all.join(" ");
+  const runs: [string, Run][] = [
+    ["logs", await lap(["logs", id], env)],
+    ["logs --json", await lap(["logs", id, "--json"], env)],
+    ["doctor", await lap(["doctor", id, "--idle", "1s"], env)],
+    ["doctor --json", await lap(["doctor", id, "--idle", "1s", "--json"], env)],
+    ["restart", await lap(["restart", id, "--yes"], env)],
+  ];
+  for (const [what, r] of runs) {
+    for (const text of [r.stdout, r.stderr]) assert.equal(obeyed(text), null, `${what}: ${obeyed(text)}`);
+    assert.doesNotMatch(r.stdout + r.stderr, /^✓ forged line|internal error/m, what);
+  }
+  assert.equal(runs[0][1].stdout.trimEnd().split("\n").length, HOSTILE.length, "one line per entry, whatever the entry holds");
 });

@@ -195,6 +195,29 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
   return p;
 }
 
+// How long the watchdog lets tmux's SIGHUP work before it kills what is left.
+const WATCHDOG_GRACE_S = 1;
+
+/**
+ * The tmux server is a daemon: if this process dies without cleaning up
+ * (SIGKILL, a closed terminal window), it and its programs would live on.
+ * A watchdog in a session of its own reads a pipe whose only writer is this
+ * process; when the pipe closes, however this process ended, it kills the
+ * tmux server and what ran in it, and removes the platform's directory.
+ */
+function startWatchdog(socket: string, dir: string): void {
+  const script = `cat >/dev/null
+pids=$(tmux -S "$1" list-panes -a -F '#{pane_pid}' 2>/dev/null; tmux -S "$1" display-message -p '#{pid}' 2>/dev/null)
+tmux -S "$1" kill-server 2>/dev/null
+sleep ${WATCHDOG_GRACE_S}
+[ -n "$pids" ] && kill -9 $pids 2>/dev/null
+rm -rf "$2"`;
+  const dog = spawn("sh", ["-c", script, "watchdog", socket, dir], { detached: true, stdio: ["pipe", "ignore", "ignore"], env: tmuxEnv() });
+  dog.on("error", () => {});
+  dog.unref();
+  (dog.stdin as unknown as { unref(): void }).unref();
+}
+
 const open = new Set<LocalPlatform>();
 let exitWatched = false;
 
@@ -276,6 +299,7 @@ class LocalPlatform implements Platform {
     this.tmuxSocket = path.join(this.tmpDir, "tmux.sock");
     this.tmuxConf = path.join(this.tmpDir, "tmux.conf");
     fs.writeFileSync(this.tmuxConf, TMUX_CONF);
+    startWatchdog(this.tmuxSocket, this.tmpDir);
     this.server = http.createServer((req, res) => {
       this.onRequest(req, res).catch((err: unknown) => {
         if (!res.headersSent) sendJson(res, 500, { error: String(err) });

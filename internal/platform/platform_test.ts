@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn as spawnChild } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -523,4 +523,42 @@ describe("session log, restart, diagnosis, events and reaping", () => {
       }
     }
   });
+});
+
+test("killed with SIGKILL, a platform leaves no tmux server or program behind: its watchdog ends them", async () => {
+  // The platform runs in a child that opens a terminal (starting the tmux
+  // server and a shell), says READY with its tmux socket, and is then killed.
+  const child = spawnChild(process.execPath, ["--import", "tsx", "-e", `
+    const { startPlatform } = require(${JSON.stringify(path.join(__dirname, "platform.ts"))});
+    const { WebSocket } = require("ws");
+    (async () => {
+      const p = await startPlatform({ bringUpMs: 0 });
+      const agent = p.addAgent({ name: "demo", supports_tui: true });
+      const res = await fetch(p.url + "/api/v1/managed_agents/agents/" + agent.id + "/session", { method: "POST", headers: { authorization: "Bearer " + p.key }, body: "{}" });
+      const s = await res.json();
+      const ws = new WebSocket(s.tty_url, { headers: { authorization: "Bearer " + s.tty_token } });
+      ws.once("message", () => console.log("READY " + p.tmuxSocket));
+    })();
+  `], { stdio: ["ignore", "pipe", "inherit"] });
+  const socket = await new Promise<string>((resolve) => {
+    let out = "";
+    child.stdout!.on("data", (d: Buffer) => {
+      out += d.toString();
+      const m = /READY (\S+)/.exec(out);
+      if (m) resolve(m[1]);
+    });
+  });
+  const running = () => {
+    try {
+      return execFileSync("pgrep", ["-f", socket]).toString().trim();
+    } catch {
+      return "";
+    }
+  };
+  assert.notEqual(running(), "", "the tmux server runs while the platform does");
+  child.kill("SIGKILL");
+  const deadline = Date.now() + 15_000;
+  while (running() !== "" && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  assert.equal(running(), "", "nothing started by the platform outlives it");
+  assert.equal(fs.existsSync(path.dirname(socket)), false, "its directory is gone too");
 });
