@@ -264,13 +264,16 @@ idle connection survives --idle D (default 65s). An agent without a live
 session gets one for the check, stopped afterwards. Exit status 1 when any
 step failed.
 `,
-    parse: ({ pos, v }) => ({
-      cmd: "doctor",
-      ...(pos[0] !== undefined && { target: pos[0] }),
-      ...json(v),
-      idleMs: typeof v.idle === "string" ? parseDuration(v.idle, "--idle") : DEFAULT_IDLE_MS,
-      timeoutMs: timeoutOf(v),
-    }),
+    parse: ({ pos, v }) => {
+      if (v.json && pos[0] === undefined) throw usageError("doctor --json prints the platform's diagnosis of a session: give an agent or a session id");
+      return {
+        cmd: "doctor",
+        ...(pos[0] !== undefined && { target: pos[0] }),
+        ...json(v),
+        idleMs: typeof v.idle === "string" ? parseDuration(v.idle, "--idle") : DEFAULT_IDLE_MS,
+        timeoutMs: timeoutOf(v),
+      };
+    },
     run: async (c, io) => (await import("./doctor.js")).doctor(io, c as never),
   },
   {

@@ -43,6 +43,7 @@ test("bad argv is a usage error (exit 2) with the exact message", () => {
     [["--nope"], "unknown flag '--nope'"],
     [["demo", "--timeout"], "flag '--timeout' needs a value"],
     [["logs"], "logs needs a session id or an agent name"],
+    [["doctor", "--json"], "doctor --json prints the platform's diagnosis of a session: give an agent or a session id"],
     [["restart"], "restart needs a session id"],
     [["logs", "a", "b"], "unexpected argument 'b' for 'lap logs'"],
     [["agents", "--follow"], "--follow does not apply to 'lap agents'"],

@@ -323,7 +323,7 @@ export async function pickAgent(io: IO, api: Api): Promise<Agent | null> {
 
 async function pickAgentFrom(io: IO, api: Api, agents: Agent[]): Promise<Agent | null> {
   if (agents.length === 0) {
-    throw new LapError(`no agents on ${api.base}`, "agents are created in the platform's web UI; then run 'lap' again");
+    throw new LapError(`no agents on ${api.base}: agents are created in the platform's web UI`);
   }
   return pick(io, {
     what: "agent",

@@ -260,7 +260,7 @@ test("with no agents, one ✗ line says so and where agents are created", async 
   const before = await term.stty();
   await term.clear();
   await picker(term);
-  await term.expect(/^✗ no agents on http:\/\/127\.0\.0\.1:\d+\n {2}agents are created in the platform's web UI; then run 'lap' again\nouter\$$/m);
+  await term.expect(/^✗ no agents on http:\/\/127\.0\.0\.1:\d+: agents are created in the platform's web UI\nouter\$$/m);
   assert.equal(await term.status(), "1");
   assert.equal(await term.stty(), before);
   await term.close();
