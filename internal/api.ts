@@ -468,7 +468,7 @@ export async function waitReady(api: Api, first: Session, opts: WaitOptions): Pr
     if (s.status === "ready") return s;
     if (s.status !== "creating") {
       const reason = s.failure_reason ? `: ${visible(s.failure_reason)}` : "";
-      throw new LapError(`session ${s.id} is ${visible(s.status)}${reason}`, "start a new one with: lap <agent> --new");
+      throw new LapError(`session ${s.id} is ${visible(s.status)}${reason}`, `bring it back: lap restart ${s.id} — or start a new one: lap <agent> --new`);
     }
     if (now() >= deadline) {
       throw new LapError(`session ${s.id} not ready after ${Math.round(opts.timeoutMs / 1000)}s (last seen: ${visible(phase)})`,
