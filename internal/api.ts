@@ -4,6 +4,7 @@
 import { credentials } from "./auth.js";
 import type { Config } from "./config.js";
 import { LapError, networkHint, networkReason, visible } from "./errors.js";
+import { readEvents } from "./events.js";
 import type { IO } from "./io.js";
 import type { Settings } from "./settings.js";
 
@@ -28,6 +29,7 @@ export interface Session {
   supports_tui?: boolean;
   created_at?: string;
   last_seen_at?: string;
+  harness_session_id?: string | null;
   idle_timeout_ms?: number | null;
 }
 
@@ -150,7 +152,7 @@ export class Api {
     try {
       return JSON.parse(text);
     } catch {
-      throw new LapError(`${this.host}: answered ${res.status} with something that is not JSON: ${visible(text, 80)}`,
+      throw new NotJsonError(`${this.host}: answered ${res.status} with something that is not JSON: ${visible(text, 80)}`,
         "is the platform URL right, or is a proxy answering instead? see 'lap config'");
     }
   }
@@ -164,8 +166,8 @@ export class Api {
     for (let offset = 0, page = 0; ; page++) {
       if (page >= MAX_PAGES || all.length >= MAX_ITEMS) throw this.endlessError("agents");
       const answer = await this.call("GET", `/api/v1/managed_agents/agents?limit=${PAGE_LIMIT}&offset=${offset}`);
-      const data = isObject(answer) ? answer.data : undefined;
-      const total = isObject(answer) ? answer.total : undefined;
+      const data = isRecord(answer) ? answer.data : undefined;
+      const total = isRecord(answer) ? answer.total : undefined;
       if (!Array.isArray(data)) throw this.shapeError("agents list", "no data array");
       const fresh = data.filter(isAgent).filter((a) => !seen.has(a.id)).map(agentOf);
       for (const a of fresh) seen.add(a.id);
@@ -251,16 +253,6 @@ export class Api {
     return this.checkSession(s, "new session");
   }
 
-  // sendMessage sends one line to an agent without a terminal and returns
-  // the parts of its answer once its turn is over; signal cancels the wait.
-  async sendMessage(sessionId: string, text: string, signal?: AbortSignal): Promise<Part[]> {
-    const answer = await this.call("POST", `/api/v1/managed_agents/sessions/${pathId(sessionId)}/message`, { text },
-      { timeoutMs: MESSAGE_TIMEOUT_MS, signal });
-    const parts = (answer as { parts?: unknown } | null)?.parts;
-    if (!Array.isArray(parts)) throw this.shapeError("message", "no parts array");
-    return parts.filter((p): p is Part => typeof p === "object" && p !== null && typeof (p as Part).type === "string");
-  }
-
   async getSession(id: string): Promise<Session> {
     const s = await this.call("GET", `/api/v1/managed_agents/sessions/${pathId(id)}`);
     return this.checkSession(s, "session");
@@ -279,6 +271,66 @@ export class Api {
   private endlessError(what: string): LapError {
     return new LapError(`${this.host}: stopped reading the ${what} list after ${MAX_PAGES} pages or ${MAX_ITEMS} entries`,
       "the platform keeps answering that there is more; report it to its operators");
+  }
+
+  // ---- A session's life: its log, restart, diagnosis and events tail.
+  // Older platforms lack these routes; each call then throws Unsupported.
+
+  // sessionLog is the session's timeline, oldest first, as the platform
+  // gave it (entries are checked to be objects, their fields are not).
+  async sessionLog(id: string): Promise<LogEntry[]> {
+    const answer = await this.lifecycle("GET", id, "log", "session logs");
+    if (!Array.isArray(answer)) throw this.shapeError("session log", "not a list");
+    if (!answer.every(isRecord)) throw this.shapeError("session log", "an entry is not an object");
+    return answer as LogEntry[];
+  }
+
+  // restartSession brings a dead or failed session back in a fresh sandbox;
+  // the platform answers only when done, so the wait is the caller's to bound.
+  async restartSession(id: string, opts: CallOptions = {}): Promise<Session> {
+    const s = await this.lifecycle("POST", id, "restart", "restarting sessions", { timeoutMs: opts.timeoutMs ?? MESSAGE_TIMEOUT_MS, signal: opts.signal });
+    return this.checkSession(s, "restarted session");
+  }
+
+  // diagnose is what the platform knows about a stuck session.
+  async diagnose(id: string): Promise<Diagnosis> {
+    const bundle = await this.lifecycle("GET", id, "diagnose", "session diagnosis");
+    if (!isRecord(bundle)) throw this.shapeError("diagnosis", "not an object");
+    return bundle as Diagnosis;
+  }
+
+  // sessionEvents follows the session's event stream and yields each
+  // event's JSON as it comes; it ends when the platform ends the stream or
+  // signal fires. 409 (not ready) is an HttpError like any other status.
+  async *sessionEvents(id: string, signal: AbortSignal): AsyncGenerator<unknown> {
+    let body: AsyncIterable<Uint8Array>;
+    try {
+      body = await this.followEvents(id, signal);
+    } catch (err) {
+      if (signal.aborted) return;
+      if (err instanceof HttpError && err.status === 404 && !SESSION_NOT_FOUND.test(err.message)) {
+        throw new Unsupported(this.host, "following a session's events", 404);
+      }
+      throw err;
+    }
+    try {
+      yield* readEvents(body);
+    } catch (err) {
+      if (signal.aborted) return;
+      throw new LapError(`${this.host}: ${networkReason(err)} while following events`);
+    }
+  }
+
+  // lifecycle calls one of these routes; a 404 that is not about the session
+  // itself, or an HTML page, means the platform does not have the route.
+  private async lifecycle(method: string, id: string, route: string, what: string, opts: CallOptions = {}): Promise<unknown> {
+    try {
+      return await this.call(method, `${sessionPath(id)}/${route}`, undefined, opts);
+    } catch (err) {
+      if (err instanceof NotJsonError) throw new Unsupported(this.host, what, 200);
+      if (err instanceof HttpError && err.status === 404 && !SESSION_NOT_FOUND.test(err.message)) throw new Unsupported(this.host, what, 404);
+      throw err;
+    }
   }
 
   // ---- chat: streamed messages, abort, history, skills ----
@@ -378,7 +430,50 @@ export interface Skill {
 }
 
 function sessionPath(id: string): string {
-  return `/api/v1/managed_agents/sessions/${encodeURIComponent(id)}`;
+  return `/api/v1/managed_agents/sessions/${pathId(id)}`;
+}
+
+// A platform's own 404 for a session it does not know, as opposed to a
+// route it does not have.
+const SESSION_NOT_FOUND = /\bsession\b[^:]*not found/i;
+
+// Unsupported says the platform lacks a route: doctor skips its step on it.
+export class Unsupported extends LapError {
+  readonly feature: string;
+  constructor(host: string, feature: string, status: number) {
+    super(`${host} does not offer ${feature} (an older platform? it answered ${status === 404 ? "404" : "a web page"})`,
+      "ask the platform's operators to upgrade it, or use its web UI");
+    this.feature = feature;
+  }
+}
+
+// NotJsonError is an answer that is not JSON: a proxy's or web UI's page.
+export class NotJsonError extends LapError {}
+
+// One entry of a session's timeline. The fields are the platform's and
+// unchecked: print them through visible().
+export interface LogEntry {
+  id?: unknown;
+  at?: unknown;
+  kind?: unknown;
+  title?: unknown;
+  detail?: unknown;
+  meta?: unknown;
+  status?: unknown;
+}
+
+// What GET …/diagnose answers; every section may be {"exists": false} or
+// anything else a hostile server sends, so each is read defensively.
+export interface Diagnosis {
+  session?: unknown;
+  agent?: unknown;
+  pod?: unknown;
+  service?: unknown;
+  node?: unknown;
+  pod_logs_tail?: unknown;
+  harness_probe?: unknown;
+  detected_issues?: unknown;
+  notes?: unknown;
 }
 
 function isPart(p: unknown): p is Part {
@@ -421,7 +516,7 @@ export async function waitReady(api: Api, first: Session, opts: WaitOptions): Pr
     if (s.status === "ready") return s;
     if (s.status !== "creating") {
       const reason = s.failure_reason ? `: ${visible(s.failure_reason)}` : "";
-      throw new LapError(`session ${s.id} is ${visible(s.status)}${reason}`, "start a new one with: lap <agent> --new");
+      throw new LapError(`session ${s.id} is ${visible(s.status)}${reason}`, `bring it back: lap restart ${s.id} — or start a new one: lap <agent> --new`);
     }
     if (now() >= deadline) {
       throw new LapError(`session ${s.id} not ready after ${Math.round(opts.timeoutMs / 1000)}s (last seen: ${visible(phase)})`,
@@ -511,14 +606,11 @@ export function pathId(id: string): string {
   return encodeURIComponent(id);
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
 
 const ID = /^[^\u0000-\u001f\u007f]{1,200}$/;
 
 function isAgent(a: unknown): a is Agent {
-  return isObject(a) && typeof a.id === "string" && ID.test(a.id) && (a.name === undefined || a.name === null || typeof a.name === "string");
+  return isRecord(a) && typeof a.id === "string" && ID.test(a.id) && (a.name === undefined || a.name === null || typeof a.name === "string");
 }
 
 // agentOf keeps only the fields lap uses, each of the type it expects.
@@ -537,7 +629,7 @@ const SESSION_STRINGS = ["phase", "phase_detail", "failure_reason", "sandbox_url
 // sessionProblem names what is wrong with a session answer, or null when
 // lap can use it: the fields it reads must have the types it expects.
 function sessionProblem(s: unknown): string | null {
-  if (!isObject(s)) return "not an object";
+  if (!isRecord(s)) return "not an object";
   for (const f of ["id", "agent_id", "status"]) {
     if (typeof s[f] !== "string" || s[f] === "") return `${f} is ${s[f] === undefined ? "missing" : "not a string"}`;
   }

@@ -35,18 +35,19 @@ export const FLAGS: Flag[] = [
   { name: "agent", value: "name", help: "the agent, when its name is also a command", for: ["open"], detail: true },
   { name: "resume", value: "id", help: "the same as 'lap attach <id>', for users of the older CLI", for: ["attach"], detail: true },
   { name: "new", help: "start a new session even when one is live", for: ["open"] },
-  { name: "timeout", value: "D", help: "how long to wait for the sandbox (e.g. 90s, 10m; default 10m)", for: ["open", "attach", "doctor"] },
+  { name: "timeout", value: "D", help: "how long to wait for the sandbox, or for a restart (e.g. 90s, 10m; default 10m)", for: ["open", "attach", "doctor", "restart"] },
   { name: "detach-keys", value: "K", help: "keys that detach, docker's syntax: ctrl-p,ctrl-q  ctrl-]  none (default ctrl-d)", for: SESSION_COMMANDS },
   { name: "record", value: "file", help: "record the session as an asciicast v2 file (asciinema play <file>)", for: SESSION_COMMANDS },
   { name: "record-input", help: "with --record, record what you type too", for: SESSION_COMMANDS, detail: true },
   { name: "overwrite", help: "let --record or LAP_RECORD_FRAMES replace a file that exists (never through a symlink)", for: SESSION_COMMANDS, detail: true },
   { name: "read-only", help: "watch only: nothing typed and no window size is sent; the detach keys still detach", for: SESSION_COMMANDS },
   { name: "detach-on-eof", help: "with stdin not a terminal, detach when it ends, instead of sending end-of-file and printing until the program exits", for: SESSION_COMMANDS, detail: true },
-  { name: "json", help: "print JSON for scripts (a chat: one object per answer)", for: ["agents", "sessions", "config", ...SESSION_COMMANDS] },
+  { name: "json", help: "print JSON for scripts (a chat: one object per answer)", for: ["agents", "sessions", "config", "logs", "doctor", ...SESSION_COMMANDS] },
+  { name: "follow", short: "f", help: "after the log, print the session's events as they stream, until Ctrl-C", for: ["logs"] },
   { name: "show-thinking", help: "in a chat, show the agent's reasoning (default: only counted)", for: SESSION_COMMANDS, detail: true },
   { name: "history", value: "N", help: "in a chat, the earlier turns shown on entry (default 3; 0 for none)", for: SESSION_COMMANDS, detail: true },
   { name: "stdin-message", help: "in a chat with stdin not a terminal, send all of stdin as one message", for: SESSION_COMMANDS, detail: true },
-  { name: "yes", help: "do not ask for confirmation", for: ["stop"] },
+  { name: "yes", help: "do not ask for confirmation", for: ["stop", "restart"] },
   { name: "url", value: "URL", help: "the platform URL (then only the key is read)", for: ["login"] },
   { name: "idle", value: "D", help: "how long to leave the terminal connection idle (default 65s)", for: ["doctor"] },
   { name: "profile", value: "name", help: "use the platform saved as that profile (lap login --profile <name>)" },
@@ -164,11 +165,12 @@ exactly, and --json prints one object per answer:
     run: async (c, io) => (await import("./attach.js")).openAgent(io, c as never),
   },
   {
-    name: "attach", args: "<session-id | URL>", max: 1, required: "attach needs a session id", completes: "sessions",
+    name: "attach", args: "<session-id | URL>", max: 1, completes: "sessions",
     summary: "attach to a known session (alias: lap --resume <id>)",
     help: `Attaches to a known session by id, or by a pasted <base>/sessions/<id> URL.
 'lap --resume <id>' does the same. --detach-keys, --record and the chat flags as
-for 'lap <agent>'.
+for 'lap <agent>'. Without an id, on a terminal: pick one of the live sessions
+with the arrow keys (typing filters; Enter attaches; Esc cancels).
 `,
     parse: ({ pos, v }) => {
       if (typeof v.resume === "string") {
@@ -179,7 +181,12 @@ for 'lap <agent>'.
       const session = typeof v.resume === "string" ? v.resume : pos[0];
       return { cmd: "attach", session, timeoutMs: timeoutOf(v), ...sessionFlags(v) };
     },
-    run: async (c, io) => (await import("./attach.js")).attachSession(io, c as never),
+    run: async (c, io) => {
+      if (c.session !== undefined) return (await import("./attach.js")).attachSession(io, c as never);
+      const { attachPicked, pickable } = await import("./picker.js");
+      if (!pickable(io)) throw usageError("attach needs a session id", "usage: lap attach <session-id | URL>");
+      return attachPicked(io, c as never);
+    },
   },
   {
     name: "agents", args: "", max: 0, completes: "", summary: "list agents",
@@ -196,8 +203,10 @@ has_active_session.
   {
     name: "sessions", args: "[agent]", max: 1, completes: "agents", summary: "list sessions, newest first",
     help: `Lists sessions, of one agent or of all, newest first: short id, agent, status,
-phase, age, last seen. --json prints a JSON array: id, agent_id, agent,
-status, phase, phase_detail, failure_reason, created_at, last_seen_at.
+phase, age, last seen, and for a ready session how long until the platform
+reaps it for want of messages (REAPED IN; terminal traffic does not count).
+--json prints a JSON array: id, agent_id, agent, status, phase, phase_detail,
+failure_reason, created_at, last_seen_at, idle_timeout_ms.
 `,
     parse: ({ pos, v }) => ({ cmd: "sessions", ...(pos[0] !== undefined && { agent: pos[0] }), ...json(v) }),
     run: async (c, io) => {
@@ -214,6 +223,30 @@ when stdin is not a terminal.
 `,
     parse: ({ pos, v }) => ({ cmd: "stop", session: pos[0], ...(v.yes && { yes: true }) }),
     run: async (c, io) => (await import("./sessions.js")).stopSession(io, c as never),
+  },
+  {
+    name: "logs", args: "<session-id | agent>", max: 1, required: "logs needs a session id or an agent name", completes: "agents",
+    summary: "a session's timeline, also of a dead one (-f follows)",
+    help: `Prints a session's timeline, one entry a line: local time, kind, title, detail
+and meta. Dead and failed sessions too: their log ends with the reason. Given
+an agent, its newest session. --json prints the entries as the platform gave
+them. -f, --follow then prints the agent's text and tool steps as they stream,
+reconnecting as the platform cuts the stream, until Ctrl-C (exit 0).
+`,
+    parse: ({ pos, v }) => ({ cmd: "logs", target: pos[0], ...json(v), ...(v.follow && { follow: true }) }),
+    run: async (c, io) => (await import("./lifecycle.js")).logs(io, c as never),
+  },
+  {
+    name: "restart", args: "<session-id>", max: 1, required: "restart needs a session id", completes: "sessions",
+    summary: "bring a dead or failed session back in a fresh sandbox",
+    help: `Brings a dead or failed session back in a fresh sandbox; the platform replays
+its conversation to it. Files and processes of the old sandbox are gone. On a
+terminal it asks first; --yes does not ask, and is needed when stdin is not a
+terminal. The platform answers only when done: --timeout bounds the wait
+(default 10m). Then it says how to attach.
+`,
+    parse: ({ pos, v }) => ({ cmd: "restart", session: pos[0], ...(v.yes && { yes: true }), timeoutMs: timeoutOf(v) }),
+    run: async (c, io) => (await import("./lifecycle.js")).restart(io, c as never),
   },
   {
     name: "login", args: "", max: 0, completes: "", summary: "save the platform URL and master key",
@@ -256,17 +289,23 @@ as one JSON object (the key still masked).
     summary: "check the path to the sandbox step by step",
     help: `Checks the path to the platform one step at a time and says which step fails
 and what to do: config present and private, proxy, DNS, TCP, TLS, master key,
-agents. Given an agent or a session, also the terminal WebSocket upgrade and
-whether an idle connection survives --idle D (default 65s). An agent without
-a live session gets one for the check, stopped afterwards. Exit status 1 when
-any step failed.
+agents. Given an agent or a session, also the platform's own diagnosis of it
+(detected issues, the end of the pod's log; --json prints the whole bundle on
+stdout and the steps on stderr), the terminal WebSocket upgrade and whether an
+idle connection survives --idle D (default 65s). An agent without a live
+session gets one for the check, stopped afterwards. Exit status 1 when any
+step failed.
 `,
-    parse: ({ pos, v }) => ({
-      cmd: "doctor",
-      ...(pos[0] !== undefined && { target: pos[0] }),
-      idleMs: typeof v.idle === "string" ? parseDuration(v.idle, "--idle") : DEFAULT_IDLE_MS,
-      timeoutMs: timeoutOf(v),
-    }),
+    parse: ({ pos, v }) => {
+      if (v.json && pos[0] === undefined) throw usageError("doctor --json prints the platform's diagnosis of a session: give an agent or a session id");
+      return {
+        cmd: "doctor",
+        ...(pos[0] !== undefined && { target: pos[0] }),
+        ...json(v),
+        idleMs: typeof v.idle === "string" ? parseDuration(v.idle, "--idle") : DEFAULT_IDLE_MS,
+        timeoutMs: timeoutOf(v),
+      };
+    },
     run: async (c, io) => (await import("./doctor.js")).doctor(io, c as never),
   },
   {
@@ -307,6 +346,18 @@ profiles. Load it with:
     },
   },
   {
+    // `lap` alone: on a terminal, log in if needed and pick an agent; else the help.
+    name: "start", args: "", max: 0, completes: "", summary: "", help: "", hidden: true,
+    run: async (_c, io) => {
+      const { firstRun, pickable } = await import("./picker.js");
+      if (!pickable(io)) {
+        io.stdout.write(helpText("lap"));
+        return 0;
+      }
+      return firstRun(io, { timeoutMs: DEFAULT_TIMEOUT_MS });
+    },
+  },
+  {
     name: "version", args: "", max: 0, completes: "", summary: "", help: "", hidden: true,
     run: async (_c, io) => {
       io.stdout.write(`lap ${version()}\n`);
@@ -336,7 +387,7 @@ function version(): string {
 // The words that start a command (not an agent): the visible commands and the
 // hidden __complete; "open" and "version" are reached otherwise.
 function isCommandWord(word: string | undefined): boolean {
-  return word !== undefined && word !== "open" && word !== "version" && byName.has(word);
+  return word !== undefined && word !== "open" && word !== "version" && word !== "start" && byName.has(word);
 }
 
 // parseCommand turns argv (without node and the script) into a Command.
@@ -362,7 +413,11 @@ export function parseCommand(argv: string[]): Command {
   const rest = picked && picked !== "open" && v.resume === undefined ? pos.slice(1) : pos;
   if (picked === "help") return byName.get("help")!.parse!({ pos: rest, v });
   if (v.help) return { cmd: "help", topic: picked ?? (pos.length ? "open" : "lap") };
-  if (picked === undefined && pos.length === 0) return { cmd: "help", topic: "lap" };
+  if (picked === undefined && pos.length === 0) {
+    // `lap` alone: the first-run path on a terminal (run decides), else help.
+    const flags = Object.keys(v).filter((k) => v[k] !== undefined && k !== "profile");
+    return flags.length === 0 ? { cmd: "start", ...profile } : { cmd: "help", topic: "lap" };
+  }
   const spec = byName.get(picked ?? "open")!;
 
   const owner = spec.name === "open" ? "<agent>" : spec.name;
@@ -421,6 +476,7 @@ usage:
 ${columns(shown.filter((c) => c.name !== "help").map((c) => [usageLine(c).slice(4), c.summary] as [string, string]).map(([u, s]) => [`lap ${u}`, s]))}
 flags:
 ${columns(FLAGS.map((f) => [`${f.short ? `-${f.short}, ` : ""}${flagUsage(f)}`, f.help]))}
+'lap' alone, on a terminal: log in if needed, then pick an agent with the arrow keys.
 Ctrl-D detaches; the session keeps running and 'lap <agent>' comes back to it.
 An agent without a terminal gets a line-by-line chat instead (Ctrl-D ends it).
 

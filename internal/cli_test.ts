@@ -8,7 +8,15 @@ const TEN_MINUTES = 600_000;
 
 test("argv becomes a command, with flags before or after the positionals", () => {
   const table: [string[], unknown][] = [
-    [[], { cmd: "help", topic: "lap" }],
+    [[], { cmd: "start" }],
+    [["--profile", "work"], { cmd: "start", profile: "work" }],
+    [["--new"], { cmd: "help", topic: "lap" }],
+    [["attach"], { cmd: "attach", session: undefined, timeoutMs: TEN_MINUTES }],
+    [["logs", "demo"], { cmd: "logs", target: "demo" }],
+    [["logs", "-f", "demo", "--json"], { cmd: "logs", target: "demo", json: true, follow: true }],
+    [["restart", "abc", "--yes"], { cmd: "restart", session: "abc", yes: true, timeoutMs: TEN_MINUTES }],
+    [["restart", "--timeout", "30s", "abc"], { cmd: "restart", session: "abc", timeoutMs: 30_000 }],
+    [["doctor", "demo", "--json"], { cmd: "doctor", target: "demo", json: true, idleMs: 65_000, timeoutMs: TEN_MINUTES }],
     [["--help"], { cmd: "help", topic: "lap" }],
     [["-v"], { cmd: "version" }],
     [["login"], { cmd: "login" }],
@@ -37,7 +45,12 @@ test("bad argv is a usage error (exit 2) with the exact message", () => {
   const table: [string[], string][] = [
     [["--nope"], "unknown flag '--nope'"],
     [["demo", "--timeout"], "flag '--timeout' needs a value"],
-    [["attach"], "attach needs a session id"],
+    [["logs"], "logs needs a session id or an agent name"],
+    [["doctor", "--json"], "doctor --json prints the platform's diagnosis of a session: give an agent or a session id"],
+    [["restart"], "restart needs a session id"],
+    [["logs", "a", "b"], "unexpected argument 'b' for 'lap logs'"],
+    [["agents", "--follow"], "--follow does not apply to 'lap agents'"],
+    [["stop", "x", "--timeout", "1s"], "--timeout does not apply to 'lap stop'"],
     [["attach", "a", "b"], "unexpected argument 'b'"],
     [["agents", "x"], "unexpected argument 'x' for 'lap agents'"],
     [["agents", "--new"], "--new does not apply to 'lap agents'"],

@@ -6,9 +6,9 @@
 import { lookup as dnsLookup } from "node:dns/promises";
 import * as net from "node:net";
 import * as tls from "node:tls";
-import { HttpError, connectApi, hasTerminal, isUUID, sessionIdFrom, terminalTarget, waitReady, type Agent, type Api, type Session } from "./api.js";
+import { HttpError, Unsupported, connectApi, hasTerminal, isUUID, sessionIdFrom, terminalTarget, waitReady, type Agent, type Api, type Diagnosis, type Session } from "./api.js";
 import { findCredentials, type Found } from "./auth.js";
-import { print } from "./output.js";
+import { cleanText, json, print } from "./output.js";
 import { DEFAULT_PROFILE, mask, type ProxySettings } from "./settings.js";
 import { describeProxy, proxyFor } from "./proxy.js";
 import { EXIT_FAILURE, EXIT_OK, LapError, describe, networkReason, visible } from "./errors.js";
@@ -34,7 +34,12 @@ export interface DoctorOptions {
   lookup?: (host: string) => Promise<string[]>;
   stepTimeoutMs?: number;
   pongDeadlineMs?: number;
+  // --json: the platform's whole diagnosis bundle on stdout; the steps go to stderr.
+  json?: boolean;
 }
+
+// The platform step shows this much of the pod's log: enough to see a crash.
+const POD_LOG_LINES = 20;
 
 type Mark = "✓" | "✗" | "·";
 
@@ -58,9 +63,21 @@ class Report {
     return false;
   }
 
+  // more writes lines that belong to the last step, indented under it.
+  more(lines: string[]): void {
+    if (lines.length > 0) this.emit(lines.map((l) => `  ${l}\n`).join(""));
+  }
+
+  // toStderr keeps stdout for --json.
+  toStderr = false;
+
   private line(mark: Mark, step: string, detail: string, hint = ""): void {
-    const text = `${mark} ${step} — ${detail}\n${hint ? `  ${hint}\n` : ""}`;
-    print(this.io, text);
+    this.emit(`${mark} ${step} — ${detail}\n${hint ? `  ${hint}\n` : ""}`);
+  }
+
+  private emit(text: string): void {
+    if (this.toStderr) this.io.stderr.write(cleanText(text));
+    else print(this.io, text);
   }
 }
 
@@ -68,6 +85,7 @@ class Report {
 // Steps that later ones depend on stop the walk when they fail.
 export async function doctor(io: IO, opts: DoctorOptions): Promise<number> {
   const r = new Report(io);
+  r.toStderr = !!opts.json;
   const found = checkConfig(io, r);
   if (found) await checkPath(io, opts, found, r);
   return r.failed ? EXIT_FAILURE : EXIT_OK;
@@ -91,7 +109,16 @@ async function checkPath(io: IO, opts: DoctorOptions, found: Found, r: Report): 
   const api = connectApi(io, found.config);
   if (!(await checkKey(api, found, r))) return;
   if (!(await checkAgents(api, r))) return;
-  if (opts.target !== undefined) await checkTerminal(io, api, opts, r);
+  if (opts.target === undefined) return;
+  let target: Target;
+  try {
+    target = await findTarget(api, opts.target);
+  } catch (err) {
+    r.fail("target", describe(err), err instanceof LapError ? err.hint : "");
+    return;
+  }
+  await checkPlatform(io, api, target, opts, r);
+  await checkTerminal(io, api, target, opts, r);
 }
 
 function checkConfig(io: IO, r: Report): Found | null {
@@ -270,14 +297,59 @@ async function findTarget(api: Api, target: string): Promise<Target> {
   return { agent, session: null };
 }
 
-async function checkTerminal(io: IO, api: Api, opts: DoctorOptions, r: Report): Promise<void> {
-  let target: Target;
+// checkPlatform asks the platform what it knows of the session (an agent's
+// newest): detected issues and the end of the pod's log. A platform without
+// the route is noted and skipped, not failed.
+async function checkPlatform(io: IO, api: Api, target: Target, opts: DoctorOptions, r: Report): Promise<void> {
+  let session = target.session;
+  let bundle: Diagnosis;
   try {
-    target = await findTarget(api, opts.target!);
+    if (!session && target.agent) {
+      const agentId = target.agent.id;
+      const sessions = (await api.listSessions(agentId, 1)).filter((s) => s.agent_id === agentId);
+      session = sessions.sort((a, b) => (Date.parse(b.created_at ?? "") || 0) - (Date.parse(a.created_at ?? "") || 0))[0] ?? null;
+    }
+    if (!session) {
+      r.note("platform", `agent ${visible(target.agent?.name ?? target.agent?.id ?? "?")} has no session to diagnose yet`);
+      return;
+    }
+    bundle = await api.diagnose(session.id);
   } catch (err) {
-    r.fail("target", describe(err), err instanceof LapError ? err.hint : "");
+    if (err instanceof Unsupported) r.note("platform", `skipped: ${err.message}`);
+    else r.fail("platform", describe(err), err instanceof LapError ? err.hint : "");
     return;
   }
+  if (opts.json) io.stdout.write(json(bundle));
+  const issues = Array.isArray(bundle.detected_issues) ? bundle.detected_issues.filter(isRecord) : [];
+  const high = issues.filter((i) => i.severity === "high").length;
+  const status = isRecord(bundle.session) && bundle.session.status !== undefined ? `, ${visible(bundle.session.status, 20)}` : "";
+  const summary = `session ${session.id}${status}: ${issues.length === 0 ? "no issues detected" : `${issues.length} issue${issues.length === 1 ? "" : "s"} detected`}`;
+  if (high > 0) r.fail("platform", summary);
+  else r.ok("platform", summary);
+  r.more(issues.flatMap(issueLines));
+  r.more(podLogLines(bundle.pod_logs_tail));
+}
+
+function issueLines(i: Record<string, unknown>): string[] {
+  const action = i.recommended_action === undefined || i.recommended_action === null ? [] : [`  → ${visible(i.recommended_action, 300)}`];
+  return [`[${visible(i.severity ?? "?", 10)}] ${visible(i.code ?? "?", 60)}: ${visible(i.message ?? "", 300)}`, ...action];
+}
+
+// podLogLines is the end of the pod's log, or why there is none.
+function podLogLines(tail: unknown): string[] {
+  if (!isRecord(tail)) return [];
+  if (tail.available !== true || typeof tail.text !== "string") {
+    return [`pod log: not available${tail.error !== undefined ? ` (${visible(tail.error, 200)})` : ""}`];
+  }
+  const lines = tail.text.replace(/\n$/, "").split("\n").slice(-POD_LOG_LINES);
+  return [`pod log (last ${lines.length} lines):`, ...lines.map((l) => `  ${visible(l, 300)}`)];
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+async function checkTerminal(io: IO, api: Api, target: Target, opts: DoctorOptions, r: Report): Promise<void> {
   const { agent } = target;
   if (agent && !hasTerminal(agent)) {
     r.note("websocket", `agent ${visible(agent.name ?? agent.id)} has no terminal (harness ${visible(agent.harness_id)}): nothing to upgrade`);

@@ -77,7 +77,7 @@ test("given an agent without a live session, doctor starts one, upgrades, idles,
   const p = await platform();
   const r = await runDoctor(creds(p), { target: "demo" });
   assert.equal(r.code, 0, r.out);
-  assert.deepEqual(r.marks.slice(7), ["· session", "✓ session", "✓ websocket", "✓ idle", "· session"]);
+  assert.deepEqual(r.marks.slice(7), ["· platform", "· session", "✓ session", "✓ websocket", "✓ idle", "· session"]);
   assert.match(r.out, /^✓ websocket — upgraded ws:\/\/127\.0\.0\.1:\d+\/h\/[\w-]+\/tty in \d+ ms$/m);
   assert.match(r.out, /^✓ idle — still open after 200ms idle \(ping answered in \d+ ms\)$/m);
   assert.match(r.err, /· leaving the connection idle for 200ms…/);
@@ -94,12 +94,12 @@ test("given a session id, doctor checks that session and leaves it running", asy
   for (const target of [id, `${p.url}/api/v1/managed_agents/sessions/${id}`]) {
     const r = await runDoctor(creds(p), { target });
     assert.equal(r.code, 0, r.out);
-    assert.deepEqual(r.marks.slice(7), ["✓ session", "✓ websocket", "✓ idle"]);
+    assert.deepEqual(r.marks.slice(7), ["✓ platform", "✓ session", "✓ websocket", "✓ idle"]);
   }
   assert.equal(p.sessions.get(id)!.status, "ready");
   // The agent's live session is reused too.
   const r = await runDoctor(creds(p), { target: demo.id });
-  assert.deepEqual(r.marks.slice(7), ["✓ session", "✓ websocket", "✓ idle"]);
+  assert.deepEqual(r.marks.slice(7), ["✓ platform", "✓ session", "✓ websocket", "✓ idle"]);
   assert.equal(p.sessions.size, 1);
 });
 
@@ -267,3 +267,59 @@ export function selfSigned(t: { skip(msg: string): void }): { key: Buffer; cert:
   const certFile = path.join(dir, "cert.pem");
   return { key: fs.readFileSync(path.join(dir, "key.pem")), cert: fs.readFileSync(certFile), certFile };
 }
+
+test("the platform step prints each detected issue and the last 20 lines of the pod log of a failed session", async () => {
+  const p = await platform({ failReason: "ImagePullBackOff" });
+  const res = await fetch(`${p.url}/api/v1/managed_agents/agents/${p.agents[0].id}/session`, { method: "POST", headers: { authorization: `Bearer ${p.key}` }, body: "{}" });
+  const { id } = (await res.json()) as { id: string };
+  const hostile = "\x1b]0;pwned\x07\x9b2J";
+  p.diagnoses.set(id, {
+    session: { id, status: "failed" }, agent: { exists: false }, pod: { exists: false },
+    pod_logs_tail: { available: true, text: Array.from({ length: 30 }, (_, i) => `line ${i + 1}${hostile}`).join("\n") },
+    harness_probe: { reachable: false, error: hostile },
+    detected_issues: [
+      { code: "pod_image_pull_backoff", severity: "high", message: "image cannot be pulled" + hostile, recommended_action: "check the image name" + hostile },
+      { code: hostile, severity: hostile, message: 42 },
+      "not an issue",
+    ],
+    notes: [hostile],
+  });
+  const r = await runDoctor(creds(p), { target: id });
+  assert.equal(r.code, 1);
+  assert.equal(r.marks[7], "✗ platform");
+  assert.match(r.out, new RegExp(`^✗ platform — session ${id}, failed: 2 issues detected$`, "m"));
+  assert.match(r.out, /^ {2}\[high\] pod_image_pull_backoff: image cannot be pulled\\x1b\]0;pwned\\x07\\x9b2J\n {4}→ check the image name/m);
+  assert.match(r.out, /^ {2}pod log \(last 20 lines\):\n {4}line 11\\x1b/m);
+  assert.match(r.out, /^ {4}line 30\\x1b/m);
+  assert.doesNotMatch(r.out, /^ {4}line 10\\x1b/m);
+  assert.doesNotMatch(r.out + r.err, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+});
+
+test("doctor --json prints the platform's whole diagnosis bundle on stdout and the steps on stderr", async () => {
+  const p = await platform();
+  const res = await fetch(`${p.url}/api/v1/managed_agents/agents/${p.agents[0].id}/session`, { method: "POST", headers: { authorization: `Bearer ${p.key}` }, body: "{}" });
+  const { id } = (await res.json()) as { id: string };
+  p.sessions.get(id)!.status = "dead";
+  p.sessions.get(id)!.failure_reason = "idle timeout";
+  const m = memoryIO({ env: creds(p), home: tmp });
+  assert.equal(await doctor(m.io, { ...QUICK, target: "demo", json: true }), 1);
+  const bundle = JSON.parse(m.stdout()) as Record<string, unknown>;
+  assert.deepEqual(Object.keys(bundle), ["session", "agent", "pod", "service", "node", "pod_logs_tail", "harness_probe", "detected_issues", "notes"]);
+  assert.deepEqual(bundle.pod, { exists: false });
+  assert.equal((bundle.session as { tty_token?: string }).tty_token, undefined);
+  assert.match(m.stderr(), /^✗ platform — session .*, dead: 2 issues detected$/m);
+  assert.match(m.stderr(), /\[info\] idle_reaped: session is dead: idle timeout/);
+  assert.match(m.stderr(), /pod log: not available \(pod not found\)/);
+});
+
+test("on an older platform the platform step is skipped with a note, and the rest still runs", async () => {
+  for (const mode of ["404", "html"] as const) {
+    const p = await platform({ olderPlatform: mode });
+    const res = await fetch(`${p.url}/api/v1/managed_agents/agents/${p.agents[0].id}/session`, { method: "POST", headers: { authorization: `Bearer ${p.key}` }, body: "{}" });
+    const { id } = (await res.json()) as { id: string };
+    const r = await runDoctor(creds(p), { target: id });
+    assert.equal(r.code, 0, r.out);
+    assert.deepEqual(r.marks.slice(7), ["· platform", "✓ session", "✓ websocket", "✓ idle"]);
+    assert.match(r.out, /^· platform — skipped: 127\.0\.0\.1:\d+ does not offer session diagnosis/m);
+  }
+});

@@ -4,7 +4,7 @@
 import { HttpError, connectApi, isUUID, sessionIdFrom, type Api, type Session } from "./api.js";
 import { LapError, usageError, visible } from "./errors.js";
 import { prompt, type IO } from "./io.js";
-import { json, print, say, since, table } from "./output.js";
+import { duration, json, print, say, since, table } from "./output.js";
 
 // Statuses after which there is nothing left to stop.
 const STOPPED = new Set(["dead", "stopped", "deleted"]);
@@ -32,6 +32,8 @@ export interface SessionRow {
   failure_reason: string | null;
   created_at: string | null;
   last_seen_at: string | null;
+  // How long without messages before the platform reaps it; null: never.
+  idle_timeout_ms: number | null;
 }
 
 // listSessions prints the sessions, of one agent or all, newest first.
@@ -73,11 +75,12 @@ function sessionRow(s: Session, names: Map<string, string | null>): SessionRow {
     failure_reason: s.failure_reason ?? null,
     created_at: s.created_at ?? null,
     last_seen_at: s.last_seen_at ?? null,
+    idle_timeout_ms: typeof s.idle_timeout_ms === "number" && Number.isFinite(s.idle_timeout_ms) ? s.idle_timeout_ms : null,
   };
 }
 
 // sessionTable lays sessions out in columns: short id, agent, status, phase,
-// age, last seen.
+// age, last seen, and when the platform will reap a ready one.
 export function sessionTable(rows: SessionRow[], now: number): string {
   const cells = rows.map((r) => [
     r.id.slice(0, 8),
@@ -86,8 +89,20 @@ export function sessionTable(rows: SessionRow[], now: number): string {
     r.phase ?? "-",
     since(r.created_at, now),
     r.last_seen_at ? `${since(r.last_seen_at, now)} ago` : "-",
+    reapedIn(r, now),
   ]);
-  return table(["ID", "AGENT", "STATUS", "PHASE", "AGE", "LAST SEEN"], cells);
+  return table(["ID", "AGENT", "STATUS", "PHASE", "AGE", "LAST SEEN", "REAPED IN"], cells);
+}
+
+// reapedIn is how long until the platform marks a ready session dead for
+// want of messages (terminal traffic does not count): "-" when it never
+// will or the session is not ready, "now" when it is overdue.
+export function reapedIn(r: SessionRow, now: number): string {
+  if (r.status !== "ready" || r.idle_timeout_ms === null) return "-";
+  const seen = Date.parse(r.last_seen_at ?? r.created_at ?? "");
+  if (Number.isNaN(seen)) return "-";
+  const left = seen + r.idle_timeout_ms - now;
+  return left <= 0 ? "now" : duration(left);
 }
 
 // stopSession runs `lap stop <id>` and returns the exit status. On a

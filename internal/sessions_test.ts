@@ -50,17 +50,44 @@ test("ages read like ps and kubectl: seconds, minutes, hours, then days", () => 
   assert.equal(since("yesterday", NOW), "-");
 });
 
-test("the sessions table shows short id, agent, status, phase, age and last seen", () => {
+test("the sessions table shows short id, agent, status, phase, age, last seen and when a ready session is reaped", () => {
   const row: SessionRow = {
     id: "4f0c2a11-aaaa-bbbb-cccc-dddddddddddd", agent_id: "a1", agent: "demo", status: "ready", phase: "ready",
     phase_detail: null, failure_reason: null, created_at: new Date(NOW - 3_600_000).toISOString(),
-    last_seen_at: new Date(NOW - 30_000).toISOString(),
+    last_seen_at: new Date(NOW - 30_000).toISOString(), idle_timeout_ms: 15 * 60_000,
   };
   const unnamed = { ...row, id: "9".repeat(36), agent: null, agent_id: "7e57ab1e-0000", phase: null, last_seen_at: null };
-  const lines = sessionTable([row, unnamed], NOW).trimEnd().split("\n");
-  assert.match(lines[0], /^ID\s+AGENT\s+STATUS\s+PHASE\s+AGE\s+LAST SEEN$/);
-  assert.match(lines[1], /^4f0c2a11\s+demo\s+ready\s+ready\s+1h\s+30s ago$/);
-  assert.match(lines[2], /^99999999\s+7e57ab1e\s+ready\s+-\s+1h\s+-$/);
+  const dead = { ...row, id: "d".repeat(36), status: "dead" };
+  const forever = { ...row, id: "f".repeat(36), idle_timeout_ms: null };
+  const lines = sessionTable([row, unnamed, dead, forever], NOW).trimEnd().split("\n");
+  assert.match(lines[0], /^ID\s+AGENT\s+STATUS\s+PHASE\s+AGE\s+LAST SEEN\s+REAPED IN$/);
+  assert.match(lines[1], /^4f0c2a11\s+demo\s+ready\s+ready\s+1h\s+30s ago\s+14m$/);
+  assert.match(lines[2], /^99999999\s+7e57ab1e\s+ready\s+-\s+1h\s+-\s+now$/);
+  assert.match(lines[3], /^dddddddd\s+demo\s+dead\s+ready\s+1h\s+30s ago\s+-$/);
+  assert.match(lines[4], /^ffffffff\s+demo\s+ready\s+ready\s+1h\s+30s ago\s+-$/);
+});
+
+test("REAPED IN counts down for a ready session on the platform, and a reaped one is dead with reason idle timeout", async () => {
+  const p = await startPlatform({ bringUpMs: 0, idleTimeoutMs: 15 * 60_000 });
+  platforms.push(p);
+  const demo = p.addAgent({ name: "demo" });
+  const api = new Api(p.url, p.key);
+  await api.createSession(demo.id, "t");
+  const m = memoryIO({ env: env(p) });
+  await listSessions(m.io);
+  assert.match(m.stdout().trimEnd().split("\n")[1], /\sready\s.*\s1[45]m$/);
+
+  const quick = await startPlatform({ bringUpMs: 0, idleTimeoutMs: 1, reapEveryMs: 10 });
+  platforms.push(quick);
+  const agent = quick.addAgent({ name: "demo" });
+  const reaped = await new Api(quick.url, quick.key).createSession(agent.id, "t");
+  for (let i = 0; i < 300 && quick.sessions.get(reaped.id)!.status !== "dead"; i++) await new Promise((r) => setTimeout(r, 10));
+  const after = memoryIO({ env: env(quick) });
+  await listSessions(after.io, { json: true });
+  const [row] = JSON.parse(after.stdout()) as SessionRow[];
+  assert.equal(row.status, "dead");
+  assert.equal(row.failure_reason, "idle timeout");
+  assert.equal(row.idle_timeout_ms, 1);
 });
 
 test("lap sessions lists every page, newest first, with agent names", async () => {
@@ -90,7 +117,7 @@ test("lap sessions <agent> lists only that agent's sessions, and --json has stab
   const rows = JSON.parse(m.stdout()) as SessionRow[];
   assert.deepEqual(rows, [{
     id: mine.id, agent_id: demo.id, agent: "demo", status: "ready", phase: "ready", phase_detail: null,
-    failure_reason: null, created_at: mine.created_at, last_seen_at: mine.last_seen_at,
+    failure_reason: null, created_at: mine.created_at, last_seen_at: mine.last_seen_at, idle_timeout_ms: 1,
   }]);
   assert.doesNotMatch(m.stdout(), /secret-tty-token/);
 

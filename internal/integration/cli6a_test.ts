@@ -35,15 +35,16 @@ test("lap sessions lists sessions with agent names, newest first, and one agent'
   const r = await lap(["sessions"], env);
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stdout.trimEnd().split("\n");
-  assert.match(lines[0], /^ID\s+AGENT\s+STATUS\s+PHASE\s+AGE\s+LAST SEEN$/);
-  assert.match(lines[1], new RegExp(`^${second.slice(0, 8)}\\s+other\\s+ready\\s+ready\\s+\\d+s\\s+\\d+s ago$`));
+  assert.match(lines[0], /^ID\s+AGENT\s+STATUS\s+PHASE\s+AGE\s+LAST SEEN\s+REAPED IN$/);
+  // The local platform reaps after 24 h without messages, like the real one.
+  assert.match(lines[1], new RegExp(`^${second.slice(0, 8)}\\s+other\\s+ready\\s+ready\\s+\\d+s\\s+\\d+s ago\\s+2[34]h$`));
   assert.match(lines[2], new RegExp(`^${first.slice(0, 8)}\\s+demo\\s+ready\\s+`));
 
   const one = await lap(["sessions", "demo", "--json"], env);
   assert.equal(one.code, 0, one.stderr);
   const rows = JSON.parse(one.stdout) as Record<string, unknown>[];
   assert.deepEqual(rows.map((s) => [s.id, s.agent]), [[first, "demo"]]);
-  assert.deepEqual(Object.keys(rows[0]), ["id", "agent_id", "agent", "status", "phase", "phase_detail", "failure_reason", "created_at", "last_seen_at"]);
+  assert.deepEqual(Object.keys(rows[0]), ["id", "agent_id", "agent", "status", "phase", "phase_detail", "failure_reason", "created_at", "last_seen_at", "idle_timeout_ms"]);
   assert.doesNotMatch(one.stdout, new RegExp(p.sessions.get(first)!.tty_token!));
 });
 
@@ -227,8 +228,11 @@ test("the bash script completes commands, agent names, flags per command, sessio
   fs.writeFileSync(script, r.stdout);
 
   assert.deepEqual(await bashComplete(script, ["lap", ""], env),
-    ["agents", "attach", "completion", "config", "demo", "doctor", "help", "login", "logout", "reviewer", "sessions", "stop"]);
-  assert.deepEqual(await bashComplete(script, ["lap", "re"], env), ["reviewer"]);
+    ["agents", "attach", "completion", "config", "demo", "doctor", "help", "login", "logout", "logs", "restart", "reviewer", "sessions", "stop"]);
+  assert.deepEqual(await bashComplete(script, ["lap", "rev"], env), ["reviewer"]);
+  assert.deepEqual(await bashComplete(script, ["lap", "re"], env), ["restart", "reviewer"]);
+  assert.deepEqual(await bashComplete(script, ["lap", "logs", "--"], env), ["--follow", "--help", "--json", "--profile"]);
+  assert.deepEqual(await bashComplete(script, ["lap", "restart", "--yes", ""], env), [id]);
   assert.deepEqual(await bashComplete(script, ["lap", "sessions", "--"], env), ["--help", "--json", "--profile"]);
   assert.deepEqual(await bashComplete(script, ["lap", "stop", "--yes", ""], env), [id]);
   // The flags of `lap <agent>` are the ones its help text names, whatever they are.
@@ -252,7 +256,7 @@ test("the zsh script loads and completes agent names through zsh's bash completi
   // zsh's emulation of compgen leaves matching the typed prefix to zsh itself.
   const [registered, words] = out.split("\n");
   assert.equal(registered, "_bash_complete -F _lap_complete");
-  assert.deepEqual(words.split(" ").sort(), ["agents", "attach", "completion", "config", "demo", "doctor", "help", "login", "logout", "sessions", "stop"]);
+  assert.deepEqual(words.split(" ").sort(), ["agents", "attach", "completion", "config", "demo", "doctor", "help", "login", "logout", "logs", "restart", "sessions", "stop"]);
 });
 
 test("the fish script completes commands, agent names and flags", { skip: !has("fish") && "fish is not installed" }, async () => {
@@ -275,7 +279,7 @@ test("lap doctor <agent> --idle 1s passes against the local platform, and fails 
   const r = await lap(["doctor", "demo", "--idle", "1s"], env);
   assert.equal(r.code, 0, r.stdout + r.stderr);
   const steps = r.stdout.trimEnd().split("\n").map((l) => l.split(" — ")[0]);
-  assert.deepEqual(steps, ["✓ config", "✓ proxy", "✓ dns", "✓ tcp", "· tls", "✓ key", "✓ agents", "· session", "✓ session", "✓ websocket", "✓ idle", "· session"]);
+  assert.deepEqual(steps, ["✓ config", "✓ proxy", "✓ dns", "✓ tcp", "· tls", "✓ key", "✓ agents", "· platform", "· session", "✓ session", "✓ websocket", "✓ idle", "· session"]);
   assert.match(r.stdout, /^✓ idle — still open after 1s idle/m);
 
   const wrong = await lap(["doctor", "--idle", "1s", "demo"], loggedIn({ url: p.url, key: "sk-nope-nope-nope" }));

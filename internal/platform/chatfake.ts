@@ -105,7 +105,8 @@ export class ChatFake {
   readonly aborts: string[] = [];
   private readonly threads = new Map<string, Thread>();
 
-  constructor(private readonly options: () => ChatOptions) {}
+  // onTurn hears of each finished turn (the platform's timeline records it).
+  constructor(private readonly options: () => ChatOptions, private readonly onTurn?: (sessionId: string, prompt: string, answer: string) => void) {}
 
   thread(sessionId: string): Thread {
     let t = this.threads.get(sessionId);
@@ -185,16 +186,14 @@ export class ChatFake {
     this.startTurn(sessionId, prompt);
   }
 
-  /** GET S/events: the live events of the session, without sending anything. */
-  events(sessionId: string, res: http.ServerResponse): void {
-    const o = this.options();
-    const stream = this.openStream(res, o.eventsCutMs ?? STREAM_CUT_MS);
+  /** Hands each harness event of the session's turns to fn, for GET S/events; returns how to stop. */
+  listen(sessionId: string, fn: (event: unknown) => void): () => void {
     const thread = this.thread(sessionId);
     const listener = (event: unknown) => {
-      if (event !== CUT && event !== DONE) stream.send({ type: "harness_event", event });
+      if (event !== CUT && event !== DONE) fn(event);
     };
     thread.listeners.add(listener);
-    stream.onEnd(() => thread.listeners.delete(listener));
+    return () => thread.listeners.delete(listener);
   }
 
   /** Checks a message body as the platform does; answers 400 and returns null when it is wrong. */
@@ -270,6 +269,7 @@ export class ChatFake {
     turn.ended = this.play(sessionId, thread, turn, prompt).finally(() => {
       if (thread.running === turn) thread.running = null;
     });
+    void turn.ended.then((m) => this.onTurn?.(sessionId, prompt, m.parts.map((p) => (p.type === "text" && typeof p.text === "string" ? p.text : "")).join("")));
     return turn;
   }
 

@@ -37,6 +37,31 @@ export interface PlatformOptions extends ChatOptions {
   wrongTtyToken?: boolean;
   /** Write each harness connection as a recording (internal/frames.ts; the server's view). */
   recordDir?: string;
+  /** How long POST S/restart works before answering (default: bringUpMs, else 1000). */
+  restartMs?: number;
+  /** POST S/restart fails with 502 "session restart failed: <this>"; the session is then failed. */
+  restartFailReason?: string;
+  /** idle_timeout_ms of new sessions (default 24 h); null: never reaped. */
+  idleTimeoutMs?: number | null;
+  /** How often idle ready sessions are reaped (off unless set, so hand-made sessions stay as tests left them). */
+  reapEveryMs?: number;
+  /** GET S/events: period of server.heartbeat events (default 10 s). */
+  heartbeatMs?: number;
+  /** GET S/events: the stream is cut after this long with "stream timeout" (default 600 s). */
+  eventsCutMs?: number;
+  /** An older platform without log, restart, diagnose and events: 404 JSON, or an HTML page (200) as a web UI's fallback serves. */
+  olderPlatform?: "404" | "html";
+}
+
+/** One entry of GET S/log. */
+export interface LogEntry {
+  id: string;
+  at: string;
+  kind: string;
+  title: string;
+  detail?: string;
+  meta?: string;
+  status?: string;
 }
 
 export interface Agent {
@@ -63,7 +88,7 @@ export interface Session {
   harness_session_id: string | null;
   created_at: string;
   last_seen_at: string;
-  idle_timeout_ms: number;
+  idle_timeout_ms: number | null;
 }
 
 export interface RequestRecord {
@@ -99,6 +124,16 @@ export interface Platform {
   close(): Promise<void>;
   /** The chat side: messages received, aborts, threads. */
   chat: ChatFake;
+  /** Timeline entries per session (GET S/log); tests may add or rewrite them. */
+  timelines: Map<string, LogEntry[]>;
+  /** A bundle that replaces the computed one for GET S/diagnose (hostile or odd answers). */
+  diagnoses: Map<string, unknown>;
+  /** Sends one event to every GET S/events stream of the session, as {"type":"harness_event","event":...}. */
+  emitEvent(sessionId: string, event: unknown): void;
+  /** How many GET S/events streams were opened, per session. */
+  eventStreams(sessionId: string): number;
+  /** Marks idle ready sessions dead now, as the reaper does every reapEveryMs. */
+  reap(): void;
 }
 
 const API = "/api/v1/managed_agents";
@@ -115,8 +150,14 @@ const CHAT_ROUTES = new Set([
   "POST sessions/ID/message_stream",
   "POST sessions/ID/abort",
   "GET sessions/ID/messages",
-  "GET sessions/ID/events",
 ]);
+// The real platform's heartbeat period and cut of an events stream.
+const HEARTBEAT_MS = 10_000;
+const EVENTS_CUT_MS = 600_000;
+// Timeline details are cut to this many characters, as the real platform does.
+const LOG_DETAIL_MAX = 600;
+const DEFAULT_RESTART_MS = 1000;
+const POD_LOG_LINES = 200;
 // Size used until the client's first resize frame arrives (usually milliseconds later).
 const INITIAL_COLS = 80;
 const INITIAL_ROWS = 24;
@@ -244,7 +285,10 @@ class LocalPlatform implements Platform {
   requests: RequestRecord[] = [];
   tmuxSocket: string;
   spawnCount = 0;
-  chat = new ChatFake(() => this.options);
+  chat = new ChatFake(() => this.options, (id, prompt, answer) => {
+    this.addEntry(id, "user", "User message", { detail: prompt });
+    this.addEntry(id, "response", "Response", { detail: answer, meta: "0.0s · 2 tok" });
+  });
 
   private readonly server: http.Server;
   private readonly wss = new WebSocketServer({ noServer: true });
@@ -259,6 +303,11 @@ class LocalPlatform implements Platform {
   // Ends the tmux server if this process dies before close(); close() does
   // that itself and then dismisses it.
   private readonly watchdog: ChildProcess;
+  timelines = new Map<string, LogEntry[]>();
+  diagnoses = new Map<string, unknown>();
+  private readonly streams = new Set<EventStream>();
+  private readonly streamCounts = new Map<string, number>();
+  private reaper: NodeJS.Timeout | null = null;
 
   harnessToken(sessionId: string): string {
     const state = this.harness.get(sessionId);
@@ -306,6 +355,7 @@ class LocalPlatform implements Platform {
         if (addr === null || typeof addr === "string") return reject(new Error("no TCP address"));
         this.url = `http://127.0.0.1:${addr.port}`;
         watchExit(this);
+        this.startReaper();
         resolve();
       });
     });
@@ -343,6 +393,7 @@ class LocalPlatform implements Platform {
     this.closed = true;
     open.delete(this);
     for (const h of this.harness.values()) h.timers.forEach(clearTimeout);
+    this.stopLifecycle();
     for (const c of this.connections) {
       c.clientGone = true;
       c.ws.terminate();
@@ -378,6 +429,9 @@ class LocalPlatform implements Platform {
     const route = `${method} ${parts[0]}/${parts.length > 1 ? "ID" : ""}${parts.length > 2 ? "/" + parts[2] : ""}`;
     const id = parts[1] ?? "";
     if (parts.length > 3) return sendJson(res, 404, { error: "not found" });
+    if (parts[0] === "sessions" && parts.length === 3 && LIFECYCLE_ROUTES.has(`${method} ${parts[2]}`)) {
+      return this.onLifecycle(method, id, parts[2]!, req, res);
+    }
     if (CHAT_ROUTES.has(route)) return this.chatRoute(route, id, req, res);
     switch (route) {
       case "GET agents/":
@@ -432,11 +486,12 @@ class LocalPlatform implements Platform {
       harness_session_id: null,
       created_at: now,
       last_seen_at: now,
-      idle_timeout_ms: IDLE_TIMEOUT_MS,
+      idle_timeout_ms: this.options.idleTimeoutMs === undefined ? IDLE_TIMEOUT_MS : this.options.idleTimeoutMs,
     };
     const token = randomBytes(24).toString("hex");
     this.sessions.set(session.id, session);
     this.harness.set(session.id, { token, timers: [] });
+    this.addEntry(session.id, "created", "Session created", { detail: title ?? undefined });
     this.bringUp(session, { ...this.options });
     sendJson(res, 200, session);
   }
@@ -455,6 +510,7 @@ class LocalPlatform implements Platform {
         s.status = "failed";
         s.failure_reason = opts.failReason;
         s.phase_detail = opts.failReason;
+        this.addEnded(s);
         return;
       }
       if (phase === "ready") return this.markReady(s, opts, state);
@@ -510,10 +566,6 @@ class LocalPlatform implements Platform {
       if (s === undefined) return sendJson(res, 404, { error: `session ${id} not found` });
       return this.chat.messages(id, res);
     }
-    if (route === "GET sessions/ID/events") {
-      if (s === undefined || s.status !== "ready") return sendJson(res, 409, { error: `session not ready, status=${s?.status ?? "missing"}` });
-      return this.chat.events(id, res);
-    }
     if (s === undefined || s.status !== "ready") return sendJson(res, 404, { error: `session ${id} not found or not ready` });
     s.last_seen_at = new Date().toISOString();
     if (route === "POST sessions/ID/abort") return this.chat.abort(id, res);
@@ -536,6 +588,174 @@ class LocalPlatform implements Platform {
 
   private log(req: http.IncomingMessage): void {
     this.requests.push({ method: req.method ?? "", path: req.url ?? "", headers: { ...req.headers } });
+  }
+
+  // ---- Lifecycle routes: log, restart, diagnose, events, reaping ----
+
+  private async onLifecycle(method: string, id: string, route: string, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    if (this.options.olderPlatform === "html") return sendHtml(res, 200, "<!doctype html><html><body><div id=root></div></body></html>");
+    if (this.options.olderPlatform === "404") return sendJson(res, 404, { error: "not found" });
+    switch (`${method} ${route}`) {
+      case "GET log":
+        return sendJson(res, 200, this.sessions.has(id) ? this.timelineOf(this.sessions.get(id)!) : []);
+      case "POST restart":
+        req.resume();
+        return this.restart(id, res);
+      case "GET diagnose":
+        return this.diagnose(id, res);
+      case "GET events":
+        return this.events(id, req, res);
+    }
+  }
+
+  /** The stored entries, ending with an "ended" entry for a dead or failed session. */
+  private timelineOf(s: Session): LogEntry[] {
+    const entries = [...(this.timelines.get(s.id) ?? [])];
+    const last = entries[entries.length - 1];
+    if ((s.status === "dead" || s.status === "failed") && last?.kind !== "ended") {
+      entries.push(logEntry("ended", `Session ${s.status}`, { detail: s.failure_reason ?? undefined, status: s.status }));
+    }
+    return entries;
+  }
+
+  private addEntry(id: string, kind: string, title: string, extra: Partial<LogEntry> = {}): void {
+    const list = this.timelines.get(id) ?? [];
+    list.push(logEntry(kind, title, extra));
+    this.timelines.set(id, list);
+  }
+
+  private addEnded(s: Session): void {
+    this.addEntry(s.id, "ended", `Session ${s.status}`, { detail: s.failure_reason ?? undefined, status: s.status });
+  }
+
+  /** Answers only when done, like the real platform: the session, or 502 with the reason. */
+  private async restart(id: string, res: http.ServerResponse): Promise<void> {
+    const s = this.sessions.get(id);
+    const state = this.harness.get(id);
+    if (s === undefined || state === undefined) return sendJson(res, 404, { error: `session ${id} not found` });
+    if (s.status === "creating") return sendJson(res, 409, { error: `session ${id} is still creating` });
+    // The old sandbox's files and processes are gone.
+    await this.tmux(["kill-session", "-t", "=" + id]);
+    s.status = "creating";
+    s.phase = PHASES[0]![0];
+    s.phase_detail = PHASES[0]![1];
+    s.failure_reason = null;
+    s.sandbox_url = null;
+    s.tty_url = null;
+    s.tty_token = null;
+    const opts = { ...this.options };
+    await new Promise<void>((resolve) => state.timers.push(setTimeout(resolve, opts.restartMs ?? opts.bringUpMs ?? DEFAULT_RESTART_MS)));
+    if (this.closed) return;
+    if (opts.restartFailReason !== undefined) {
+      s.status = "failed";
+      s.failure_reason = opts.restartFailReason;
+      s.phase_detail = opts.restartFailReason;
+      this.addEnded(s);
+      return sendJson(res, 502, { error: `session restart failed: ${opts.restartFailReason}` });
+    }
+    state.token = randomBytes(24).toString("hex");
+    s.phase = "ready";
+    s.phase_detail = "ready";
+    s.last_seen_at = new Date().toISOString();
+    this.markReady(s, opts, state);
+    this.addEntry(id, "recovered", "Session restarted", { detail: "conversation replayed into a fresh sandbox" });
+    sendJson(res, 200, s);
+  }
+
+  private diagnose(id: string, res: http.ServerResponse): void {
+    const s = this.sessions.get(id);
+    if (s === undefined) return sendJson(res, 404, { error: `session ${id} not found` });
+    if (this.diagnoses.has(id)) return sendJson(res, 200, this.diagnoses.get(id));
+    const running = s.status === "ready" || s.status === "creating";
+    const pod = `sandbox-${id.slice(0, 8)}`;
+    const issues: { code: string; severity: string; message: string; recommended_action?: string }[] = [];
+    if (s.status === "failed" || s.status === "dead") {
+      issues.push({
+        code: s.failure_reason === "idle timeout" ? "idle_reaped" : "session_failed",
+        severity: s.failure_reason === "idle timeout" ? "info" : "high",
+        message: `session is ${s.status}: ${s.failure_reason ?? "no reason recorded"}`,
+        recommended_action: "restart the session; its conversation is replayed into a fresh sandbox",
+      });
+      issues.push({ code: "harness_unreachable", severity: "high", message: "the harness does not answer", recommended_action: "restart the session" });
+    }
+    const tail = Array.from({ length: POD_LOG_LINES }, (_, i) => `harness: log line ${i + 1}`);
+    const agent = this.agents.find((a) => a.id === s.agent_id);
+    const { tty_token: _token, ...session } = s;
+    sendJson(res, 200, {
+      session,
+      agent: agent ? this.agentJson(agent) : { exists: false },
+      pod: running ? { name: pod, phase: s.status === "ready" ? "Running" : "Pending", restarts: 0 } : { exists: false },
+      service: running ? { name: `s-${id.slice(0, 8)}`, port: 4096 } : { exists: false },
+      node: running ? { name: "local-node", ready: true } : { exists: false },
+      pod_logs_tail: running ? { available: true, text: tail.join("\n") } : { available: false, error: "pod not found" },
+      harness_probe: s.status === "ready" ? { reachable: true, status: 200 } : { reachable: false, error: "connection refused" },
+      detected_issues: issues,
+      notes: ["local platform: a fake cluster"],
+    });
+  }
+
+  /** A tail of the session's harness events: heartbeats, what emitEvent sends, and the cut. */
+  private events(id: string, req: http.IncomingMessage, res: http.ServerResponse): void {
+    const s = this.sessions.get(id);
+    if (s === undefined) return sendJson(res, 404, { error: `session ${id} not found` });
+    if (s.status !== "ready") return sendJson(res, 409, { error: `session not ready, status=${s.status}` });
+    req.resume();
+    res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+    res.flushHeaders();
+    this.streamCounts.set(id, (this.streamCounts.get(id) ?? 0) + 1);
+    const stream: EventStream = { sessionId: id, res, timers: [] };
+    this.streams.add(stream);
+    const heartbeat = { type: "harness_event", event: { type: "server.heartbeat", properties: {} } };
+    stream.timers.push(setInterval(() => writeEvent(res, heartbeat), this.options.heartbeatMs ?? HEARTBEAT_MS));
+    stream.timers.push(setTimeout(() => {
+      writeEvent(res, { type: "error", message: "stream timeout" });
+      this.endStream(stream);
+    }, this.options.eventsCutMs ?? EVENTS_CUT_MS));
+    // What the session's turns send reaches every tail.
+    stream.off = this.chat.listen(id, (event) => writeEvent(res, { type: "harness_event", event }));
+    res.on("close", () => this.endStream(stream));
+  }
+
+  private endStream(stream: EventStream): void {
+    stream.off?.();
+    stream.timers.forEach(clearTimeout);
+    this.streams.delete(stream);
+    stream.res.end();
+  }
+
+  emitEvent(sessionId: string, event: unknown): void {
+    for (const st of this.streams) {
+      if (st.sessionId === sessionId) writeEvent(st.res, { type: "harness_event", event });
+    }
+  }
+
+  eventStreams(sessionId: string): number {
+    return this.streamCounts.get(sessionId) ?? 0;
+  }
+
+  private startReaper(): void {
+    if (this.options.reapEveryMs === undefined) return;
+    this.reaper = setInterval(() => this.reap(), this.options.reapEveryMs);
+    this.reaper.unref();
+  }
+
+  reap(): void {
+    const now = Date.now();
+    for (const s of this.sessions.values()) {
+      if (s.status !== "ready" || s.idle_timeout_ms === null || s.idle_timeout_ms === undefined) continue;
+      const since = Date.parse(s.last_seen_at || s.created_at);
+      if (Number.isNaN(since) || now - since <= s.idle_timeout_ms) continue;
+      s.status = "dead";
+      s.failure_reason = "idle timeout";
+      this.addEnded(s);
+      void this.tmux(["kill-session", "-t", "=" + s.id]);
+      for (const st of [...this.streams]) if (st.sessionId === s.id) this.endStream(st);
+    }
+  }
+
+  private stopLifecycle(): void {
+    if (this.reaper) clearInterval(this.reaper);
+    for (const st of [...this.streams]) this.endStream(st);
   }
 
   // ---- Harness /tty (SPEC §2) ----
@@ -567,7 +787,6 @@ class LocalPlatform implements Platform {
       recorder: this.options.recordDir ? new Recorder() : null,
     };
     this.connections.add(conn);
-    s.last_seen_at = new Date().toISOString();
     const control = host.stdio[3] as Writable;
     host.stdin!.on("error", () => {});
     control.on("error", () => {});
@@ -575,7 +794,6 @@ class LocalPlatform implements Platform {
     ws.on("message", (data: RawData, isBinary: boolean) => {
       const bytes = rawToBuffer(data);
       conn.recorder?.frame("client", bytes, isBinary);
-      s.last_seen_at = new Date().toISOString();
       if (isBinary) {
         host.stdin!.write(bytes);
         return;
@@ -785,6 +1003,34 @@ function readPaging(url: URL): { limit: number; offset: number } | string {
 function readInt(raw: string | null, fallback: number): number | null {
   if (raw === null || raw === "") return fallback;
   return /^\d+$/.test(raw) ? Number(raw) : null;
+}
+
+// The routes an older platform lacks: handled apart from the chat routes.
+const LIFECYCLE_ROUTES = new Set(["GET log", "POST restart", "GET diagnose", "GET events"]);
+
+interface EventStream {
+  sessionId: string;
+  res: http.ServerResponse;
+  timers: NodeJS.Timeout[];
+  off?: () => void;
+}
+
+function logEntry(kind: string, title: string, extra: Partial<LogEntry> = {}): LogEntry {
+  const entry: LogEntry = { id: "log_" + randomBytes(6).toString("hex"), at: new Date().toISOString(), kind, title };
+  if (extra.detail !== undefined) entry.detail = extra.detail.slice(0, LOG_DETAIL_MAX);
+  if (extra.meta !== undefined) entry.meta = extra.meta;
+  if (extra.status !== undefined) entry.status = extra.status;
+  return entry;
+}
+
+/** One server-sent event: a data line and a blank line, nothing else. */
+function writeEvent(res: http.ServerResponse, body: unknown): void {
+  if (!res.writableEnded) res.write(`data: ${JSON.stringify(body)}\n\n`);
+}
+
+function sendHtml(res: http.ServerResponse, status: number, html: string): void {
+  res.writeHead(status, { "content-type": "text/html; charset=utf-8", "content-length": Buffer.byteLength(html) });
+  res.end(html);
 }
 
 function sendJson(res: http.ServerResponse, status: number, body: unknown): void {

@@ -501,6 +501,99 @@ describe("OutputFramer", () => {
   });
 });
 
+describe("session log, restart, diagnosis, events and reaping", () => {
+  test("the log of an unknown session is an empty list, and a failed one ends with the reason", async () => {
+    const p = await platform({ failReason: "ErrImagePull" });
+    assert.deepEqual(await call(p, "GET", "/sessions/nope/log"), { status: 200, json: [] });
+    const agent = p.addAgent({ name: "x", supports_tui: true });
+    const { json: s } = await call(p, "POST", `/agents/${agent.id}/session`, {});
+    const log = (await call(p, "GET", `/sessions/${s.id}/log`)).json as { kind: string; detail?: string; at: string; id: string; title: string }[];
+    assert.deepEqual(log.map((e) => e.kind), ["created", "ended"]);
+    assert.equal(log[1].detail, "ErrImagePull");
+    assert.ok(log.every((e) => typeof e.id === "string" && !Number.isNaN(Date.parse(e.at)) && typeof e.title === "string"));
+  });
+
+  test("restart answers 409 while creating, takes restartMs, then the session with a new harness session id", async () => {
+    const p = await platform({ restartMs: 30 });
+    const s = await readySession(p);
+    p.sessions.get(s.id)!.status = "creating";
+    const busy = await call(p, "POST", `/sessions/${s.id}/restart`);
+    assert.equal(busy.status, 409);
+    p.sessions.get(s.id)!.status = "dead";
+    const res = await call(p, "POST", `/sessions/${s.id}/restart`);
+    assert.equal(res.status, 200);
+    assert.equal(res.json.status, "ready");
+    assert.notEqual(res.json.harness_session_id, s.harness_session_id);
+    p.options.restartFailReason = "no capacity";
+    const failed = await call(p, "POST", `/sessions/${s.id}/restart`);
+    assert.deepEqual(failed, { status: 502, json: { error: "session restart failed: no capacity" } });
+    assert.equal(p.sessions.get(s.id)!.status, "failed");
+  });
+
+  test("diagnosis has every section, {\"exists\": false} for what is gone, and never the tty token", async () => {
+    const p = await platform();
+    const s = await readySession(p);
+    const ready = (await call(p, "GET", `/sessions/${s.id}/diagnose`)).json;
+    assert.equal(ready.pod_logs_tail.available, true);
+    assert.equal(ready.pod_logs_tail.text.split("\n").length, 200);
+    assert.deepEqual(ready.detected_issues, []);
+    assert.equal(ready.session.tty_token, undefined);
+    p.sessions.get(s.id)!.status = "dead";
+    const dead = (await call(p, "GET", `/sessions/${s.id}/diagnose`)).json;
+    assert.deepEqual([dead.pod, dead.service, dead.node], [{ exists: false }, { exists: false }, { exists: false }]);
+    assert.ok(dead.detected_issues.some((i: { code: string; severity: string }) => i.code === "harness_unreachable" && i.severity === "high"));
+    assert.equal((await call(p, "GET", "/sessions/nope/diagnose")).status, 404);
+  });
+
+  test("the events stream sends heartbeats, the turn of a message, and is cut with stream timeout", async () => {
+    const p = await platform({ heartbeatMs: 20, eventsCutMs: 300 });
+    const s = await readySession(p);
+    const res = await fetch(`${p.url}${API}/sessions/${s.id}/events`, { headers: { authorization: `Bearer ${p.key}` } });
+    assert.equal(res.headers.get("content-type"), "text/event-stream");
+    await waitFor(() => (p.eventStreams(s.id) === 1 ? true : null), "the stream");
+    await call(p, "POST", `/sessions/${s.id}/message`, { text: "hi" });
+    const text = await res.text();
+    const events = text.split("\n\n").filter(Boolean).map((e) => {
+      assert.match(e, /^data: /);
+      return JSON.parse(e.slice(6)) as { type: string; event?: { type: string } };
+    });
+    assert.ok(events.some((e) => e.event?.type === "server.heartbeat"));
+    assert.ok(events.some((e) => e.event?.type === "message.part.delta"));
+    assert.deepEqual(events[events.length - 1], { type: "error", message: "stream timeout" });
+    p.sessions.get(s.id)!.status = "dead";
+    assert.deepEqual(await call(p, "GET", `/sessions/${s.id}/events`), { status: 409, json: { error: "session not ready, status=dead" } });
+  });
+
+  test("an idle ready session is reaped: dead, failure_reason idle timeout; terminal traffic does not count", async () => {
+    const p = await platform({ idleTimeoutMs: 60_000 });
+    const s = await readySession(p);
+    p.reap();
+    assert.equal(p.sessions.get(s.id)!.status, "ready");
+    const stale = new Date(Date.now() - 61_000).toISOString();
+    p.sessions.get(s.id)!.last_seen_at = stale;
+    const tty = await openTty(p, s);
+    tty.type("echo typed\r");
+    await tty.expect(/typed/);
+    assert.equal(p.sessions.get(s.id)!.last_seen_at, stale);
+    p.reap();
+    assert.equal(p.sessions.get(s.id)!.status, "dead");
+    assert.equal(p.sessions.get(s.id)!.failure_reason, "idle timeout");
+  });
+
+  test("an older platform answers 404, or a web page, on these routes for every id", async () => {
+    for (const mode of ["404", "html"] as const) {
+      const p = await platform({ olderPlatform: mode });
+      const s = await readySession(p);
+      for (const [method, route] of [["GET", "log"], ["POST", "restart"], ["GET", "diagnose"], ["GET", "events"]]) {
+        const res = await fetch(`${p.url}${API}/sessions/${s.id}/${route}`, { method, headers: { authorization: `Bearer ${p.key}` } });
+        assert.equal(res.status, mode === "404" ? 404 : 200);
+        assert.match(res.headers.get("content-type") ?? "", mode === "404" ? /json/ : /html/);
+        await res.text();
+      }
+    }
+  });
+});
+
 test("killed with SIGKILL, a platform leaves no tmux server or program behind: its watchdog ends them", async () => {
   // The platform runs in a child that opens a terminal (starting the tmux
   // server and a shell), says READY with its tmux socket, and is then killed.
