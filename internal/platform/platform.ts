@@ -697,8 +697,7 @@ class LocalPlatform implements Platform {
   /** A tail of the session's harness events: heartbeats, what emitEvent sends, and the cut. */
   private events(id: string, req: http.IncomingMessage, res: http.ServerResponse): void {
     const s = this.sessions.get(id);
-    if (s === undefined) return sendJson(res, 404, { error: `session ${id} not found` });
-    if (s.status !== "ready") return sendJson(res, 409, { error: `session not ready, status=${s.status}` });
+    if (s?.status !== "ready") return sendJson(res, 409, { error: `session not ready, status=${s?.status ?? "missing"}` });
     req.resume();
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
     res.flushHeaders();
