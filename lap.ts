@@ -9,6 +9,7 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { EXIT_FAILURE, LapError, describe, usageError } from "./internal/errors.js";
 import type { IO } from "./internal/io.js";
+import type { Fetch } from "./internal/nodefetch.js";
 import { checkProfileName, parseDuration } from "./internal/config.js";
 import { colourWanted, paintMarks, paintedStream } from "./internal/colour.js";
 import { parseDetachKeys } from "./internal/keys.js";
@@ -426,7 +427,8 @@ function processIO(): IO {
     dial: async (url, opts) => {
       const { dial } = await import("./internal/ws.js");
       if (!proxied(process.env)) return dial(url, opts);
-      return dial(url, { ...opts, createConnection: (await import("./internal/proxy.js")).wsConnection(url, process.env) });
+      const proxy = await import("./internal/proxy.js");
+      return dial(url, { ...opts, createConnection: proxy.wsConnection(url, proxy.proxySettingsFromEnv(process.env)) });
     },
     terminal: processTerminal,
   };
@@ -439,11 +441,12 @@ function proxied(env: NodeJS.ProcessEnv): boolean {
 }
 
 // node:http rather than global fetch: see internal/nodefetch.ts.
-const directFetch = (async (input: string | URL | Request, init?: RequestInit) =>
-  (await import("./internal/nodefetch.js")).nodeFetch(input, init)) as typeof fetch;
+const directFetch: Fetch = async (input, init) => (await import("./internal/nodefetch.js")).nodeFetch(input, init);
 
-const proxiedFetch = (async (input: string | URL | Request, init?: RequestInit) =>
-  (await import("./internal/proxy.js")).proxyFetch(process.env)(input, init)) as typeof fetch;
+const proxiedFetch: Fetch = async (input, init) => {
+  const proxy = await import("./internal/proxy.js");
+  return proxy.proxyFetch(proxy.proxySettingsFromEnv(process.env))(input, init);
+};
 
 // Whatever happens, the terminal goes back to cooked mode before exit.
 function restoreTerminal(): void {

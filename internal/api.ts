@@ -1,6 +1,7 @@
 // The platform's HTTP API (SPEC §1): typed calls, paging, errors, waiting
 // for a session to be ready, and where its terminal WebSocket is.
 
+import { nodeFetch, type Fetch, type FetchAnswer } from "./nodefetch.js";
 import { LapError, networkHint, networkReason, visible } from "./errors.js";
 
 export interface Agent {
@@ -26,7 +27,8 @@ export interface Session {
   last_seen_at?: string;
 }
 
-export type Fetch = typeof fetch;
+// lap's own fetch-shaped types: global fetch is never touched (see nodefetch.ts).
+export type { Fetch } from "./nodefetch.js";
 
 // One part of an agent's answer: text, or a tool call, reasoning, ...
 export interface Part {
@@ -96,7 +98,7 @@ export class Api {
   private readonly host: string;
   private readonly timeoutMs: number;
 
-  constructor(base: string, key: string, fetchFn: Fetch = fetch, timeoutMs = CALL_TIMEOUT_MS) {
+  constructor(base: string, key: string, fetchFn: Fetch = nodeFetch, timeoutMs = CALL_TIMEOUT_MS) {
     this.base = base;
     this.key = key;
     this.fetch = fetchFn;
@@ -109,7 +111,7 @@ export class Api {
   // becomes an HttpError carrying the status.
   async call(method: string, path: string, body?: unknown, opts: CallOptions = {}): Promise<unknown> {
     const url = this.base + path;
-    let res: Response;
+    let res: FetchAnswer;
     try {
       res = await this.fetch(url, {
         method,
@@ -368,7 +370,7 @@ export function errorText(body: string): string {
   return visible(squeezed, 120);
 }
 
-async function readBody(res: Response, host: string): Promise<string> {
+async function readBody(res: FetchAnswer, host: string): Promise<string> {
   const declared = Number(res.headers.get("content-length") ?? "0");
   if (declared > MAX_BODY_BYTES) {
     await res.body?.cancel();
@@ -378,7 +380,7 @@ async function readBody(res: Response, host: string): Promise<string> {
     if (!res.body) return "";
     const chunks: Uint8Array[] = [];
     let size = 0;
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    for await (const chunk of res.body) {
       size += chunk.length;
       if (size > MAX_BODY_BYTES) throw new LapError(`${host}: answer too large (over ${MAX_BODY_BYTES} bytes)`);
       chunks.push(chunk);

@@ -10,7 +10,7 @@ import { HttpError, hasTerminal, isUUID, sessionIdFrom, ttyURL, waitReady, type 
 import { DEFAULT_PROFILE, type Env } from "./config.js";
 import { connectApi, findCredentials, mask, type Found } from "./auth.js";
 import { colourWanted, paintMarks } from "./colour.js";
-import { describeProxy, proxyFor } from "./proxy.js";
+import { describeProxy, proxyFor, proxySettingsFromEnv } from "./proxy.js";
 import { EXIT_FAILURE, EXIT_OK, LapError, describe, networkReason, visible } from "./errors.js";
 import { say, type IO } from "./io.js";
 import { TIMINGS } from "./tty.js";
@@ -132,7 +132,7 @@ function checkProxy(url: URL, env: Env, r: Report): URL | null | false {
   }
   let proxy: URL | null;
   try {
-    proxy = proxyFor(url, env);
+    proxy = proxyFor(url, proxySettingsFromEnv(env));
   } catch (err) {
     return r.fail("proxy", describe(err), err instanceof LapError ? err.hint : "");
   }
