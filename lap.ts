@@ -430,6 +430,10 @@ function processIO(): IO {
       const proxy = await import("./internal/proxy.js");
       return dial(url, { ...opts, createConnection: proxy.wsConnection(url, proxy.proxySettingsFromEnv(process.env)) });
     },
+    // setImmediate: after the first API request is on its way, so the
+    // module loads while the platform answers.
+    // A failure to load shows when dial loads it again.
+    preload: () => void setImmediate(() => import("./internal/ws.js").catch(() => {})),
     terminal: processTerminal,
   };
 }

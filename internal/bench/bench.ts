@@ -25,7 +25,7 @@ import { performance } from "node:perf_hooks";
 import type { Duplex, Readable } from "node:stream";
 import { WebSocket, WebSocketServer } from "ws";
 import { startPlatform } from "../platform/platform.js";
-import { REPO, LAP } from "../testutil/repo.js";
+import { REPO, LAP as BUILT_LAP } from "../testutil/repo.js";
 
 const KiB = 1 << 10;
 const MiB = 1 << 20;
@@ -66,6 +66,9 @@ const CHILD_DEADLINE_MS = 60_000;
 const STOP_GRACE_MS = 3_000;
 const RSS_POLL_MS = 100;
 
+// BENCH_LAP=<path to lap.js> measures another build (e.g. an older commit's)
+// against the same floor: for before-and-after figures.
+const LAP = process.env.BENCH_LAP ? path.resolve(process.env.BENCH_LAP) : BUILT_LAP;
 const BARE = path.join(REPO, "build", "internal", "bench", "bench_bare.js");
 // Gives a child a real terminal for stdout (Node has no pty of its own).
 const PTY_SINK = path.join(REPO, "internal", "bench", "ptysink.py");
