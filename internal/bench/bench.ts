@@ -996,36 +996,45 @@ function report(seconds: number): string {
     "",
     "## Commands",
     "",
-    "- `make bench` builds, then runs `node build/internal/bench.js` (≈ 5–6 minutes: the slow reader takes " +
-      `${(PLAN.slow.bytes / PLAN.slow.rate).toFixed(0)} s for lap and again for the floor). \`BENCH_QUICK=1 make bench\` scales the sizes down (≈ 1 minute). ` +
-      "`BENCH_ONLY=startup,attach,platform,throughput,keys,memory,install` runs some and prints them without writing this file.",
-    `- start-up: \`node build/lap.js --version\`, \`node build/lap.js --help\` and \`node -e 0\`, ${p.startup.runs} runs each after ${p.startup.warmup} warm-ups, interleaved; wall time from spawn to exit.`,
-    "- the bare client is `node build/internal/bench_bare.js <ws-url> <token>`: ws with lap's socket options, every message to stdout (the socket paused while stdout is full), stdin out as binary frames, stdin ending closes.",
+    "- `make bench` builds, then runs `node build/internal/bench/bench.js` (≈ 12–15 minutes on a quiet machine: the slow reader takes " +
+      `${(PLAN.slow.bytes / PLAN.slow.rate).toFixed(0)} s per client and corpus). \`BENCH_QUICK=1 make bench\` scales the sizes down. ` +
+      "`BENCH_ONLY=startup,attach,platform,throughput,keys,memory,install` runs some and prints them without writing this file. " +
+      "`BENCH_LAP=<path>/build/lap.js` measures another build against the same floor (before-and-after figures).",
+    `- start-up: \`node build/lap.js --version\`, \`--help\`, \`__complete agents\` (HOME with no config: logged out, exit 1), an empty CommonJS file, an empty ES module and \`node -e 0\`, ` +
+      `${p.startup.runs} runs each after ${p.startup.warmup} warm-ups, interleaved; wall time from spawn to exit.`,
+    "- the bare client is `node build/internal/bench/bench_bare.js <ws-url> <token>`: ws with lap's socket options, every message to stdout (the socket paused while stdout is full), stdin out as binary frames, stdin ending closes.",
     "- lap is `node build/lap.js bench` with `LAP_CONFIG` naming a throw-away config; stdin is a pipe held open (stdin ending detaches).",
     `- time to attach: spawn → first byte on stdout, ${p.attach.runs} runs each after ${p.attach.warmup} warm-ups. lap asks the API for the agent and its live session, then opens /tty; the bare client opens /tty directly. ` +
       "Against the bench server the harness sends `$ ` the moment the socket opens; against the local platform (`startPlatform({bringUpMs: 0})`) the first byte is tmux drawing a real PTY.",
-    `- throughput: the server sends ${p.throughput.bytes / MiB} MiB from memory as 64 KiB text frames (≤ ${SERVER_HIGH_WATER / MiB} MiB queued), then closes 1000; ` +
-      `timed from the socket opening to the client printing \`[ws closed]\` (after every byte went to stdout, which is /dev/null). ${p.throughput.runs} runs each after ${p.throughput.warmup} warm-up.`,
+    `- throughput: the server sends ${p.throughput.bytes / MiB} MiB of a corpus from memory as 64 KiB text frames (${CORPUS_FRAMES} distinct frames over and over, ≤ ${SERVER_HIGH_WATER / MiB} MiB queued), then closes 1000; ` +
+      "timed from the socket opening to the client printing `[ws closed]` (after every byte went to stdout). " +
+      "stdout is /dev/null, or a pipe the bench reads and discards as fast as it can, or a terminal: `python3 internal/bench/ptysink.py` makes a PTY (120×40) the client's stdout and reads its master as fast as it can. " +
+      `${p.throughput.runs} runs each after ${p.throughput.warmup} warm-up, lap and the bare client in turn, the order swapped every run. The ratio is lap's median time over the bare client's.`,
+    "- the corpora: **source text** is this repository's .ts files (CRLF, as a PTY prints them), repeated; **coloured output** mixes `ls --color` rows, `git diff --color` hunks of those sources and test-runner lines with ticks, crosses and timings; " +
+      "**full-screen redraw** is a Claude-Code-like stream: every redraw in `ESC[?2026h` … `ESC[?2026l`, cursor hidden and shown, 24 lines erased upwards (`ESC[2K ESC[1A`), box and text lines in truecolour SGR ending `ESC[K`, cursor addressing, " +
+      "and every 40 redraws one of: alternate screen, bracketed paste, mouse (1000/1002/1006), focus events, kitty keyboard (`ESC[>1u` / `ESC[<u`), keypad (`ESC=` / `ESC>`), modifyOtherKeys; **plain text** is lorem ipsum with no ESC and none of `= < > ? { } ;`, the best case. " +
+      "Frames cut the stream anywhere, mid-sequence and mid-character. The details line gives each corpus's density of those bytes.",
     `- keystroke round trip: one byte written to the client's stdin, echoed by the server as a text frame, read back from the client's stdout pipe; the next key goes when the echo is back. ` +
       `lap and the bare client run side by side and are typed to in turn. ${p.keys.count} keys per run after ${p.keys.warmup} warm-up keys, ${p.keys.runs} runs; the table shows the medians of the runs' p50 and p99.`,
-    `- memory: ${p.slow.bytes / MiB} MiB of numbered 64 KiB frames; the bench reads the client's stdout pipe at ${p.slow.rate / MiB} MiB/s, hashes it (sha256) and compares with what was sent; ` +
-      "the peak RSS is VmHWM from /proc/<pid>/status, read before the server closes the socket. One run of lap, then one of the bare client.",
+    `- memory: ${p.slow.bytes / MiB} MiB of numbered 64 KiB frames of the plain corpus, then of the full-screen one; the bench reads the client's stdout pipe at ${p.slow.rate / MiB} MiB/s, hashes it (sha256) and compares with what was sent; ` +
+      "the peak RSS is VmHWM from /proc/<pid>/status, read before the server closes the socket. One run of lap, then one of the bare client, per corpus.",
     "- installed: `make install PREFIX=<tmp>`, then `du -sk` of lib/lap and bin, and the packages under lib/lap/node_modules.",
     "",
     "## How to read it",
     "",
-    "- **floor** is the same job done with nothing of lap in the way, measured in the same run: `node -e 0` for start-up, a 30-line ws client (internal/bench_bare.ts) for the rest. " +
+    "- **floor** is the same job done with nothing of lap in the way, measured in the same run: `node -e 0` for start-up, a 30-line ws client (internal/bench/bench_bare.ts) for the rest. " +
       "lap cannot be faster than its floor; the targets say how close it must be.",
-    "- **start-up ratios** include process spawn and node's own boot (~" + (rows.find((r) => r.benchmark.startsWith("start-up: `node empty"))?.lap ?? "?") +
-      " for an empty ES module): lap's own share is the difference.",
-    "- **time to attach** against the bench server is lap's cost alone (reading the config, two API calls, loading ws, the upgrade). " +
+    "- **start-up ratios** include process spawn and node's own boot (" + (rows.find((r) => r.benchmark.startsWith("start-up: `node empty.cjs"))?.lap ?? "?") +
+      " for an empty CommonJS file, " + (rows.find((r) => r.benchmark.startsWith("start-up: `node empty.mjs"))?.lap ?? "?") + " for an empty ES module): lap's own share is the difference.",
+    "- **time to attach** against the bench server is lap's cost alone (reading the config, two API calls on one kept-alive connection, loading ws while the first is answered, the upgrade). " +
       "Against the local platform a real PTY host and tmux sit behind the socket; both clients pay for them alike.",
-    "- **throughput** is in MiB/s of terminal output; the coloured payload makes lap look for terminal modes to undo at the end, the plain one shows the path without escape sequences.",
+    "- **throughput** compares times for the same bytes: 1.00× is the floor. When stdout is not a terminal lap has no terminal to restore; on a terminal it tracks the modes a program switches on, so the full-screen corpus is also measured on a PTY. " +
+      "A PTY is far slower than a pipe, so on it both clients wait for the terminal and the ratio shows lap's cost only where lap's CPU competes with the PTY's.",
     "- **round trip** overhead is lap minus floor at the same percentile; a few hundredths of a millisecond are noise on a busy machine.",
     "- **memory** is the most the process held while a reader far slower than the network drains it. Flow control keeps queued data small; " +
       "what remains above the idle size is mostly dead 64 KiB network buffers that V8 frees at its next young-generation GC. " +
       "The bare client pauses its socket the same way, so its peak is the floor for any node + ws client on this machine.",
-    "- On a shared machine the medians move between runs (start-up and attach by 5–10 ms, throughput by 10–20 %): " +
+    "- On a shared machine the medians move between runs (start-up and attach by 5–10 ms, throughput by 10–20 %; far more when the load average is above the number of cores): " +
       "compare lap with the floor measured in the same run, as the table does, and look at the load average below the table.",
     "- A missed target is a finding, not a failure: `make test` does not run this.",
     "",
