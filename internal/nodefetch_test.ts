@@ -41,6 +41,40 @@ test("the calls of a command share one kept-alive connection", async () => {
   closeIdle();
 });
 
+// A server that drops a kept-alive connection the moment a second request
+// arrives on it, as one closing an idle connection does when lap's next
+// request crosses the close.
+async function dropping() {
+  const served = new Set<net.Socket>();
+  let connections = 0;
+  const srv = http.createServer((req, res) => {
+    if (served.has(req.socket)) {
+      req.socket.destroy();
+      return;
+    }
+    served.add(req.socket);
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify({ method: req.method }));
+  });
+  srv.on("connection", () => connections++);
+  await new Promise<void>((resolve) => srv.listen(0, "127.0.0.1", resolve));
+  after(() => {
+    srv.closeAllConnections();
+    srv.close();
+  });
+  return { base: `http://127.0.0.1:${(srv.address() as net.AddressInfo).port}`, connections: () => connections };
+}
+
+test("a GET on a kept-alive connection the server dropped is sent again on a new one; a POST is not", async () => {
+  const s = await dropping();
+  const api = new Api(s.base, "k", nodeFetch);
+  assert.deepEqual(await api.call("GET", "/a"), { method: "GET" });
+  assert.deepEqual(await api.call("GET", "/b"), { method: "GET" });
+  assert.equal(s.connections(), 2);
+  await assert.rejects(api.call("POST", "/c", {}), /connection reset|socket hang up/);
+  closeIdle();
+});
+
 test("answers without a body have none, and non-string bodies are refused", async () => {
   const srv = http.createServer((_req, res) => {
     res.writeHead(204);
