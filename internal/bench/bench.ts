@@ -225,8 +225,12 @@ function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
+// BENCH_LAP_FLAGS are node flags for lap alone, e.g. "--cpu-prof
+// --cpu-prof-dir=/tmp/prof" to see where lap's time goes in a benchmark.
+const LAP_FLAGS = (process.env.BENCH_LAP_FLAGS ?? "").split(/\s+/).filter(Boolean);
+
 function lapArgv(...args: string[]): string[] {
-  return [process.execPath, LAP, ...args];
+  return [process.execPath, ...LAP_FLAGS, LAP, ...args];
 }
 
 function bareArgv(url: string, token: string): string[] {
@@ -654,7 +658,9 @@ async function throughputRun(srv: BenchServer, argv: string[], env: NodeJS.Proce
 async function benchThroughput(srv: BenchServer, tmp: string): Promise<void> {
   const env = childEnv({ LAP_CONFIG: writeConfig(tmp, "bench.json", srv.url, srv.key) });
   const plan: [string, Sink][] = [];
-  for (const c of corpora()) {
+  // BENCH_CORPORA=source,plain limits the throughput runs to some corpora.
+  const only = new Set((process.env.BENCH_CORPORA ?? "").split(",").filter(Boolean));
+  for (const c of corpora().filter((x) => only.size === 0 || only.has(x.name))) {
     plan.push([c.name, "devnull"], [c.name, "pipe"]);
     // The path real output takes: lap's stdout on a terminal.
     if (c.name === "fullscreen" || c.name === "source") plan.push([c.name, "pty"]);
