@@ -134,6 +134,12 @@ for (const via of ["", "a proxy"]) {
     assert.equal(attached.code, 0, attached.stderr);
     assertNoUndici("lap demo (attach)", attach.loaded());
 
+    const byId = probed(base());
+    const [id] = [...p.sessions.keys()];
+    const reattached = await attachAndRun(["attach", id!], byId.env);
+    assert.equal(reattached.code, 0, reattached.stderr);
+    assertNoUndici("lap attach <id>", byId.loaded());
+
     const chat = probed(base());
     const chatted = new Lap(["sdk"], chat.env);
     await chatted.waitFor(/chatting with sdk/, "stderr");
