@@ -3,6 +3,7 @@
 
 import { credentials } from "./auth.js";
 import type { Config } from "./config.js";
+import type { Fetch, FetchAnswer } from "./nodefetch.js";
 import { LapError, networkHint, networkReason, visible } from "./errors.js";
 import { readEvents } from "./events.js";
 import type { IO } from "./io.js";
@@ -33,7 +34,8 @@ export interface Session {
   idle_timeout_ms?: number | null;
 }
 
-export type Fetch = typeof fetch;
+// lap's own fetch-shaped types: global fetch is never touched (see nodefetch.ts).
+export type { Fetch } from "./nodefetch.js";
 
 // One part of an agent's answer: text, or a tool call, reasoning, ...
 export interface Part {
@@ -101,6 +103,10 @@ export class HttpError extends LapError {
   }
 }
 
+// node:http is loaded on the first call, not with this module: commands
+// that never call the platform start without it.
+const defaultFetch: Fetch = (url, init) => (require("./nodefetch.js") as typeof import("./nodefetch.js")).nodeFetch(url, init);
+
 export class Api {
   readonly base: string;
   private readonly key: string;
@@ -108,7 +114,7 @@ export class Api {
   private readonly host: string;
   private readonly timeoutMs: number;
 
-  constructor(base: string, key: string, fetchFn: Fetch = fetch, timeoutMs = CALL_TIMEOUT_MS) {
+  constructor(base: string, key: string, fetchFn: Fetch = defaultFetch, timeoutMs = CALL_TIMEOUT_MS) {
     this.base = base;
     this.key = key;
     this.fetch = fetchFn;
@@ -121,7 +127,7 @@ export class Api {
   // becomes an HttpError carrying the status.
   async call(method: string, path: string, body?: unknown, opts: CallOptions = {}): Promise<unknown> {
     const url = this.base + path;
-    let res: Response;
+    let res: FetchAnswer;
     try {
       res = await this.fetch(url, {
         method,
@@ -383,7 +389,7 @@ export class Api {
   // openStream sends a request whose answer is an event stream and returns
   // its body; a refusal becomes an HttpError as in call.
   private async openStream(method: string, path: string, body: unknown, signal?: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
-    let res: Response;
+    let res: FetchAnswer;
     try {
       res = await this.fetch(this.base + path, {
         method,
@@ -658,7 +664,7 @@ export function errorText(body: string): string {
   return visible(squeezed, 120);
 }
 
-async function readBody(res: Response, host: string): Promise<string> {
+async function readBody(res: FetchAnswer, host: string): Promise<string> {
   const declared = Number(res.headers.get("content-length") ?? "0");
   if (declared > MAX_BODY_BYTES) {
     await res.body?.cancel();
@@ -668,7 +674,7 @@ async function readBody(res: Response, host: string): Promise<string> {
     if (!res.body) return "";
     const chunks: Uint8Array[] = [];
     let size = 0;
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    for await (const chunk of res.body) {
       size += chunk.length;
       if (size > MAX_BODY_BYTES) throw new LapError(`${host}: answer too large (over ${MAX_BODY_BYTES} bytes)`);
       chunks.push(chunk);

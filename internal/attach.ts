@@ -58,6 +58,7 @@ export async function openAgent(io: IO, opts: OpenOptions): Promise<number> {
   const config = credentials(io);
   const prepared = prepare(io, opts, config);
   const api = connectApi(io, config);
+  io.preload?.();
   const agent = await api.resolveAgent(opts.agent);
   let session = opts.new ? null : await api.liveSession(agent.id);
   if (session) {
@@ -74,6 +75,7 @@ export async function attachSession(io: IO, opts: AttachOptions): Promise<number
   const config = credentials(io);
   const prepared = prepare(io, opts, config);
   const api = connectApi(io, config);
+  io.preload?.();
   const session = await api.getSession(sessionIdFrom(opts.session));
   return connect(io, api, session, null, prepared);
 }

@@ -9,6 +9,7 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { EXIT_FAILURE, LapError, describe, usageError } from "./errors.js";
 import type { IO } from "./io.js";
+import type { FetchInit } from "./nodefetch.js";
 import { cleanText } from "./output.js";
 import { VARIABLES, checkProfileName, parseDuration, readSettings, type Settings } from "./settings.js";
 
@@ -523,7 +524,12 @@ export async function main(argv: string[], base: ProcessIO): Promise<number> {
     const lenient = ["help", "version", "completion", "complete"].includes(cmd.cmd);
     const settings = lenient ? tryReadSettings(env, base.home) : readSettings(env, base.home);
     debug = settings.debug;
-    const io: IO = { ...base, env, settings, fetch: base.fetch ?? httpFetch(settings), dial: base.dial ?? dialer(settings) };
+    const io: IO = {
+      ...base, env, settings,
+      fetch: base.fetch ?? httpFetch(settings),
+      dial: base.dial ?? dialer(settings),
+      preload: base.preload ?? preloadWebSocket,
+    };
     return await specOf(cmd).run(cmd, io);
   } catch (err) {
     return report(err, base, debug);
@@ -555,10 +561,16 @@ export function report(err: unknown, io: Pick<IO, "stderr">, debug: boolean): nu
 // (the proxy code is loaded only then).
 function httpFetch(settings: Settings): IO["fetch"] {
   const proxied = !!(settings.proxy.https || settings.proxy.http);
-  return (async (input: string, init?: RequestInit) => {
+  return (async (input: string, init?: FetchInit) => {
     if (proxied) return (await import("./proxy.js")).proxyFetch(settings.proxy)(input, init);
     return (await import("./nodefetch.js")).nodeFetch(input, init);
   }) as IO["fetch"];
+}
+
+// preloadWebSocket loads the WebSocket client while the first API call is
+// on the wire, so attaching does not wait for it afterwards.
+function preloadWebSocket(): void {
+  setImmediate(() => require("./ws.js"));
 }
 
 // dialer opens terminal WebSockets, through the proxy when one is set; the

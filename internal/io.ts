@@ -26,6 +26,9 @@ export interface IO {
   // Loads the WebSocket client only when a command attaches, keeping
   // start-up of every other command free of it.
   dial: (url: string, opts: DialOptions) => Promise<Link>;
+  // Starts loading the WebSocket client once the current step has sent its
+  // request, so loading it overlaps the wait for the platform's answers.
+  preload?: () => void;
   terminal: () => Terminal;
 }
 

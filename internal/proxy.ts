@@ -1,38 +1,35 @@
-// HTTPS_PROXY / HTTP_PROXY / NO_PROXY (and their lowercase forms) for the API
-// calls and the terminal WebSocket alike, with Node's built-ins only: an HTTP
-// CONNECT tunnel through the proxy, and TLS to the platform inside it when
-// the platform is https:// or wss://. Everything goes through CONNECT, as
-// browsers do for WebSockets, so the proxy never sees the master key or a
-// keystroke in the clear on an https platform.
+// HTTPS_PROXY / HTTP_PROXY / NO_PROXY for the API calls and the terminal
+// WebSocket alike, with Node's built-ins only. https:// and wss:// go through
+// an HTTP CONNECT tunnel with TLS to the platform inside it, so the proxy
+// never sees the master key or a keystroke in the clear. http:// API calls
+// go to the proxy in absolute form ("GET http://host:port/path"), as curl
+// and Go send them: many proxies allow CONNECT to port 443 only. A ws://
+// WebSocket still needs CONNECT, as browsers do it.
 //
-// Global fetch cannot be given a proxy in Node 18/20 without undici's own
-// classes, so proxyFetch is a small fetch for what api.ts uses (method,
-// headers, a string body, no redirects followed, an abort signal) over
-// node:http; the WebSocket gets a createConnection for ws.
+// The requests themselves are nodefetch.ts's; this file only says which
+// proxy applies and how to reach the platform through it.
 
 import * as http from "node:http";
 import * as https from "node:https";
 import * as net from "node:net";
-import { Readable } from "node:stream";
 import * as tls from "node:tls";
-import type { Fetch } from "./api.js";
-import type { ProxySettings } from "./settings.js";
 import { LapError, networkReason, visible } from "./errors.js";
-import { nodeFetch } from "./nodefetch.js";
+import type { ProxySettings } from "./settings.js";
+import { bare, send, type Fetch, type FetchAnswer, type FetchInit, type Route } from "./nodefetch.js";
 
 // A proxy that has not answered CONNECT in this long is not going to: the
 // same bound as a WebSocket handshake.
 const CONNECT_TIMEOUT_MS = 20_000;
 
-// proxyFor is the proxy for a URL: https_proxy for https and wss, http_proxy
-// for http and ws (lowercase first, as curl reads them), none when NO_PROXY
-// covers the host. A proxy without a scheme is taken as http://.
-export function proxyFor(target: URL, proxies: ProxySettings): URL | null {
+// proxyFor is the proxy for a URL: the https proxy for https and wss, the
+// http proxy for http and ws, none when NO_PROXY covers the host. A proxy
+// without a scheme is taken as http://.
+export function proxyFor(target: URL, settings: ProxySettings): URL | null {
   const secure = target.protocol === "https:" || target.protocol === "wss:";
-  const chosen = secure ? proxies.https : proxies.http;
+  const chosen = secure ? settings.https : settings.http;
   if (!chosen) return null;
   const { name, value: raw } = chosen;
-  if (bypassed(target, proxies.noProxy)) return null;
+  if (bypassed(target, settings.noProxy)) return null;
   let proxy: URL;
   try {
     proxy = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw : `http://${raw}`);
@@ -40,7 +37,7 @@ export function proxyFor(target: URL, proxies: ProxySettings): URL | null {
     throw new LapError(`${name} is not a URL: ${visible(hideCredentials(raw))}`, "e.g. export HTTPS_PROXY=http://proxy.example.com:3128");
   }
   if (proxy.protocol !== "http:" && proxy.protocol !== "https:") {
-    throw new LapError(`${name} is a ${visible(proxy.protocol.slice(0, -1))} proxy; lap speaks to http(s) proxies only (CONNECT)`,
+    throw new LapError(`${name} is a ${visible(proxy.protocol.slice(0, -1))} proxy; lap speaks to http(s) proxies only`,
       "point it at an HTTP proxy, or list the platform in NO_PROXY");
   }
   return proxy;
@@ -102,10 +99,6 @@ function inBlock(host: string, cidr: string): boolean {
   return list.check(host, family === 6 ? "ipv6" : "ipv4");
 }
 
-function bare(hostname: string): string {
-  return hostname.startsWith("[") && hostname.endsWith("]") ? hostname.slice(1, -1) : hostname;
-}
-
 function defaultPort(url: URL): string {
   return url.protocol === "https:" || url.protocol === "wss:" ? "443" : "80";
 }
@@ -115,11 +108,7 @@ function defaultPort(url: URL): string {
 // abort through signal rejects with the abort error itself.
 export function tunnel(proxy: URL, host: string, port: number, signal?: AbortSignal): Promise<net.Socket> {
   const authority = `${net.isIPv6(host) ? `[${host}]` : host}:${port}`;
-  const headers: Record<string, string> = { host: authority };
-  if (proxy.username || proxy.password) {
-    const user = `${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`;
-    headers["proxy-authorization"] = `Basic ${Buffer.from(user).toString("base64")}`;
-  }
+  const headers: Record<string, string> = { host: authority, ...proxyAuthorization(proxy) };
   const named = `via proxy ${describeProxy(proxy)}`;
   return new Promise((resolve, reject) => {
     const secure = proxy.protocol === "https:";
@@ -137,8 +126,7 @@ export function tunnel(proxy: URL, host: string, port: number, signal?: AbortSig
       clearTimeout(timer);
       if (res.statusCode !== 200) {
         socket.destroy();
-        const hint = res.statusCode === 407 ? " (the proxy wants credentials: http://user:password@proxy:port)" : "";
-        reject(new Error(`${named}: tunnel to ${authority} refused: ${res.statusCode} ${visible(res.statusMessage ?? "", 80)}${hint}`.trimEnd()));
+        reject(new Error(`${named}: tunnel to ${authority} refused: ${refusal(res)}`));
         return;
       }
       if (head.length > 0) socket.unshift(head);
@@ -159,64 +147,56 @@ function secureOver(socket: net.Socket, host: string, extra: tls.ConnectionOptio
   return tls.connect({ ...extra, socket, host, servername: net.isIP(host) ? undefined : host });
 }
 
-// proxyFetch is a fetch that goes through the proxy the environment names
-// for each URL, and is global fetch for URLs the proxy does not apply to.
+// proxyFetch is a fetch that goes through the proxy the settings name for
+// each URL: https:// through a CONNECT tunnel with TLS inside it, http://
+// in absolute form to the proxy, as curl and Go do (many proxies allow
+// CONNECT to port 443 only). URLs the proxy does not apply to go straight.
 // extra is for tests (a CA for a certificate made by the test).
-export function proxyFetch(env: ProxySettings, extra: tls.ConnectionOptions = {}): Fetch {
-  const fetchThrough = async (input: string | URL | Request, init: RequestInit = {}): Promise<Response> => {
-    const url = new URL(input instanceof Request ? input.url : String(input));
-    const proxy = proxyFor(url, env);
-    if (!proxy) return nodeFetch(input, init);
-    return viaProxy(url, init, proxy, extra);
+export function proxyFetch(settings: ProxySettings, extra: tls.ConnectionOptions = {}): Fetch {
+  return async (input, init = {}) => {
+    const url = new URL(input);
+    const proxy = proxyFor(url, settings);
+    if (!proxy) return send(url, init);
+    if (url.protocol === "https:") {
+      const host = bare(url.hostname);
+      const port = Number(url.port) || 443;
+      return send(url, init, { kind: "socket", open: async (signal) => secureOver(await tunnel(proxy, host, port, signal), host, extra) });
+    }
+    return absolute(url, init, proxy);
   };
-  return fetchThrough as Fetch;
 }
 
-async function viaProxy(url: URL, init: RequestInit, proxy: URL, extra: tls.ConnectionOptions): Promise<Response> {
-  if (init.body !== undefined && init.body !== null && typeof init.body !== "string") {
-    throw new TypeError("lap's proxied fetch sends string bodies only");
+// absolute sends one http:// request to the proxy in absolute form. Failures
+// to reach the proxy, and its own refusal (407), name the proxy.
+async function absolute(url: URL, init: FetchInit, proxy: URL): Promise<FetchAnswer> {
+  const route: Route = { kind: "absolute", proxy, headers: proxyAuthorization(proxy) };
+  const named = `via proxy ${describeProxy(proxy)}`;
+  let res: FetchAnswer;
+  try {
+    res = await send(url, init, route);
+  } catch (err) {
+    // A bad argument or the caller's own abort is not the proxy's doing.
+    throw err instanceof TypeError || init.signal?.aborted ? err : new Error(`${named}: ${networkReason(err)}`);
   }
-  const signal = init.signal ?? undefined;
-  const secure = url.protocol === "https:";
-  const host = bare(url.hostname);
-  const socket = await tunnel(proxy, host, Number(url.port) || (secure ? 443 : 80), signal);
-  const conn = secure ? secureOver(socket, host, extra) : socket;
-  const headers: Record<string, string> = {};
-  new Headers(init.headers).forEach((value, name) => (headers[name] = value));
-  headers.host = url.host;
-  const body = init.body ?? undefined;
-  if (body !== undefined) headers["content-length"] = String(Buffer.byteLength(body));
-  return new Promise((resolve, reject) => {
-    const req = http.request({
-      method: init.method ?? "GET",
-      path: url.pathname + url.search,
-      headers,
-      // The tunnel is the connection: one request, then it closes.
-      createConnection: () => conn,
-      signal,
-    });
-    req.once("response", (res: http.IncomingMessage) => resolve(toResponse(res, init.method ?? "GET")));
-    req.once("error", (err) => {
-      conn.destroy();
-      reject(err);
-    });
-    req.end(body);
-  });
+  if (res.status === 407) {
+    await res.body?.cancel();
+    throw new Error(`${named}: refused ${url.host}: ${refusal({ statusCode: 407, statusMessage: "Proxy Authentication Required" })}`);
+  }
+  return res;
 }
 
-// toResponse wraps a node:http answer as a fetch Response. Redirects are
-// answered as they are: lap never follows one with the master key.
-function toResponse(res: http.IncomingMessage, method: string): Response {
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(res.headers)) {
-    for (const v of [value ?? []].flat()) headers.append(name, v);
-  }
-  const status = res.statusCode ?? 502;
-  // These statuses must not carry a body, or Response refuses to be made.
-  const noBody = method === "HEAD" || status === 204 || status === 205 || status === 304;
-  if (noBody) res.resume();
-  const body = noBody ? null : (Readable.toWeb(res) as unknown as ReadableStream<Uint8Array>);
-  return new Response(body, { status, statusText: res.statusMessage, headers });
+// refusal words a proxy's non-200 answer, with what to do about a 407.
+function refusal(res: { statusCode?: number; statusMessage?: string }): string {
+  const hint = res.statusCode === 407 ? " (the proxy wants credentials: http://user:password@proxy:port)" : "";
+  return `${res.statusCode} ${visible(res.statusMessage ?? "", 80)}${hint}`.trimEnd();
+}
+
+// proxyAuthorization is the Proxy-Authorization header for a proxy URL with
+// a user or password, empty otherwise.
+function proxyAuthorization(proxy: URL): Record<string, string> {
+  if (!proxy.username && !proxy.password) return {};
+  const user = `${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`;
+  return { "proxy-authorization": `Basic ${Buffer.from(user).toString("base64")}` };
 }
 
 // CreateConnection is what ws calls for the socket of a WebSocket: it may
@@ -225,9 +205,9 @@ export type CreateConnection = (options: object, done: (err: Error | null, socke
 
 // wsConnection is the createConnection for a WebSocket to url through the
 // proxy, or undefined when no proxy applies. extra is for tests.
-export function wsConnection(url: string, env: ProxySettings, extra: tls.ConnectionOptions = {}): CreateConnection | undefined {
+export function wsConnection(url: string, settings: ProxySettings, extra: tls.ConnectionOptions = {}): CreateConnection | undefined {
   const target = new URL(url);
-  const proxy = proxyFor(target, env);
+  const proxy = proxyFor(target, settings);
   if (!proxy) return undefined;
   const secure = target.protocol === "wss:";
   const host = bare(target.hostname);

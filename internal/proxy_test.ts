@@ -10,11 +10,11 @@ import { WebSocketServer } from "ws";
 import { Api } from "./api.js";
 import { LapError } from "./errors.js";
 import { bypassed, proxyFetch, proxyFor, tunnel, wsConnection } from "./proxy.js";
-import { readSettings } from "./settings.js";
+import { readSettings, type ProxySettings } from "./settings.js";
 
 // The proxy settings lap reads from these variables.
-const px = (env: Record<string, string>) => readSettings(env, "/").proxy;
-import { hasOpenssl, makeCerts, startProxy, type TestProxy } from "./testutil/testnet.js";
+const px = (env: Record<string, string>): ProxySettings => readSettings(env, "/").proxy;
+import { hasOpenssl, makeCerts, startProxy, type TestProxy, type TestProxyOptions } from "./testutil/testnet.js";
 import { dial, type Link } from "./ws.js";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "lap-proxy-test-"));
@@ -74,11 +74,15 @@ async function server(secure?: { key: Buffer; cert: Buffer }) {
   return { port, base: `${scheme}://127.0.0.1:${port}`, ws: `${secure ? "wss" : "ws"}://127.0.0.1:${port}/tty`, seen, upgrades };
 }
 
-async function proxy(opts: { refuse?: number } = {}): Promise<TestProxy> {
+// proxy is a proxy that tunnels (CONNECT) and forwards requests in absolute form.
+async function proxy(opts: TestProxyOptions = {}): Promise<TestProxy> {
   const p = await startProxy(opts);
   closers.push(() => p.close());
   return p;
 }
+
+const viaHttp = (url: string, noProxy = ""): ProxySettings => ({ http: { name: "HTTP_PROXY", value: url }, noProxy });
+const viaHttps = (url: string): ProxySettings => ({ https: { name: "HTTPS_PROXY", value: url }, noProxy: "" });
 
 function echoOnce(link: Link, text: string): Promise<string> {
   return new Promise((resolve) => {
@@ -101,18 +105,20 @@ test("the proxy for a URL comes from the environment, lowercase first, by scheme
     [{ HTTPS_PROXY: "http://big:1", NO_PROXY: "p.example" }, "https://p.example", null],
     [{ HTTPS_PROXY: "http://big:1", no_proxy: "other.example", NO_PROXY: "p.example" }, "https://p.example", "http://big:1/"],
   ];
-  for (const [env, url, want] of table) assert.equal(proxyFor(u(url), px(env))?.toString() ?? null, want, `${JSON.stringify(env)} ${url}`);
+  for (const [env, url, want] of table) {
+    assert.equal(proxyFor(u(url), px(env))?.toString() ?? null, want, `${JSON.stringify(env)} ${url}`);
+  }
 });
 
 test("a proxy lap cannot use is a clear error, with its password hidden", () => {
-  assert.throws(() => proxyFor(new URL("https://p.example"), px({ HTTPS_PROXY: "socks5://u:secret@s:1080" })), (err: unknown) => {
+  assert.throws(() => proxyFor(new URL("https://p.example"), viaHttps("socks5://u:secret@s:1080")), (err: unknown) => {
     assert.ok(err instanceof LapError);
-    assert.equal(err.message, "HTTPS_PROXY is a socks5 proxy; lap speaks to http(s) proxies only (CONNECT)");
+    assert.equal(err.message, "https_proxy / HTTPS_PROXY is a socks5 proxy; lap speaks to http(s) proxies only");
     return true;
   });
-  assert.throws(() => proxyFor(new URL("http://p.example"), px({ http_proxy: "http://u:secret@[bad" })), (err: unknown) => {
+  assert.throws(() => proxyFor(new URL("http://p.example"), viaHttp("http://u:secret@[bad")), (err: unknown) => {
     assert.ok(err instanceof LapError);
-    assert.equal(err.message, "http_proxy is not a URL: http://…@[bad");
+    assert.equal(err.message, "http_proxy / HTTP_PROXY is not a URL: http://…@[bad");
     return true;
   });
 });
@@ -147,46 +153,56 @@ test("NO_PROXY takes domains, subdomains, IPs, CIDR blocks, ports and *", () => 
   for (const [noProxy, url, want] of table) assert.equal(bypassed(new URL(url), noProxy), want, `${noProxy} ${url}`);
 });
 
-test("API calls go through a CONNECT tunnel when HTTP_PROXY is set", async () => {
+test("http:// API calls go to the proxy in absolute form, through a proxy that refuses CONNECT but to 443", async () => {
   const s = await server();
-  const p = await proxy();
-  const api = new Api(s.base, "sk-master", proxyFetch(px({ HTTP_PROXY: p.url })));
+  const p = await proxy({ connect443Only: true });
+  const api = new Api(s.base, "sk-master", proxyFetch(viaHttp(p.url)));
   const agents = await api.listAgents();
   assert.deepEqual(agents.map((a) => a.name), ["demo"]);
   const answer = await api.call("POST", "/echo", { title: "hi" });
   assert.equal((answer as { echo: string }).echo, '{"title":"hi"}');
-  assert.deepEqual(p.connects, [`127.0.0.1:${s.port}`, `127.0.0.1:${s.port}`]);
+  assert.deepEqual(p.forwarded, [`GET ${s.base}/api/v1/managed_agents/agents?limit=200&offset=0`, `POST ${s.base}/echo`]);
+  assert.deepEqual(p.connects, []);
   assert.equal(s.seen[0].headers.authorization, "Bearer sk-master");
   assert.equal(s.seen[0].headers.host, `127.0.0.1:${s.port}`);
   assert.equal(s.seen[1].headers["content-type"], "application/json");
-  assert.equal(p.auths[0], "");
+  assert.equal(p.forwardAuths[0], "");
+  // The WebSocket still needs CONNECT, which this proxy refuses to a port but 443.
+  await assert.rejects(dial(s.ws, { createConnection: wsConnection(s.ws, viaHttp(p.url)) }), /tunnel to 127\.0\.0\.1:\d+ refused: 403 Forbidden/);
 });
 
 test("a proxy URL with credentials sends them as Proxy-Authorization, and a 407 says so", async () => {
   const s = await server();
   const p = await proxy();
-  const fetchFn = proxyFetch(px({ HTTP_PROXY: p.url.replace("//", "//me:p%40ss@") }));
-  const res = await fetchFn(s.base + "/x");
+  const res = await proxyFetch(viaHttp(p.url.replace("//", "//me:p%40ss@")))(s.base + "/x");
   assert.equal(res.status, 200);
   assert.deepEqual(res.headers.get("set-cookie"), "a=1, b=2");
-  assert.equal(p.auths[0], `Basic ${Buffer.from("me:p@ss").toString("base64")}`);
+  assert.equal(p.forwardAuths[0], `Basic ${Buffer.from("me:p@ss").toString("base64")}`);
+  assert.equal(s.seen[0].headers["proxy-authorization"], undefined);
 
   const refusing = await proxy({ refuse: 407 });
-  const api = new Api(s.base, "k", proxyFetch(px({ HTTP_PROXY: refusing.url.replace("//", "//me:secret@") })));
+  const api = new Api(s.base, "k", proxyFetch(viaHttp(refusing.url.replace("//", "//me:secret@"))));
   await assert.rejects(api.listAgents(), (err: unknown) => {
     assert.ok(err instanceof LapError);
-    assert.equal(err.message, `127.0.0.1:${s.port}: via proxy ${refusing.url}: tunnel to 127.0.0.1:${s.port} refused: 407 Proxy Authentication Required ` +
+    assert.equal(err.message, `127.0.0.1:${s.port}: via proxy ${refusing.url}: refused 127.0.0.1:${s.port}: 407 Proxy Authentication Required ` +
       "(the proxy wants credentials: http://user:password@proxy:port)");
     assert.doesNotMatch(err.message, /secret/);
     return true;
   });
+
+  await assert.rejects(tunnel(new URL(refusing.url.replace("//", "//me:secret@")), "127.0.0.1", s.port), (err: unknown) => {
+    assert.equal((err as Error).message, `via proxy ${refusing.url}: tunnel to 127.0.0.1:${s.port} refused: 407 Proxy Authentication Required ` +
+      "(the proxy wants credentials: http://user:password@proxy:port)");
+    return true;
+  });
+  assert.equal(refusing.auths[0], `Basic ${Buffer.from("me:secret").toString("base64")}`);
 });
 
 test("a proxy that is down is named in the error", async () => {
   const s = await server();
   const p = await proxy();
   await p.close();
-  const api = new Api(s.base, "k", proxyFetch(px({ HTTP_PROXY: p.url })));
+  const api = new Api(s.base, "k", proxyFetch(viaHttp(p.url)));
   await assert.rejects(api.listAgents(), (err: unknown) => {
     assert.ok(err instanceof LapError);
     assert.equal(err.message, `127.0.0.1:${s.port}: via proxy ${p.url}: connection refused`);
@@ -198,22 +214,22 @@ test("a proxy that is down is named in the error", async () => {
 test("NO_PROXY sends the call straight to the platform", async () => {
   const s = await server();
   const p = await proxy();
-  const api = new Api(s.base, "k", proxyFetch(px({ HTTP_PROXY: p.url, NO_PROXY: "localhost,127.0.0.1" })));
+  const api = new Api(s.base, "k", proxyFetch(viaHttp(p.url, "localhost,127.0.0.1")));
   assert.equal((await api.listAgents()).length, 1);
-  assert.equal(p.connects.length, 0);
+  assert.equal(p.forwarded.length + p.connects.length, 0);
   assert.equal(s.seen.length, 1);
-  assert.equal(wsConnection(s.ws, px({ HTTP_PROXY: p.url, NO_PROXY: "127.0.0.1" })), undefined);
+  assert.equal(wsConnection(s.ws, viaHttp(p.url, "127.0.0.1")), undefined);
 });
 
 test("through the proxy a redirect is answered as it is, never followed", async () => {
   const s = await server();
   const p = await proxy();
-  const api = new Api(s.base, "k", proxyFetch(px({ HTTP_PROXY: p.url })));
+  const api = new Api(s.base, "k", proxyFetch(viaHttp(p.url)));
   await assert.rejects(api.call("GET", "/redirect"), /redirected \(302\) to http:\/\/elsewhere\.example\/steal; not following it/);
-  const empty = await proxyFetch(px({ HTTP_PROXY: p.url }))(s.base + "/empty", { method: "DELETE" });
+  const empty = await proxyFetch(viaHttp(p.url))(s.base + "/empty", { method: "DELETE" });
   assert.equal(empty.status, 204);
   assert.equal(empty.body, null);
-  const head = await proxyFetch(px({ HTTP_PROXY: p.url }))(s.base + "/x", { method: "HEAD" });
+  const head = await proxyFetch(viaHttp(p.url))(s.base + "/x", { method: "HEAD" });
   assert.equal(head.ok, true);
   assert.equal(s.seen.filter((q) => q.url === "/redirect").length, 1);
 });
@@ -221,19 +237,18 @@ test("through the proxy a redirect is answered as it is, never followed", async 
 test("a call through the proxy gives up when its signal fires", async () => {
   const s = await server();
   const p = await proxy();
-  const api = new Api(s.base, "k", proxyFetch(px({ HTTP_PROXY: p.url })), 200);
+  const api = new Api(s.base, "k", proxyFetch(viaHttp(p.url)), 200);
   await assert.rejects(api.call("GET", "/silent"), /no answer \(timed out\)/);
   const early = new AbortController();
   early.abort();
   await assert.rejects(tunnel(new URL(p.url), "127.0.0.1", s.port, early.signal), { name: "AbortError" });
-  await assert.rejects(proxyFetch(px({ HTTP_PROXY: p.url }))(s.base, { method: "POST", body: new Uint8Array([1]) }), TypeError);
+  await assert.rejects(proxyFetch(viaHttp(p.url))(s.base, { method: "POST", body: new Uint8Array([1]) as unknown as string }), TypeError);
 });
 
 test("the WebSocket goes through the proxy too, and only the header carries the token by default", async () => {
   const s = await server();
   const p = await proxy();
-  const env = { HTTP_PROXY: p.url };
-  const link = await dial(s.ws, { token: "tty-secret", createConnection: wsConnection(s.ws, px(env)) });
+  const link = await dial(s.ws, { token: "tty-secret", createConnection: wsConnection(s.ws, viaHttp(p.url)) });
   assert.equal(await echoOnce(link, "hi"), "echo:hi");
   link.close(1000);
   assert.deepEqual(p.connects, [`127.0.0.1:${s.port}`]);
@@ -249,7 +264,7 @@ test("the WebSocket goes through the proxy too, and only the header carries the 
 test("a WebSocket whose proxy refuses the tunnel fails with the proxy's answer", async () => {
   const s = await server();
   const p = await proxy({ refuse: 403 });
-  await assert.rejects(dial(s.ws, { createConnection: wsConnection(s.ws, px({ HTTP_PROXY: p.url })) }), (err: unknown) => {
+  await assert.rejects(dial(s.ws, { createConnection: wsConnection(s.ws, viaHttp(p.url)) }), (err: unknown) => {
     assert.ok(err instanceof LapError);
     assert.equal(err.message, `127.0.0.1:${s.port}: terminal connection failed: via proxy ${p.url}: tunnel to 127.0.0.1:${s.port} refused: 403 Forbidden`);
     return true;
@@ -261,26 +276,26 @@ test("https and wss go through the tunnel with TLS to the platform, checked agai
   const certs = makeCerts(dir);
   const s = await server({ key: certs.key, cert: certs.cert });
   const p = await proxy();
-  const env = { HTTPS_PROXY: p.url };
-  const api = new Api(s.base, "k", proxyFetch(px(env), { ca: certs.ca }));
+  const env = viaHttps(p.url);
+  const api = new Api(s.base, "k", proxyFetch(env, { ca: certs.ca }));
   assert.equal((await api.listAgents()).length, 1);
-  const link = await dial(s.ws, { createConnection: wsConnection(s.ws, px(env), { ca: certs.ca }) });
+  const link = await dial(s.ws, { createConnection: wsConnection(s.ws, env, { ca: certs.ca }) });
   assert.equal(await echoOnce(link, "tls"), "echo:tls");
   link.close(1000);
   assert.equal(p.connects.length, 2);
 
   // localhost is checked by name (SNI), 127.0.0.1 by IP address.
-  const byName = new Api(`https://localhost:${s.port}`, "k", proxyFetch(px(env), { ca: certs.ca }));
+  const byName = new Api(`https://localhost:${s.port}`, "k", proxyFetch(env, { ca: certs.ca }));
   assert.equal((await byName.listAgents()).length, 1);
   assert.equal(p.connects[2], `localhost:${s.port}`);
 
   // Without the CA the platform's certificate is refused, and the error says TLS.
-  const untrusted = new Api(s.base, "k", proxyFetch(px(env)));
+  const untrusted = new Api(s.base, "k", proxyFetch(env));
   await assert.rejects(untrusted.listAgents(), (err: unknown) => {
     assert.ok(err instanceof LapError);
     assert.equal(err.message, `127.0.0.1:${s.port}: TLS error (UNABLE_TO_VERIFY_LEAF_SIGNATURE)`);
     assert.match(err.hint, /NODE_EXTRA_CA_CERTS/);
     return true;
   });
-  await assert.rejects(dial(s.ws, { createConnection: wsConnection(s.ws, px(env)) }), /terminal connection failed: TLS error \(/);
+  await assert.rejects(dial(s.ws, { createConnection: wsConnection(s.ws, env) }), /terminal connection failed: TLS error \(/);
 });

@@ -5,6 +5,11 @@
 // table and writes BENCHMARKS.md. Not a test: a missed target is reported,
 // never fatal. BENCH_QUICK=1 scales the sizes down; BENCH_ONLY=a,b runs some.
 //
+// The output benchmarks send corpora that look like what users' programs
+// print (source text, coloured output, a full-screen redraw stream, and
+// plain text as the best case): a corpus that avoids a code path real
+// output takes reports a number users never get.
+//
 // lap runs as a real child (`node build/lap.js bench`, LAP_CONFIG pointing
 // at a throw-away config), stdin a pipe held open (stdin ending detaches).
 // Throughput, latency and memory use a purpose-built server sending from
@@ -20,7 +25,7 @@ import { performance } from "node:perf_hooks";
 import type { Duplex, Readable } from "node:stream";
 import { WebSocket, WebSocketServer } from "ws";
 import { startPlatform } from "../platform/platform.js";
-import { REPO, LAP } from "../testutil/repo.js";
+import { REPO, LAP as BUILT_LAP } from "../testutil/repo.js";
 
 const KiB = 1 << 10;
 const MiB = 1 << 20;
@@ -34,21 +39,24 @@ const PLAN = {
   attach: { warmup: 2, runs: QUICK ? 5 : 15 },
   throughput: { warmup: 1, runs: QUICK ? 3 : 5, bytes: (QUICK ? 64 : 256) * MiB },
   keys: { warmup: 200, count: QUICK ? 500 : 2000, runs: QUICK ? 3 : 5 },
-  slow: { bytes: (QUICK ? 32 : 512) * MiB, rate: 4 * MiB },
+  slow: { bytes: (QUICK ? 32 : 256) * MiB, rate: 4 * MiB },
 };
+// Each corpus is this many distinct 64 KiB frames, sent over and over.
+const CORPUS_FRAMES = 64;
 // The harness's output frames in the throughput and memory benchmarks.
 const FRAME_BYTES = 64 * KiB;
 // The server keeps this much queued on a socket: the client never starves,
 // and the bench's own memory stays small.
 const SERVER_HIGH_WATER = 4 * MiB;
 
-// The targets of issue 7.
+// The targets of issue 12.
 const TARGET = {
-  startupRatio: 1.25,
-  attachOverMs: 50,
-  throughputRatio: 0.9,
-  keyOverheadMs: 0.5,
-  peakRssMiB: 80,
+  startupRatio: 1.1,
+  attachOverMs: 25,
+  // lap's time for the same bytes over the bare client's.
+  throughputTimeRatio: 1.03,
+  keyOverheadMs: 0.3,
+  peakOverMiB: 8,
   installedMiB: 1,
   runtimePackages: ["ws"],
 };
@@ -58,7 +66,12 @@ const CHILD_DEADLINE_MS = 60_000;
 const STOP_GRACE_MS = 3_000;
 const RSS_POLL_MS = 100;
 
+// BENCH_LAP=<path to lap.js> measures another build (e.g. an older commit's)
+// against the same floor: for before-and-after figures.
+const LAP = process.env.BENCH_LAP ? path.resolve(process.env.BENCH_LAP) : BUILT_LAP;
 const BARE = path.join(REPO, "build", "internal", "bench", "bench_bare.js");
+// Gives a child a real terminal for stdout (Node has no pty of its own).
+const PTY_SINK = path.join(REPO, "internal", "bench", "ptysink.py");
 const REPORT = path.join(REPO, "BENCHMARKS.md");
 
 // ---------- results ----------
@@ -212,8 +225,12 @@ function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
+// BENCH_LAP_FLAGS are node flags for lap alone, e.g. "--cpu-prof
+// --cpu-prof-dir=/tmp/prof" to see where lap's time goes in a benchmark.
+const LAP_FLAGS = (process.env.BENCH_LAP_FLAGS ?? "").split(/\s+/).filter(Boolean);
+
 function lapArgv(...args: string[]): string[] {
-  return [process.execPath, LAP, ...args];
+  return [process.execPath, ...LAP_FLAGS, LAP, ...args];
 }
 
 function bareArgv(url: string, token: string): string[] {
@@ -324,21 +341,141 @@ function pump(ws: WebSocket, count: number, frameAt: (i: number) => Buffer): Pro
   });
 }
 
-// Terminal output as a test runner or a build prints it: colours, a UTF-8
-// tick, CRLF. Frames cut it anywhere, mid-sequence and mid-character.
-function colouredFrame(): Buffer {
-  return frameOf((n) => `\x1b[1;32m✓\x1b[0m internal/module_${n % 97}.test.ts \x1b[2m› renders frame ${n} (${n % 13} ms)\x1b[0m\r\n`);
+// ---------- corpora ----------
+
+// A Corpus is a stream as a program prints it, cut into 64 KiB frames
+// anywhere: mid-line, mid-escape-sequence, mid-character, as a PTY read does.
+interface Corpus {
+  name: string;
+  label: string;
+  frames: Buffer[];
+  // One line about what is in it, for the report.
+  about: string;
 }
 
-// The same text without a single escape sequence.
-function plainFrame(): Buffer {
-  return frameOf((n) => `✓ internal/module_${n % 97}.test.ts › renders frame ${n} (${n % 13} ms)\r\n`);
+function framesOf(stream: Buffer): Buffer[] {
+  const total = CORPUS_FRAMES * FRAME_BYTES;
+  const filled = Buffer.alloc(total);
+  for (let at = 0; at < total; at += stream.length) stream.copy(filled, at, 0, Math.min(stream.length, total - at));
+  const frames: Buffer[] = [];
+  for (let i = 0; i < CORPUS_FRAMES; i++) frames.push(filled.subarray(i * FRAME_BYTES, (i + 1) * FRAME_BYTES));
+  return frames;
 }
 
-function frameOf(line: (n: number) => string): Buffer {
-  let text = "";
-  for (let n = 0; text.length < FRAME_BYTES; n++) text += line(n);
-  return Buffer.from(text).subarray(0, FRAME_BYTES);
+// A PTY turns "\n" into "\r\n" (onlcr): programs' output arrives that way.
+const crlf = (text: string) => text.replace(/\r?\n/g, "\r\n");
+
+// repoSources is the repository's own TypeScript, the kind of text users
+// cat, grep and diff: dense in = < > ? { } ;.
+function repoSources(): string {
+  const files = [path.join(REPO, "lap.ts")];
+  for (const dir of ["internal", "internal/bench", "internal/platform", "internal/golden", "internal/testutil"]) {
+    const full = path.join(REPO, dir);
+    if (!fs.existsSync(full)) continue;
+    for (const name of fs.readdirSync(full).sort()) if (name.endsWith(".ts")) files.push(path.join(full, name));
+  }
+  return files.map((f) => fs.readFileSync(f, "utf8")).join("\n");
+}
+
+// density counts the bytes = < > ? { } ; per KiB.
+function density(frames: Buffer[]): string {
+  let n = 0;
+  let esc = 0;
+  for (const f of frames) {
+    for (const b of f) {
+      if (b === 0x3d || b === 0x3c || b === 0x3e || b === 0x3f || b === 0x7b || b === 0x7d || b === 0x3b) n++;
+      else if (b === 0x1b) esc++;
+    }
+  }
+  const kib = (frames.length * FRAME_BYTES) / KiB;
+  return `${(n / kib).toFixed(0)} of "= < > ? { } ;" and ${(esc / kib).toFixed(0)} ESC per KiB`;
+}
+
+function sourceCorpus(): Corpus {
+  const frames = framesOf(Buffer.from(crlf(repoSources())));
+  return { name: "source", label: "source text (the repository's .ts files)", frames, about: density(frames) };
+}
+
+// colouredCorpus mixes what ls --color, git diff --color and a test runner
+// print: short SGR runs around names, diff lines, ticks and timings.
+function colouredCorpus(): Corpus {
+  const src = repoSources().split("\n").filter((l) => l.trim());
+  const names = ["api.ts", "attach.ts", "bench", "chat.ts", "colour.ts", "golden", "lap.ts", "modes.ts", "node_modules", "tty.ts", "run.sh", "link"];
+  const colourOf = (name: string) => (name.endsWith(".sh") ? "01;32" : name.includes(".") ? "0" : name === "link" ? "01;36" : "01;34");
+  let out = "";
+  for (let n = 0; out.length < 2 * MiB; n++) {
+    // ls --color
+    out += names.map((name) => `\x1b[${colourOf(name)}m${name}\x1b[0m`).join("  ") + "\n";
+    // git diff --color
+    const line = (k: number) => src[(n * 7 + k) % src.length]!;
+    out += `\x1b[1mdiff --git a/internal/file_${n % 31}.ts b/internal/file_${n % 31}.ts\x1b[m\n\x1b[1mindex 3f2a1c4..9b8e7d6 100644\x1b[m\n`;
+    out += `\x1b[36m@@ -${n + 10},7 +${n + 10},8 @@\x1b[m ${line(0).trim()}\n`;
+    out += ` ${line(1)}\n\x1b[31m-${line(2)}\x1b[m\n\x1b[32m+${line(3)}\x1b[m\n\x1b[32m+${line(4)}\x1b[m\n ${line(5)}\n`;
+    // a test runner
+    const ok = n % 17 !== 0;
+    out += `${ok ? "\x1b[32m✔\x1b[39m" : "\x1b[31m✖\x1b[39m"} ${line(6).trim().slice(0, 60)} \x1b[90m(${(n % 97) / 10} ms)\x1b[39m\n`;
+    if (!ok) out += `  \x1b[31mAssertionError [ERR_ASSERTION]: Expected values to be strictly equal:\x1b[39m\n  \x1b[32m+ actual\x1b[39m \x1b[31m- expected\x1b[39m\n`;
+  }
+  const frames = framesOf(Buffer.from(crlf(out)));
+  return { name: "coloured", label: "coloured output (ls --color, git diff --color, a test runner)", frames, about: density(frames) };
+}
+
+// fullScreenCorpus is a redraw stream like Claude Code's: every frame in
+// synchronized-output brackets, the cursor moved up over the old frame and
+// each line erased and redrawn with truecolour SGR; alternate screen,
+// bracketed paste, mouse, focus, kitty keyboard and keypad modes switched
+// on and off now and then, as programs starting, exiting and resizing do.
+function fullScreenCorpus(): Corpus {
+  const src = repoSources().split("\n").filter((l) => l.trim()).map((l) => l.slice(0, 100));
+  const ROWS = 24;
+  const switches = [
+    "\x1b[?1049h\x1b[H\x1b[2J", "\x1b[?1049l",
+    "\x1b[?2004h", "\x1b[?2004l",
+    "\x1b[?1000h\x1b[?1002h\x1b[?1006h", "\x1b[?1006l\x1b[?1002l\x1b[?1000l",
+    "\x1b[>1u", "\x1b[<u",
+    "\x1b[?1004h", "\x1b[?1004l",
+    "\x1b=", "\x1b>",
+    "\x1b[>4;2m", "\x1b[>4m",
+  ];
+  let out = "";
+  for (let n = 0; out.length < 4 * MiB; n++) {
+    let frame = "\x1b[?2026h\x1b[?25l";
+    if (n % 40 === 0) frame += switches[(n / 40) % switches.length]!;
+    // Up over the previous frame, erasing as ink does.
+    frame += "\x1b[2K\x1b[1A".repeat(ROWS) + "\x1b[G";
+    frame += `\x1b[38;2;215;119;87m╭${"─".repeat(78)}╮\x1b[39m\r\n`;
+    for (let r = 0; r < ROWS - 4; r++) {
+      const text = src[(n * 3 + r) % src.length]!;
+      const fg = r % 5 === 0 ? "\x1b[1m\x1b[38;2;255;255;255m" : r % 3 === 0 ? "\x1b[38;2;136;136;136m" : "\x1b[38;2;180;190;254m";
+      frame += `\x1b[38;2;215;119;87m│\x1b[39m ${fg}${text}\x1b[22m\x1b[39m\x1b[K\r\n`;
+    }
+    frame += `\x1b[38;2;215;119;87m╰${"─".repeat(78)}╯\x1b[39m\r\n`;
+    frame += `\x1b[2m  ? for shortcuts\x1b[22m\x1b[${(n % 30) + 1};${(n % 70) + 3}H\x1b[7m \x1b[27m`;
+    frame += "\x1b[?25h\x1b[?2026l";
+    out += frame;
+  }
+  const frames = framesOf(Buffer.from(out));
+  return { name: "fullscreen", label: "full-screen redraw (like Claude Code: ?2026 brackets, cursor, SGR, erase, mode switches)", frames, about: density(frames) };
+}
+
+// plainCorpus is printable text with no escape sequence and none of the
+// bytes a mode tracker looks at: the best case, kept as the floor's.
+function plainCorpus(): Corpus {
+  let out = "";
+  for (let n = 0; out.length < MiB; n++) out += `Lorem ipsum dolor sit amet, consectetur adipiscing elit ${n}, sed do eiusmod tempor.\r\n`;
+  const frames = framesOf(Buffer.from(out));
+  return { name: "plain", label: "plain text (lorem ipsum, no ESC)", frames, about: density(frames) };
+}
+
+let corporaMade: Corpus[] | null = null;
+
+function corpora(): Corpus[] {
+  corporaMade ??= [sourceCorpus(), colouredCorpus(), fullScreenCorpus(), plainCorpus()];
+  return corporaMade;
+}
+
+function corpus(name: string): Corpus {
+  return corpora().find((c) => c.name === name)!;
 }
 
 // stampedFrame is frame i of a stream whose order can be checked: the
@@ -352,51 +489,67 @@ function stampedFrame(template: Buffer, i: number): Buffer {
 
 // ---------- start-up ----------
 
-async function timeExit(argv: string[]): Promise<number> {
+// timeExit times one process from spawn to exit. okCodes are the exit codes
+// the command gives in the setting measured.
+async function timeExit(argv: string[], env: NodeJS.ProcessEnv, okCodes: number[] = [0]): Promise<number> {
   const t0 = performance.now();
-  const proc = spawn(argv[0]!, argv.slice(1), { stdio: "ignore", env: childEnv() });
+  const proc = spawn(argv[0]!, argv.slice(1), { stdio: "ignore", env });
   running.add(proc);
   const code = await new Promise<number | null>((resolve) => proc.once("exit", resolve));
   running.delete(proc);
-  if (code !== 0) throw new Error(`${argv.slice(1).join(" ")} exited ${code}`);
+  if (code === null || !okCodes.includes(code)) throw new Error(`${argv.slice(1).join(" ")} exited ${code}`);
   return performance.now() - t0;
+}
+
+interface StartupVariant {
+  label: string;
+  argv: string[];
+  okCodes?: number[];
+  // Whether the start-up target applies (the rest are references).
+  target: boolean;
 }
 
 async function benchStartup(tmp: string): Promise<void> {
   const esm = path.join(tmp, "empty.mjs");
+  const cjs = path.join(tmp, "empty.cjs");
   fs.writeFileSync(esm, "");
-  const variants: Record<string, string[]> = {
-    node: [process.execPath, "-e", "0"],
-    esm: [process.execPath, esm],
-    version: lapArgv("--version"),
-    help: lapArgv("--help"),
+  fs.writeFileSync(cjs, "");
+  // Logged out: a home with no config, as completion runs for a new user.
+  const home = fs.mkdtempSync(path.join(tmp, "home-"));
+  const env = childEnv({ HOME: home });
+  const variants: Record<string, StartupVariant> = {
+    node: { label: "node -e 0", argv: [process.execPath, "-e", "0"], target: false },
+    version: { label: "start-up: `lap --version`", argv: lapArgv("--version"), target: true },
+    help: { label: "start-up: `lap --help`", argv: lapArgv("--help"), target: true },
+    // Logged out it says so on stderr and exits 1; what is timed is the path.
+    complete: { label: "start-up: `lap __complete agents` (logged out)", argv: lapArgv("__complete", "agents"), okCodes: [0, 1], target: true },
+    cjs: { label: "start-up: `node empty.cjs` (an empty CommonJS file)", argv: [process.execPath, cjs], target: false },
+    esm: { label: "start-up: `node empty.mjs` (an empty ES module)", argv: [process.execPath, esm], target: false },
   };
-  const times: Record<string, number[]> = { node: [], esm: [], version: [], help: [] };
+  const times: Record<string, number[]> = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));
   const { warmup, runs } = PLAN.startup;
   for (let i = 0; i < warmup + runs; i++) {
     // Interleaved, so a busy moment on the machine hits all alike.
-    for (const [name, argv] of Object.entries(variants)) {
-      const t = await timeExit(argv);
+    for (const [name, v] of Object.entries(variants)) {
+      const t = await timeExit(v.argv, env, v.okCodes);
       if (i >= warmup) times[name]!.push(t);
     }
   }
   const floor = median(times.node!);
-  const show = (name: string, label: string, target: boolean) => {
+  for (const [name, v] of Object.entries(variants)) {
+    if (name === "node") continue;
     const lap = median(times[name]!);
     const ratio = lap / floor;
     record({
-      benchmark: label,
+      benchmark: v.label,
       lap: ms(lap),
       floor: `${ms(floor)} (node -e 0)`,
       compare: `${ratio.toFixed(2)}×`,
-      target: target ? `≤ ${TARGET.startupRatio}×` : "— (reference)",
-      met: target ? ratio <= TARGET.startupRatio : null,
+      target: v.target ? `≤ ${TARGET.startupRatio}×` : "— (reference)",
+      met: v.target ? ratio <= TARGET.startupRatio : null,
       detail: `${spread(times[name]!, 1, "ms")}; node -e 0: ${spread(times.node!, 1, "ms")}`,
     });
-  };
-  show("version", "start-up: `lap --version`", true);
-  show("help", "start-up: `lap --help`", true);
-  show("esm", "start-up: `node empty.mjs` (an empty ES module)", false);
+  }
 }
 
 // ---------- time to attach ----------
@@ -467,51 +620,75 @@ async function benchAttachPlatform(tmp: string): Promise<void> {
 
 // ---------- throughput ----------
 
-// throughputRun sends PLAN.throughput.bytes to one client writing to
-// /dev/null, timed from the socket opening on the server to the client
-// saying "[ws closed]" (printed once every byte is handed to stdout).
-async function throughputRun(srv: BenchServer, argv: string[], env: NodeJS.ProcessEnv, frame: Buffer): Promise<number> {
-  const frames = PLAN.throughput.bytes / frame.length;
+// Where a client's stdout goes: /dev/null, a pipe the bench drains as fast
+// as it can, or a real terminal (a PTY whose master is drained as fast).
+type Sink = "devnull" | "pipe" | "pty";
+
+const SINK_LABEL: Record<Sink, string> = {
+  devnull: "stdout /dev/null",
+  pipe: "stdout a pipe, drained",
+  pty: "stdout a terminal (PTY), drained",
+};
+
+function inSink(argv: string[], sink: Sink): string[] {
+  return sink === "pty" ? ["python3", PTY_SINK, ...argv] : argv;
+}
+
+// throughputRun sends PLAN.throughput.bytes of a corpus to one client,
+// timed from the socket opening on the server to the client saying
+// "[ws closed]" (printed once every byte is handed to stdout). Seconds.
+async function throughputRun(srv: BenchServer, argv: string[], env: NodeJS.ProcessEnv, c: Corpus, sink: Sink): Promise<number> {
+  const frames = PLAN.throughput.bytes / FRAME_BYTES;
   let started = 0;
   srv.harness = (ws) => {
     started = performance.now();
-    pump(ws, frames, () => frame).then(() => ws.close(1000), () => ws.terminate());
+    pump(ws, frames, (i) => c.frames[i % c.frames.length]!).then(() => ws.close(1000), () => ws.terminate());
   };
-  const c = new Child(argv, "ignore", env);
+  const child = new Child(inSink(argv, sink), sink === "pipe" ? "pipe" : "ignore", env);
+  // Drained as fast as it comes, and thrown away.
+  if (sink === "pipe") child.stdout.resume();
   try {
-    const ended = await c.stderrShows("[ws closed]");
-    return PLAN.throughput.bytes / MiB / ((ended - started) / 1000);
+    const ended = await child.stderrShows("[ws closed]");
+    return (ended - started) / 1000;
   } finally {
-    await c.stop();
+    await child.stop();
   }
 }
 
 async function benchThroughput(srv: BenchServer, tmp: string): Promise<void> {
   const env = childEnv({ LAP_CONFIG: writeConfig(tmp, "bench.json", srv.url, srv.key) });
-  const payloads: [string, Buffer][] = [
-    ["coloured text", colouredFrame()],
-    ["plain text, no ESC", plainFrame()],
-  ];
+  const plan: [string, Sink][] = [];
+  // BENCH_CORPORA=source,plain limits the throughput runs to some corpora.
+  const only = new Set((process.env.BENCH_CORPORA ?? "").split(",").filter(Boolean));
+  for (const c of corpora().filter((x) => only.size === 0 || only.has(x.name))) {
+    plan.push([c.name, "devnull"], [c.name, "pipe"]);
+    // The path real output takes: lap's stdout on a terminal.
+    if (c.name === "fullscreen" || c.name === "source") plan.push([c.name, "pty"]);
+  }
   const { warmup, runs, bytes } = PLAN.throughput;
-  for (const [what, frame] of payloads) {
-    const rate = { lap: [] as number[], bare: [] as number[] };
+  for (const [name, sink] of plan) {
+    const c = corpus(name);
+    const secs = { lap: [] as number[], bare: [] as number[] };
     for (let i = 0; i < warmup + runs; i++) {
-      const bare = await throughputRun(srv, bareArgv(srv.ttyUrl, srv.token), env, frame);
-      const lap = await throughputRun(srv, lapArgv("bench"), env, frame);
-      if (i < warmup) continue;
-      rate.bare.push(bare);
-      rate.lap.push(lap);
+      // Interleaved, the order swapped every run.
+      for (const who of i % 2 ? (["lap", "bare"] as const) : (["bare", "lap"] as const)) {
+        const argv = who === "lap" ? lapArgv("bench") : bareArgv(srv.ttyUrl, srv.token);
+        const t = await throughputRun(srv, argv, env, c, sink);
+        if (i >= warmup) secs[who].push(t);
+      }
     }
-    const lap = median(rate.lap);
-    const floor = median(rate.bare);
+    const lap = median(secs.lap);
+    const floor = median(secs.bare);
+    const rate = (t: number) => bytes / MiB / t;
+    const ratio = lap / floor;
     record({
-      benchmark: `throughput: ${bytes / MiB} MiB in 64 KiB frames, ${what}, stdout /dev/null`,
-      lap: `${lap.toFixed(0)} MiB/s`,
-      floor: `${floor.toFixed(0)} MiB/s (bare ws client)`,
-      compare: `${(lap / floor).toFixed(2)}×`,
-      target: `≥ ${TARGET.throughputRatio}×`,
-      met: lap / floor >= TARGET.throughputRatio,
-      detail: `lap ${spread(rate.lap, 0, "MiB/s")}; bare ${spread(rate.bare, 0, "MiB/s")}`,
+      benchmark: `throughput: ${c.label}, ${SINK_LABEL[sink]}`,
+      lap: `${rate(lap).toFixed(0)} MiB/s`,
+      floor: `${rate(floor).toFixed(0)} MiB/s (bare ws client)`,
+      compare: `${ratio.toFixed(2)}× the time`,
+      target: `≤ ${TARGET.throughputTimeRatio}× the time`,
+      met: ratio <= TARGET.throughputTimeRatio,
+      detail: `${bytes / MiB} MiB in 64 KiB frames (${c.about}); lap ${spread(secs.lap.map(rate), 0, "MiB/s")}; bare ${spread(secs.bare.map(rate), 0, "MiB/s")}`,
     });
   }
 }
@@ -627,15 +804,14 @@ interface SlowRun {
 // slowReaderRun sends PLAN.slow.bytes of numbered frames to one client whose
 // stdout is read at PLAN.slow.rate; its peak RSS is read from /proc before
 // the server lets the socket close, and the bytes are checked by hash.
-async function slowReaderRun(srv: BenchServer, argv: string[], env: NodeJS.ProcessEnv): Promise<SlowRun> {
+async function slowReaderRun(srv: BenchServer, argv: string[], env: NodeJS.ProcessEnv, corpus: Corpus): Promise<SlowRun> {
   const { bytes, rate } = PLAN.slow;
-  const template = colouredFrame();
   const sent = createHash("sha256");
   let release!: () => void;
   const released = new Promise<void>((r) => (release = r));
   srv.harness = (ws) => {
     const frameAt = (i: number) => {
-      const f = stampedFrame(template, i);
+      const f = stampedFrame(corpus.frames[i % corpus.frames.length]!, i);
       sent.update(f);
       return f;
     };
@@ -683,25 +859,30 @@ async function slowReaderRun(srv: BenchServer, argv: string[], env: NodeJS.Proce
 }
 
 // benchSlowReader runs lap, then the bare client (which pauses its socket
-// while stdout is full, as lap does) as the floor of a node + ws client.
+// while stdout is full, as lap does) as the floor of a node + ws client,
+// for the plain corpus and the full-screen one.
 async function benchSlowReader(srv: BenchServer, tmp: string): Promise<void> {
   const { bytes, rate } = PLAN.slow;
   const env = childEnv({ LAP_CONFIG: writeConfig(tmp, "bench.json", srv.url, srv.key) });
-  const lap = await slowReaderRun(srv, lapArgv("bench"), env);
-  const bare = await slowReaderRun(srv, bareArgv(srv.ttyUrl, srv.token), env);
-  const check = (r: SlowRun) => (r.intact ? "every byte, in order" : `CORRUPT: ${r.received} of ${bytes} bytes or the hash differs`);
-  const run = (r: SlowRun) =>
-    `peak ${r.peakMiB.toFixed(1)} MiB, ${r.idleMiB.toFixed(1)} MiB at the first byte; read in ${r.seconds.toFixed(1)} s ` +
-    `(${(r.received / MiB / r.seconds).toFixed(2)} MiB/s); ${check(r)}`;
-  record({
-    benchmark: `memory: ${bytes / MiB} MiB to a reader taking ${rate / MiB} MiB/s`,
-    lap: `${lap.peakMiB.toFixed(1)} MiB peak RSS`,
-    floor: `${bare.peakMiB.toFixed(1)} MiB (bare ws client)`,
-    compare: `${signed(lap.peakMiB - bare.peakMiB, 1)} MiB; ${check(lap)}`,
-    target: `≤ ${TARGET.peakRssMiB} MiB, every byte in order`,
-    met: lap.intact && lap.peakMiB <= TARGET.peakRssMiB,
-    detail: `one run each. lap: ${run(lap)}. bare: ${run(bare)}. Peak is VmHWM from /proc/<pid>/status (or the highest VmRSS polled every ${RSS_POLL_MS} ms).`,
-  });
+  for (const name of ["plain", "fullscreen"]) {
+    const c = corpus(name);
+    const lap = await slowReaderRun(srv, lapArgv("bench"), env, c);
+    const bare = await slowReaderRun(srv, bareArgv(srv.ttyUrl, srv.token), env, c);
+    const check = (r: SlowRun) => (r.intact ? "every byte, in order" : `CORRUPT: ${r.received} of ${bytes} bytes or the hash differs`);
+    const run = (r: SlowRun) =>
+      `peak ${r.peakMiB.toFixed(1)} MiB, ${r.idleMiB.toFixed(1)} MiB at the first byte; read in ${r.seconds.toFixed(1)} s ` +
+      `(${(r.received / MiB / r.seconds).toFixed(2)} MiB/s); ${check(r)}`;
+    const over = lap.peakMiB - bare.peakMiB;
+    record({
+      benchmark: `memory: ${bytes / MiB} MiB of ${c.label} to a reader taking ${rate / MiB} MiB/s`,
+      lap: `${lap.peakMiB.toFixed(1)} MiB peak RSS`,
+      floor: `${bare.peakMiB.toFixed(1)} MiB (bare ws client)`,
+      compare: `${signed(over, 1)} MiB; ${check(lap)}`,
+      target: `≤ floor + ${TARGET.peakOverMiB} MiB, every byte in order`,
+      met: lap.intact && over <= TARGET.peakOverMiB,
+      detail: `one run each. lap: ${run(lap)}. bare: ${run(bare)}. Peak is VmHWM from /proc/<pid>/status (or the highest VmRSS polled every ${RSS_POLL_MS} ms).`,
+    });
+  }
 }
 
 // ---------- installed size ----------
@@ -821,36 +1002,45 @@ function report(seconds: number): string {
     "",
     "## Commands",
     "",
-    "- `make bench` builds, then runs `node build/internal/bench.js` (≈ 5–6 minutes: the slow reader takes " +
-      `${(PLAN.slow.bytes / PLAN.slow.rate).toFixed(0)} s for lap and again for the floor). \`BENCH_QUICK=1 make bench\` scales the sizes down (≈ 1 minute). ` +
-      "`BENCH_ONLY=startup,attach,platform,throughput,keys,memory,install` runs some and prints them without writing this file.",
-    `- start-up: \`node build/lap.js --version\`, \`node build/lap.js --help\` and \`node -e 0\`, ${p.startup.runs} runs each after ${p.startup.warmup} warm-ups, interleaved; wall time from spawn to exit.`,
-    "- the bare client is `node build/internal/bench_bare.js <ws-url> <token>`: ws with lap's socket options, every message to stdout (the socket paused while stdout is full), stdin out as binary frames, stdin ending closes.",
+    "- `make bench` builds, then runs `node build/internal/bench/bench.js` (≈ 12–15 minutes on a quiet machine: the slow reader takes " +
+      `${(PLAN.slow.bytes / PLAN.slow.rate).toFixed(0)} s per client and corpus). \`BENCH_QUICK=1 make bench\` scales the sizes down. ` +
+      "`BENCH_ONLY=startup,attach,platform,throughput,keys,memory,install` runs some and prints them without writing this file. " +
+      "`BENCH_LAP=<path>/build/lap.js` measures another build against the same floor (before-and-after figures).",
+    `- start-up: \`node build/lap.js --version\`, \`--help\`, \`__complete agents\` (HOME with no config: logged out, exit 1), an empty CommonJS file, an empty ES module and \`node -e 0\`, ` +
+      `${p.startup.runs} runs each after ${p.startup.warmup} warm-ups, interleaved; wall time from spawn to exit.`,
+    "- the bare client is `node build/internal/bench/bench_bare.js <ws-url> <token>`: ws with lap's socket options, every message to stdout (the socket paused while stdout is full), stdin out as binary frames, stdin ending closes.",
     "- lap is `node build/lap.js bench` with `LAP_CONFIG` naming a throw-away config; stdin is a pipe held open (stdin ending detaches).",
     `- time to attach: spawn → first byte on stdout, ${p.attach.runs} runs each after ${p.attach.warmup} warm-ups. lap asks the API for the agent and its live session, then opens /tty; the bare client opens /tty directly. ` +
       "Against the bench server the harness sends `$ ` the moment the socket opens; against the local platform (`startPlatform({bringUpMs: 0})`) the first byte is tmux drawing a real PTY.",
-    `- throughput: the server sends ${p.throughput.bytes / MiB} MiB from memory as 64 KiB text frames (≤ ${SERVER_HIGH_WATER / MiB} MiB queued), then closes 1000; ` +
-      `timed from the socket opening to the client printing \`[ws closed]\` (after every byte went to stdout, which is /dev/null). ${p.throughput.runs} runs each after ${p.throughput.warmup} warm-up.`,
+    `- throughput: the server sends ${p.throughput.bytes / MiB} MiB of a corpus from memory as 64 KiB text frames (${CORPUS_FRAMES} distinct frames over and over, ≤ ${SERVER_HIGH_WATER / MiB} MiB queued), then closes 1000; ` +
+      "timed from the socket opening to the client printing `[ws closed]` (after every byte went to stdout). " +
+      "stdout is /dev/null, or a pipe the bench reads and discards as fast as it can, or a terminal: `python3 internal/bench/ptysink.py` makes a PTY (120×40) the client's stdout and reads its master as fast as it can. " +
+      `${p.throughput.runs} runs each after ${p.throughput.warmup} warm-up, lap and the bare client in turn, the order swapped every run. The ratio is lap's median time over the bare client's.`,
+    "- the corpora: **source text** is this repository's .ts files (CRLF, as a PTY prints them), repeated; **coloured output** mixes `ls --color` rows, `git diff --color` hunks of those sources and test-runner lines with ticks, crosses and timings; " +
+      "**full-screen redraw** is a Claude-Code-like stream: every redraw in `ESC[?2026h` … `ESC[?2026l`, cursor hidden and shown, 24 lines erased upwards (`ESC[2K ESC[1A`), box and text lines in truecolour SGR ending `ESC[K`, cursor addressing, " +
+      "and every 40 redraws one of: alternate screen, bracketed paste, mouse (1000/1002/1006), focus events, kitty keyboard (`ESC[>1u` / `ESC[<u`), keypad (`ESC=` / `ESC>`), modifyOtherKeys; **plain text** is lorem ipsum with no ESC and none of `= < > ? { } ;`, the best case. " +
+      "Frames cut the stream anywhere, mid-sequence and mid-character. The details line gives each corpus's density of those bytes.",
     `- keystroke round trip: one byte written to the client's stdin, echoed by the server as a text frame, read back from the client's stdout pipe; the next key goes when the echo is back. ` +
       `lap and the bare client run side by side and are typed to in turn. ${p.keys.count} keys per run after ${p.keys.warmup} warm-up keys, ${p.keys.runs} runs; the table shows the medians of the runs' p50 and p99.`,
-    `- memory: ${p.slow.bytes / MiB} MiB of numbered 64 KiB frames; the bench reads the client's stdout pipe at ${p.slow.rate / MiB} MiB/s, hashes it (sha256) and compares with what was sent; ` +
-      "the peak RSS is VmHWM from /proc/<pid>/status, read before the server closes the socket. One run of lap, then one of the bare client.",
+    `- memory: ${p.slow.bytes / MiB} MiB of numbered 64 KiB frames of the plain corpus, then of the full-screen one; the bench reads the client's stdout pipe at ${p.slow.rate / MiB} MiB/s, hashes it (sha256) and compares with what was sent; ` +
+      "the peak RSS is VmHWM from /proc/<pid>/status, read before the server closes the socket. One run of lap, then one of the bare client, per corpus.",
     "- installed: `make install PREFIX=<tmp>`, then `du -sk` of lib/lap and bin, and the packages under lib/lap/node_modules.",
     "",
     "## How to read it",
     "",
-    "- **floor** is the same job done with nothing of lap in the way, measured in the same run: `node -e 0` for start-up, a 30-line ws client (internal/bench_bare.ts) for the rest. " +
+    "- **floor** is the same job done with nothing of lap in the way, measured in the same run: `node -e 0` for start-up, a 30-line ws client (internal/bench/bench_bare.ts) for the rest. " +
       "lap cannot be faster than its floor; the targets say how close it must be.",
-    "- **start-up ratios** include process spawn and node's own boot (~" + (rows.find((r) => r.benchmark.startsWith("start-up: `node empty"))?.lap ?? "?") +
-      " for an empty ES module): lap's own share is the difference.",
-    "- **time to attach** against the bench server is lap's cost alone (reading the config, two API calls, loading ws, the upgrade). " +
+    "- **start-up ratios** include process spawn and node's own boot (" + (rows.find((r) => r.benchmark.startsWith("start-up: `node empty.cjs"))?.lap ?? "?") +
+      " for an empty CommonJS file, " + (rows.find((r) => r.benchmark.startsWith("start-up: `node empty.mjs"))?.lap ?? "?") + " for an empty ES module): lap's own share is the difference.",
+    "- **time to attach** against the bench server is lap's cost alone (reading the config, two API calls on one kept-alive connection, loading ws while the first is answered, the upgrade). " +
       "Against the local platform a real PTY host and tmux sit behind the socket; both clients pay for them alike.",
-    "- **throughput** is in MiB/s of terminal output; the coloured payload makes lap look for terminal modes to undo at the end, the plain one shows the path without escape sequences.",
+    "- **throughput** compares times for the same bytes: 1.00× is the floor. When stdout is not a terminal lap has no terminal to restore; on a terminal it tracks the modes a program switches on, so the full-screen corpus is also measured on a PTY. " +
+      "A PTY is far slower than a pipe, so on it both clients wait for the terminal and the ratio shows lap's cost only where lap's CPU competes with the PTY's.",
     "- **round trip** overhead is lap minus floor at the same percentile; a few hundredths of a millisecond are noise on a busy machine.",
     "- **memory** is the most the process held while a reader far slower than the network drains it. Flow control keeps queued data small; " +
       "what remains above the idle size is mostly dead 64 KiB network buffers that V8 frees at its next young-generation GC. " +
       "The bare client pauses its socket the same way, so its peak is the floor for any node + ws client on this machine.",
-    "- On a shared machine the medians move between runs (start-up and attach by 5–10 ms, throughput by 10–20 %): " +
+    "- On a shared machine the medians move between runs (start-up and attach by 5–10 ms, throughput by 10–20 %; far more when the load average is above the number of cores): " +
       "compare lap with the floor measured in the same run, as the table does, and look at the load average below the table.",
     "- A missed target is a finding, not a failure: `make test` does not run this.",
     "",
@@ -863,9 +1053,9 @@ const BENCHMARKS: { name: string; run: (srv: BenchServer, tmp: string) => Promis
   { name: "startup", label: "start-up", target: `≤ ${TARGET.startupRatio}×`, run: (_, tmp) => benchStartup(tmp) },
   { name: "attach", label: "time to attach (bench server)", target: `≤ floor + ${TARGET.attachOverMs} ms`, run: benchAttach },
   { name: "platform", label: "time to attach (local platform)", target: `≤ floor + ${TARGET.attachOverMs} ms`, run: (_, tmp) => benchAttachPlatform(tmp) },
-  { name: "throughput", label: "throughput", target: `≥ ${TARGET.throughputRatio}×`, run: benchThroughput },
+  { name: "throughput", label: "throughput", target: `≤ ${TARGET.throughputTimeRatio}× the time`, run: benchThroughput },
   { name: "keys", label: "keystroke round trip", target: `p99 overhead ≤ ${TARGET.keyOverheadMs} ms`, run: benchKeys },
-  { name: "memory", label: "memory under a slow reader", target: `≤ ${TARGET.peakRssMiB} MiB`, run: benchSlowReader },
+  { name: "memory", label: "memory under a slow reader", target: `≤ floor + ${TARGET.peakOverMiB} MiB`, run: benchSlowReader },
   { name: "install", label: "installed size", target: "one runtime package (ws), < 1 MiB", run: (_, tmp) => benchInstall(tmp) },
 ];
 

@@ -321,7 +321,8 @@ test("lap doctor through a proxy checks the proxy's address and reaches the term
     assert.match(r.stdout, new RegExp(`^✓ tcp — connected to ${proxy.url.slice("http://".length)} in \\d+ ms$`, "m"));
     assert.match(r.stdout, /^· tls — through the proxy: checked by the calls below$/m);
     assert.match(r.stdout, /^✓ websocket — upgraded /m);
-    assert.ok(proxy.connects.length >= 2, "the API calls and the WebSocket went through the proxy");
+    assert.ok(proxy.forwarded.length >= 1, "the API calls went through the proxy");
+    assert.ok(proxy.connects.length >= 1, "the WebSocket went through the proxy");
   } finally {
     await proxy.close();
   }

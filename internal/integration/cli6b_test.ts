@@ -214,34 +214,36 @@ test("a recording that cannot be written is refused before a session is made", a
 
 // ---- networks ----
 
-test("HTTP_PROXY carries the API calls and the WebSocket through CONNECT; NO_PROXY bypasses it", async () => {
+test("HTTP_PROXY carries the API calls in absolute form and the WebSocket through CONNECT; NO_PROXY bypasses it", async () => {
   const p = await platform();
   const proxy = await startProxy();
   closers.push(() => proxy.close());
   const host = new URL(p.url).host;
   const r = await attachAndRun(["demo"], loggedIn(p, { HTTP_PROXY: proxy.url }));
   assert.equal(r.code, 0, r.stderr);
-  assert.ok(proxy.connects.length >= 4, `${proxy.connects.length} tunnels`);
-  assert.ok(proxy.connects.every((c) => c === host));
-  // The upgrade went through a tunnel too: one more CONNECT than API calls.
   const api = p.requests.filter((q) => q.path.startsWith("/api/"));
   const upgrades = p.requests.filter((q) => q.path.includes("/tty"));
-  assert.equal(proxy.connects.length, api.length + upgrades.length);
+  assert.ok(api.length >= 2, `${api.length} API calls`);
+  assert.equal(proxy.forwarded.length, api.length);
+  assert.ok(proxy.forwarded.every((line) => line.includes(` http://${host}/api/`)), proxy.forwarded.join("\n"));
+  assert.equal(proxy.connects.length, upgrades.length);
+  assert.ok(proxy.connects.every((c) => c === host));
 
-  const before = proxy.connects.length;
+  const before = proxy.connects.length + proxy.forwarded.length;
   const lower = await attachAndRun(["demo"], loggedIn(p, { http_proxy: proxy.url, no_proxy: "localhost,127.0.0.1" }));
   assert.equal(lower.code, 0, lower.stderr);
-  assert.equal(proxy.connects.length, before);
+  assert.equal(proxy.connects.length + proxy.forwarded.length, before);
 });
 
 test("a proxy that refuses is named in one line", async () => {
   const p = await platform();
-  const proxy = await startProxy({ refuse: 403 });
+  const proxy = await startProxy({ refuse: 407 });
   closers.push(() => proxy.close());
   const r = await lap(["agents"], loggedIn(p, { HTTPS_PROXY: "http://nowhere.invalid:1", HTTP_PROXY: proxy.url }));
   assert.equal(r.code, 1);
   const host = new URL(p.url).host;
-  assert.equal(r.stderr.split("\n")[0], `✗ ${host}: via proxy ${proxy.url}: tunnel to ${host} refused: 403 Forbidden`);
+  assert.equal(r.stderr.split("\n")[0], `✗ ${host}: via proxy ${proxy.url}: refused ${host}: 407 Proxy Authentication Required ` +
+    "(the proxy wants credentials: http://user:password@proxy:port)");
 });
 
 test("LAP_TTY_TOKEN_IN_QUERY=1 adds ?token= to the upgrade as well, with a warning that never shows the token", async () => {

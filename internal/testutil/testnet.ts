@@ -1,7 +1,7 @@
 // Network pieces for tests, not installed: certificates made with the
 // openssl CLI (a private CA and a leaf for 127.0.0.1 and localhost signed by
-// it), and a small HTTP CONNECT proxy on 127.0.0.1 that records what it was
-// asked for.
+// it), and a small HTTP proxy on 127.0.0.1 (CONNECT, and requests in
+// absolute form) that records what it was asked for.
 
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -49,22 +49,50 @@ export interface TestProxy {
   connects: string[];
   // The Proxy-Authorization header of every CONNECT ("" when absent).
   auths: string[];
+  // The request line of every request in absolute form, e.g.
+  // "GET http://127.0.0.1:8080/x", and its Proxy-Authorization.
+  forwarded: string[];
+  forwardAuths: string[];
   close(): Promise<void>;
 }
 
 export interface TestProxyOptions {
-  // Answer every CONNECT with this status instead of tunnelling.
+  // Answer every CONNECT, and every request, with this status instead.
   refuse?: number;
+  // Refuse (403) CONNECT to any port but 443, as many corporate proxies do.
+  connect443Only?: boolean;
 }
 
-// startProxy runs a CONNECT-only proxy, as corporate proxies are for TLS.
+// startProxy runs a proxy: CONNECT tunnels, and http:// requests in absolute
+// form forwarded to the server they name.
 export async function startProxy(opts: TestProxyOptions = {}): Promise<TestProxy> {
   const sockets = new Set<net.Socket>();
   const connects: string[] = [];
   const auths: string[] = [];
-  const server = http.createServer((_req, res) => {
-    res.writeHead(405);
-    res.end("CONNECT only");
+  const forwarded: string[] = [];
+  const forwardAuths: string[] = [];
+  const server = http.createServer((req, res) => {
+    forwarded.push(`${req.method} ${req.url}`);
+    forwardAuths.push(req.headers["proxy-authorization"] ?? "");
+    if (opts.refuse || !/^http:\/\//.test(req.url ?? "")) {
+      const status = opts.refuse ?? 400;
+      res.writeHead(status, status === 407 ? { "proxy-authenticate": "Basic" } : {});
+      res.end(http.STATUS_CODES[status]);
+      return;
+    }
+    const headers = { ...req.headers };
+    delete headers["proxy-authorization"];
+    const upstream = http.request(req.url!, { method: req.method, headers, agent: false }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    upstream.on("error", () => res.destroy());
+    res.on("close", () => upstream.destroy());
+    req.pipe(upstream);
+  });
+  server.on("connection", (socket: net.Socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
   });
   server.on("connect", (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
     sockets.add(client);
@@ -72,6 +100,10 @@ export async function startProxy(opts: TestProxyOptions = {}): Promise<TestProxy
     client.on("error", () => {});
     connects.push(req.url ?? "");
     auths.push(req.headers["proxy-authorization"] ?? "");
+    if (opts.connect443Only && !/:443$/.test(req.url ?? "")) {
+      client.end("HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n");
+      return;
+    }
     if (opts.refuse) {
       client.end(`HTTP/1.1 ${opts.refuse} ${http.STATUS_CODES[opts.refuse] ?? "No"}\r\ncontent-length: 0\r\n\r\n`);
       return;
@@ -96,6 +128,8 @@ export async function startProxy(opts: TestProxyOptions = {}): Promise<TestProxy
     url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
     connects,
     auths,
+    forwarded,
+    forwardAuths,
     close: () => {
       for (const s of sockets) s.destroy();
       return new Promise((resolve) => server.close(() => resolve()));
