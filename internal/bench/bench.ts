@@ -11,7 +11,7 @@
 // output takes reports a number users never get.
 //
 // lap runs as a real child (`node build/lap.js bench`, LAP_CONFIG pointing
-// at a throw-away config), stdin a pipe held open (0x04 detaches).
+// at a throw-away config), stdin a pipe held open (stdin ending detaches).
 // Throughput, latency and memory use a purpose-built server sending from
 // memory, so the numbers are lap's cost, not a shell's or tmux's.
 
@@ -198,9 +198,9 @@ class Child {
     return Promise.race([p, dead, late]).finally(() => clearTimeout(timer));
   }
 
-  // stop detaches (0x04 alone, then the end of stdin), then asks, then insists.
+  // stop ends stdin (lap detaches), then asks, then insists.
   async stop(): Promise<void> {
-    this.proc.stdin!.end("\x04");
+    this.proc.stdin!.end();
     for (const signal of ["SIGTERM", "SIGKILL"] as const) {
       if (await settles(this.exited, STOP_GRACE_MS)) return;
       this.proc.kill(signal);
@@ -1009,7 +1009,7 @@ function report(seconds: number): string {
     `- start-up: \`node build/lap.js --version\`, \`--help\`, \`__complete agents\` (HOME with no config: logged out, exit 1), an empty CommonJS file, an empty ES module and \`node -e 0\`, ` +
       `${p.startup.runs} runs each after ${p.startup.warmup} warm-ups, interleaved; wall time from spawn to exit.`,
     "- the bare client is `node build/internal/bench/bench_bare.js <ws-url> <token>`: ws with lap's socket options, every message to stdout (the socket paused while stdout is full), stdin out as binary frames, stdin ending closes.",
-    "- lap is `node build/lap.js bench` with `LAP_CONFIG` naming a throw-away config; stdin is a pipe held open (0x04 detaches).",
+    "- lap is `node build/lap.js bench` with `LAP_CONFIG` naming a throw-away config; stdin is a pipe held open (stdin ending detaches).",
     `- time to attach: spawn → first byte on stdout, ${p.attach.runs} runs each after ${p.attach.warmup} warm-ups. lap asks the API for the agent and its live session, then opens /tty; the bare client opens /tty directly. ` +
       "Against the bench server the harness sends `$ ` the moment the socket opens; against the local platform (`startPlatform({bringUpMs: 0})`) the first byte is tmux drawing a real PTY.",
     `- throughput: the server sends ${p.throughput.bytes / MiB} MiB of a corpus from memory as 64 KiB text frames (${CORPUS_FRAMES} distinct frames over and over, ≤ ${SERVER_HIGH_WATER / MiB} MiB queued), then closes 1000; ` +
