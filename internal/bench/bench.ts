@@ -11,7 +11,7 @@
 // output takes reports a number users never get.
 //
 // lap runs as a real child (`node build/lap.js bench`, LAP_CONFIG pointing
-// at a throw-away config), stdin a pipe held open (stdin ending detaches).
+// at a throw-away config), stdin a pipe held open (--detach-on-eof: stdin ending detaches).
 // Throughput, latency and memory use a purpose-built server sending from
 // memory, so the numbers are lap's cost, not a shell's or tmux's.
 
@@ -592,7 +592,7 @@ async function benchAttach(srv: BenchServer, tmp: string): Promise<void> {
   srv.harness = (ws) => ws.send(PROMPT, { binary: false });
   const config = writeConfig(tmp, "bench.json", srv.url, srv.key);
   const before = srv.calls;
-  const t = await attachRuns(() => lapArgv("bench"), () => bareArgv(srv.ttyUrl, srv.token), childEnv({ LAP_CONFIG: config }));
+  const t = await attachRuns(() => lapArgv("bench", "--detach-on-eof"), () => bareArgv(srv.ttyUrl, srv.token), childEnv({ LAP_CONFIG: config }));
   // Per attach; lap's detach at the end of each run may ask once more.
   const calls = (srv.calls - before) / (PLAN.attach.warmup + PLAN.attach.runs);
   recordAttach(`time to attach (bench server: lap makes ${calls.toFixed(1).replace(/\.0$/, "")} API calls a run, then /tty)`, t);
@@ -611,7 +611,7 @@ async function benchAttachPlatform(tmp: string): Promise<void> {
     const s = (await res.json()) as { status: string; tty_url: string; tty_token: string };
     if (s.status !== "ready") throw new Error(`the local platform's session is ${s.status}, not ready at once`);
     const config = writeConfig(tmp, "platform.json", platform.url, platform.key);
-    const t = await attachRuns(() => lapArgv("bench"), () => bareArgv(s.tty_url, s.tty_token), childEnv({ LAP_CONFIG: config }));
+    const t = await attachRuns(() => lapArgv("bench", "--detach-on-eof"), () => bareArgv(s.tty_url, s.tty_token), childEnv({ LAP_CONFIG: config }));
     recordAttach("time to attach (local platform: real PTY in tmux)", t);
   } finally {
     await platform.close();
@@ -672,7 +672,7 @@ async function benchThroughput(srv: BenchServer, tmp: string): Promise<void> {
     for (let i = 0; i < warmup + runs; i++) {
       // Interleaved, the order swapped every run.
       for (const who of i % 2 ? (["lap", "bare"] as const) : (["bare", "lap"] as const)) {
-        const argv = who === "lap" ? lapArgv("bench") : bareArgv(srv.ttyUrl, srv.token);
+        const argv = who === "lap" ? lapArgv("bench", "--detach-on-eof") : bareArgv(srv.ttyUrl, srv.token);
         const t = await throughputRun(srv, argv, env, c, sink);
         if (i >= warmup) secs[who].push(t);
       }
@@ -761,7 +761,7 @@ async function benchKeys(srv: BenchServer, tmp: string): Promise<void> {
   const env = childEnv({ LAP_CONFIG: writeConfig(tmp, "bench.json", srv.url, srv.key) });
   const res = { lap: [] as KeyStats[], bare: [] as KeyStats[] };
   for (let i = 0; i < PLAN.keys.runs; i++) {
-    const r = await keyRun(lapArgv("bench"), bareArgv(srv.ttyUrl, srv.token), env);
+    const r = await keyRun(lapArgv("bench", "--detach-on-eof"), bareArgv(srv.ttyUrl, srv.token), env);
     res.lap.push(r.lap);
     res.bare.push(r.bare);
   }
@@ -866,7 +866,7 @@ async function benchSlowReader(srv: BenchServer, tmp: string): Promise<void> {
   const env = childEnv({ LAP_CONFIG: writeConfig(tmp, "bench.json", srv.url, srv.key) });
   for (const name of ["plain", "fullscreen"]) {
     const c = corpus(name);
-    const lap = await slowReaderRun(srv, lapArgv("bench"), env, c);
+    const lap = await slowReaderRun(srv, lapArgv("bench", "--detach-on-eof"), env, c);
     const bare = await slowReaderRun(srv, bareArgv(srv.ttyUrl, srv.token), env, c);
     const check = (r: SlowRun) => (r.intact ? "every byte, in order" : `CORRUPT: ${r.received} of ${bytes} bytes or the hash differs`);
     const run = (r: SlowRun) =>
@@ -1009,7 +1009,7 @@ function report(seconds: number): string {
     `- start-up: \`node build/lap.js --version\`, \`--help\`, \`__complete agents\` (HOME with no config: logged out, exit 1), an empty CommonJS file, an empty ES module and \`node -e 0\`, ` +
       `${p.startup.runs} runs each after ${p.startup.warmup} warm-ups, interleaved; wall time from spawn to exit.`,
     "- the bare client is `node build/internal/bench/bench_bare.js <ws-url> <token>`: ws with lap's socket options, every message to stdout (the socket paused while stdout is full), stdin out as binary frames, stdin ending closes.",
-    "- lap is `node build/lap.js bench` with `LAP_CONFIG` naming a throw-away config; stdin is a pipe held open (stdin ending detaches).",
+    "- lap is `node build/lap.js bench` with `LAP_CONFIG` naming a throw-away config; stdin is a pipe held open, with --detach-on-eof (stdin ending detaches).",
     `- time to attach: spawn → first byte on stdout, ${p.attach.runs} runs each after ${p.attach.warmup} warm-ups. lap asks the API for the agent and its live session, then opens /tty; the bare client opens /tty directly. ` +
       "Against the bench server the harness sends `$ ` the moment the socket opens; against the local platform (`startPlatform({bringUpMs: 0})`) the first byte is tmux drawing a real PTY.",
     `- throughput: the server sends ${p.throughput.bytes / MiB} MiB of a corpus from memory as 64 KiB text frames (${CORPUS_FRAMES} distinct frames over and over, ≤ ${SERVER_HIGH_WATER / MiB} MiB queued), then closes 1000; ` +
