@@ -1,10 +1,11 @@
-// The platform's HTTP API (SPEC §1): typed calls, paging, errors, waiting
+// The platform's HTTP API: typed calls, paging, errors, waiting
 // for a session to be ready, and where its terminal WebSocket is.
 
 import { credentials } from "./auth.js";
 import type { Config } from "./config.js";
 import type { Fetch, FetchAnswer } from "./nodefetch.js";
-import { LapError, networkHint, networkReason, visible } from "./errors.js";
+import { visible } from "./output.js";
+import { LapError, networkHint, networkReason } from "./errors.js";
 import { readEvents } from "./events.js";
 import type { IO } from "./io.js";
 import type { Settings } from "./settings.js";
@@ -552,7 +553,9 @@ export function terminalTarget(s: Session, base: string, settings: Settings): Te
 
 const IN_CLUSTER = /(\.svc\.cluster\.local|\.svc|\.cluster\.local)$/i;
 
-// ttyURL is where the session's terminal WebSocket is (SPEC §3.2 step 4).
+// ttyURL is where the session's terminal WebSocket is: tty_url when given
+// (absolute, or a path on the platform), else sandbox_url + /tty when that
+// host is reachable, else LAP_TTY_FALLBACK for an in-cluster host.
 export function ttyURL(s: Session, base: string, fallback: string | undefined): string {
   if (s.tty_url) {
     if (/^(wss?|https?):\/\//i.test(s.tty_url)) return toWs(s.tty_url);

@@ -1,13 +1,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Api, errorText, hasTerminal, isUUID, sessionIdFrom, ttyURL, waitReady, type Session } from "./api.js";
-import { LapError, networkReason, visible } from "./errors.js";
+import { visible } from "./output.js";
+import { LapError, networkReason } from "./errors.js";
 import { mask } from "./settings.js";
 
 const BASE = "https://lap.example.com";
 const session = (s: Partial<Session>): Session => ({ id: "s1", agent_id: "a1", status: "ready", ...s });
 
-test("the terminal URL follows SPEC §3.2 step 4 in every case", () => {
+test("the terminal URL is tty_url, else the sandbox's /tty, else the fallback, in every case", () => {
   const cases: [Partial<Session>, string | undefined, string][] = [
     [{ tty_url: "wss://tty.example.com/s1/tty" }, undefined, "wss://tty.example.com/s1/tty"],
     [{ tty_url: "ws://10.0.3.7:4096/tty" }, undefined, "ws://10.0.3.7:4096/tty"],

@@ -1,13 +1,14 @@
 // `lap <agent>` and `lap attach <session>`: find or create the session, wait
-// for it, open its terminal and bridge it to ours (SPEC §3.2) — or, for an
+// for it, open its terminal and bridge it to ours — or, for an
 // agent without a terminal, chat with it line by line (chat.ts).
 
 import { connectApi, hasTerminal, sessionIdFrom, terminalTarget, waitReady, type Agent, type Api, type Session } from "./api.js";
 import { credentials } from "./auth.js";
 import { checkCastPath, openCast } from "./cast.js";
 import type { Config } from "./config.js";
-import { EXIT_FAILURE, EXIT_LINK_LOST, EXIT_OK, describe, visible } from "./errors.js";
-import { say, type IO } from "./io.js";
+import { say, visible } from "./output.js";
+import { EXIT_FAILURE, EXIT_LINK_LOST, EXIT_OK, describe } from "./errors.js";
+import { type IO } from "./io.js";
 import { DEFAULT_DETACH_KEYS, detachRule, parseDetachKeys, type DetachKeys } from "./keys.js";
 import { TIMINGS, bridge, type End, type Timings } from "./tty.js";
 

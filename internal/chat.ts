@@ -14,11 +14,11 @@ import * as readline from "node:readline";
 import { StringDecoder } from "node:string_decoder";
 import { Transform, Writable } from "node:stream";
 import { HttpError, type Answer, type Api, type MessageBody, type Part, type Session, type Skill } from "./api.js";
-import { describe, LapError, visible } from "./errors.js";
+import { describe, LapError } from "./errors.js";
 import { readEvents } from "./events.js";
-import { say, type IO } from "./io.js";
+import { type IO } from "./io.js";
 import { AnswerWriter, dim, terminalSafe, textMode } from "./markdown.js";
-import { cleanText } from "./output.js";
+import { cleanText, say, visible } from "./output.js";
 
 export interface ChatOptions {
   // The agent's name for messages.

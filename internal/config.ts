@@ -6,7 +6,8 @@
 
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { LapError, visible } from "./errors.js";
+import { visible } from "./output.js";
+import { LapError } from "./errors.js";
 import { DEFAULT_PROFILE } from "./settings.js";
 
 export interface Config {

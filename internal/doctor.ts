@@ -8,11 +8,11 @@ import * as net from "node:net";
 import * as tls from "node:tls";
 import { HttpError, Unsupported, connectApi, hasTerminal, isUUID, sessionIdFrom, terminalTarget, waitReady, type Agent, type Api, type Diagnosis, type Session } from "./api.js";
 import { findCredentials, type Found } from "./auth.js";
-import { cleanText, json, print } from "./output.js";
+import { cleanText, json, print, say, visible } from "./output.js";
 import { DEFAULT_PROFILE, mask, type ProxySettings } from "./settings.js";
 import { describeProxy, proxyFor } from "./proxy.js";
-import { EXIT_FAILURE, EXIT_OK, LapError, describe, networkReason, visible } from "./errors.js";
-import { say, type IO } from "./io.js";
+import { EXIT_FAILURE, EXIT_OK, LapError, describe, networkReason } from "./errors.js";
+import { type IO } from "./io.js";
 import { TIMINGS } from "./tty.js";
 import type { Link } from "./ws.js";
 

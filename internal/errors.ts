@@ -22,8 +22,6 @@ export class LapError extends Error {
   }
 }
 
-export { visible };
-
 export function usageError(message: string, hint = "run 'lap --help' for usage"): LapError {
   return new LapError(message, hint, EXIT_USAGE);
 }

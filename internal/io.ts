@@ -32,8 +32,6 @@ export interface IO {
   terminal: () => Terminal;
 }
 
-export { say } from "./output.js";
-
 // prompt reads one line from the terminal. With hidden set, what is typed
 // is not echoed (the prompt itself still is). Ctrl-C rejects with cancelled.
 export async function prompt(io: IO, question: string, hidden: boolean, cancelled = "login cancelled"): Promise<string> {

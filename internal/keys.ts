@@ -4,7 +4,8 @@
 // keyboard encodings a full-screen program may switch the terminal to:
 // kitty's CSI <code>;<mods>u and xterm's modifyOtherKeys CSI 27;<mods>;<code>~.
 
-import { EXIT_USAGE, LapError, visible } from "./errors.js";
+import { visible } from "./output.js";
+import { EXIT_USAGE, LapError } from "./errors.js";
 
 export type DetachRule = (chunk: Buffer) => { send: Buffer; detach: boolean };
 

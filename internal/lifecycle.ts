@@ -3,9 +3,9 @@
 // sandbox.
 
 import { HttpError, connectApi, isUUID, sessionIdFrom, type Api, type LogEntry, type Session } from "./api.js";
-import { LapError, usageError, visible } from "./errors.js";
-import { prompt, say, type IO } from "./io.js";
-import { cleanText, json, print } from "./output.js";
+import { LapError, usageError } from "./errors.js";
+import { prompt, type IO } from "./io.js";
+import { cleanText, json, print, say, visible } from "./output.js";
 import { findSession } from "./sessions.js";
 
 // The exit status after Ctrl-C, as a shell reports SIGINT.

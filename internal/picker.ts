@@ -6,9 +6,9 @@
 import { connectApi, hasTerminal, type Agent, type Api, type Session } from "./api.js";
 import { findCredentials, login } from "./auth.js";
 import { attachSession, openAgent, type AttachOptions, type OpenOptions } from "./attach.js";
-import { LapError, visible } from "./errors.js";
-import { say, type IO } from "./io.js";
-import { since } from "./output.js";
+import { LapError } from "./errors.js";
+import { type IO } from "./io.js";
+import { say, since, visible } from "./output.js";
 import { agentNames } from "./sessions.js";
 
 // What the picker exits with on Ctrl-C, as a shell reports SIGINT.

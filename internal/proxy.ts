@@ -13,7 +13,8 @@ import * as http from "node:http";
 import * as https from "node:https";
 import * as net from "node:net";
 import * as tls from "node:tls";
-import { LapError, networkReason, visible } from "./errors.js";
+import { visible } from "./output.js";
+import { LapError, networkReason } from "./errors.js";
 import type { ProxySettings } from "./settings.js";
 import { bare, send, type Fetch, type FetchAnswer, type FetchInit, type Route } from "./nodefetch.js";
 

@@ -2,9 +2,9 @@
 // stops one.
 
 import { HttpError, connectApi, isUUID, sessionIdFrom, type Api, type Session } from "./api.js";
-import { LapError, usageError, visible } from "./errors.js";
+import { LapError, usageError } from "./errors.js";
 import { prompt, type IO } from "./io.js";
-import { duration, json, print, say, since, table } from "./output.js";
+import { table, duration, json, print, say, since, visible } from "./output.js";
 
 // Statuses after which there is nothing left to stop.
 const STOPPED = new Set(["dead", "stopped", "deleted"]);

@@ -4,7 +4,8 @@
 // here is documented and shown everywhere at once.
 
 import * as path from "node:path";
-import { EXIT_USAGE, LapError, usageError, visible } from "./errors.js";
+import { visible } from "./output.js";
+import { EXIT_USAGE, LapError, usageError } from "./errors.js";
 
 export type Env = Record<string, string | undefined>;
 

@@ -7,7 +7,8 @@ import WebSocket from "ws";
 import type { ClientOptions } from "ws";
 import type { ClientRequest, IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
-import { LapError, networkHint, networkReason, visible } from "./errors.js";
+import { visible } from "./output.js";
+import { LapError, networkHint, networkReason } from "./errors.js";
 
 // An upgrade that takes longer than this, as a whole, is a dead path, not a
 // slow one; headers trickling in one line at a time do not extend it.

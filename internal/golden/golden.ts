@@ -1,4 +1,4 @@
-// Golden frames: reads SPEC §4 recordings and replays each against the real
+// Golden frames: reads frame recordings (internal/frames.ts) and replays each against the real
 // bridge (tty.ts), in-process, over a real WebSocket on 127.0.0.1, checking
 // that the bridge is byte-exact whatever the frame boundaries. `make golden`
 // runs it over testdata/frames (or FRAMES=<dir>); golden_test.ts runs it under
@@ -52,7 +52,7 @@ function expectations(rec: Recording): Expected {
 }
 
 // addClientFrame files one client frame the way the harness reads it
-// (SPEC §2): a text frame holding a resize is a resize, every other frame is
+// (as the harness reads them): a text frame holding a resize is a resize, every other frame is
 // keystrokes.
 function addClientFrame(items: ClientItem[], binary: boolean, bytes: Buffer): void {
   const size = binary ? null : resizeOf(bytes);
@@ -128,7 +128,7 @@ function mulberry32(seed: number): () => number {
 }
 
 // inputReads cuts a keystroke frame into stdin reads. A read of the lone
-// byte 0x04 is a detach (SPEC §3.2), so a 0x04 cut out of a longer frame is
+// byte 0x04 is a detach, so a 0x04 cut out of a longer frame is
 // kept together with a neighbour: the recorded keys must stay keys.
 function inputReads(bytes: Buffer, cut: Cut): Buffer[] {
   const out: Buffer[] = [];
@@ -165,7 +165,7 @@ export interface Outcome {
   stdout: Buffer;
   // What the server received, filed like the recording's client frames.
   client: ClientItem[];
-  // Keystroke frames that arrived as text: SPEC §2 wants them binary.
+  // Keystroke frames that arrived as text: the harness wants them binary.
   textKeystrokes: number;
   // The close the server saw.
   serverSaw: { code: number; reason: string };

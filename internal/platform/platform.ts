@@ -1,5 +1,5 @@
-// A local, faithful fake of the LAP platform (SPEC §1) and its harness /tty
-// WebSocket (SPEC §2), serving 127.0.0.1 only and running a real program on a
+// A local, faithful fake of the LAP platform's HTTP API and its harness /tty
+// WebSocket, serving 127.0.0.1 only and running a real program on a
 // real PTY inside a private tmux server. For tests and `make demo`; not shipped.
 
 import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
@@ -412,7 +412,7 @@ class LocalPlatform implements Platform {
     await waitExit(this.watchdog, HOST_KILL_GRACE_MS);
   }
 
-  // ---- HTTP API (SPEC §1) ----
+  // ---- HTTP API ----
 
   private async onRequest(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     this.log(req);
@@ -757,7 +757,7 @@ class LocalPlatform implements Platform {
     for (const st of [...this.streams]) this.endStream(st);
   }
 
-  // ---- Harness /tty (SPEC §2) ----
+  // ---- Harness /tty ----
 
   /** Checks everything before any process exists; refusals are plain HTTP answers. */
   private onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
