@@ -239,7 +239,7 @@ test("the proxy in effect is reported, with its password hidden, and NO_PROXY is
   assert.doesNotMatch(through.out, /pw/);
 
   const broken = await runDoctor({ ...creds(p), http_proxy: "http://[nope" });
-  assert.match(broken.out, /^✗ proxy — http_proxy \/ HTTP_PROXY is not a URL: http:\/\/\[nope\n  e\.g\. export HTTPS_PROXY=/m);
+  assert.match(broken.out, /^✗ proxy — http_proxy is not a URL: http:\/\/\[nope\n  e\.g\. export HTTPS_PROXY=/m);
 });
 
 test("a certificate from an unknown authority fails the tls step and points at NODE_EXTRA_CA_CERTS", async (t) => {

@@ -113,12 +113,12 @@ test("the proxy for a URL comes from the environment, lowercase first, by scheme
 test("a proxy lap cannot use is a clear error, with its password hidden", () => {
   assert.throws(() => proxyFor(new URL("https://p.example"), viaHttps("socks5://u:secret@s:1080")), (err: unknown) => {
     assert.ok(err instanceof LapError);
-    assert.equal(err.message, "https_proxy / HTTPS_PROXY is a socks5 proxy; lap speaks to http(s) proxies only");
+    assert.equal(err.message, "HTTPS_PROXY is a socks5 proxy; lap speaks to http(s) proxies only");
     return true;
   });
   assert.throws(() => proxyFor(new URL("http://p.example"), viaHttp("http://u:secret@[bad")), (err: unknown) => {
     assert.ok(err instanceof LapError);
-    assert.equal(err.message, "http_proxy / HTTP_PROXY is not a URL: http://…@[bad");
+    assert.equal(err.message, "HTTP_PROXY is not a URL: http://…@[bad");
     return true;
   });
 });
