@@ -178,3 +178,86 @@ test("the window size is found through the controlling terminal when stdin, stdo
   await once(child, "close");
   assert.deepEqual(JSON.parse(fs.readFileSync(file, "utf8")), { cols: 101, rows: 37 });
 });
+
+// sttyOf reads the settings of the terminal lap runs on, from outside it.
+function sttyOf(tty: string): string {
+  return execFileSync("stty", ["-g", "-F", tty]).toString().trim();
+}
+
+async function until(check: () => boolean, what: string | (() => string), ms = 15000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${typeof what === "string" ? what : what()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+test("SIGTSTP gives the terminal back before lap stops, and SIGCONT takes it again, as ssh does", async () => {
+  await setup();
+  const marker = "575s";
+  const script = `tty; stty -g; "${process.execPath}" "${LAP}" demo --timeout ${marker}; echo "rc=$?"; stty -g`;
+  const child = spawn("python3", [PTYHOST, "80", "24", "sh", "-c", script], {
+    env: { PATH: process.env.PATH ?? "", HOME: tmp, LAP_CONFIG: config, TERM: "xterm-256color" },
+    stdio: ["pipe", "pipe", "inherit", "pipe"],
+  });
+  const closed = once(child, "close");
+  let out = "";
+  child.stdout!.setEncoding("utf8");
+  child.stdout!.on("data", (d: string) => (out += d));
+  await until(() => /Ctrl-D detaches/.test(out) && /\$ /.test(out), () => `the shell's prompt in ${JSON.stringify(out)}`);
+  const tty = /^(\/dev\/pts\/\d+)/m.exec(out)![1];
+  const before = settings(out + "\n" + out)[0];
+  const raw = sttyOf(tty);
+  assert.notEqual(raw, before, "attached, the terminal is raw");
+  const pid = Number(execFileSync("pgrep", ["-f", `^${process.execPath} ${LAP} demo --timeout ${marker}`]).toString().trim());
+
+  process.kill(pid, "SIGTSTP");
+  await until(() => execFileSync("ps", ["-o", "stat=", "-p", String(pid)]).toString().startsWith("T"), "lap to stop");
+  assert.equal(sttyOf(tty), before, "stopped, lap has given the terminal back as it found it");
+
+  process.kill(pid, "SIGCONT");
+  await until(() => sttyOf(tty) === raw, "raw mode again after SIGCONT");
+  child.stdin!.write('echo "R=$((6*7))"\r');
+  await until(() => /R=42/.test(out), "the shell to answer after the resume");
+  child.stdin!.write("\x04");
+  await until(() => /rc=0\r?\n[0-9a-f:]+\r?\n/.test(out), "the detach");
+  const [, afterRun] = settings(out);
+  assert.equal(afterRun, before);
+  child.stdin!.end();
+  await closed;
+});
+
+test("--read-only on a real terminal sends nothing typed and no window size, and Ctrl-D still detaches", async () => {
+  const record = fs.mkdtempSync(path.join(tmp, "readonly-"));
+  const p = await startPlatform({ bringUpMs: 0, recordDir: record });
+  try {
+    p.addAgent({ name: "demo", harness_id: "claude-code", supports_tui: true });
+    const cfg = path.join(tmp, "readonly.json");
+    fs.writeFileSync(cfg, JSON.stringify({ base: p.url, key: p.key }), { mode: 0o600 });
+    const script = `stty -g; "${process.execPath}" "${LAP}" demo --read-only; echo "rc=$?"; stty -g`;
+    const child = spawn("python3", [PTYHOST, "80", "24", "sh", "-c", script], {
+      env: { PATH: process.env.PATH ?? "", HOME: tmp, LAP_CONFIG: cfg, TERM: "xterm-256color" },
+      stdio: ["pipe", "pipe", "inherit", "pipe"],
+    });
+    const closed = once(child, "close");
+    let out = "";
+    child.stdout!.setEncoding("utf8");
+    child.stdout!.on("data", (d: string) => (out += d));
+    await until(() => /read-only, Ctrl-D detaches/.test(out), "the attach line saying read-only");
+    child.stdin!.write("echo TYPED-$((6*7))\r");
+    await new Promise((r) => setTimeout(r, 300));
+    child.stdin!.write("\x04");
+    await until(() => /rc=0\r?\n[0-9a-f:]+\r?\n/.test(out), "the detach");
+    assert.doesNotMatch(out, /TYPED-42/, "the shell never ran what was typed");
+    const [before, afterRun] = settings(out);
+    assert.equal(afterRun, before);
+    child.stdin!.end();
+    await closed;
+    await until(() => fs.readdirSync(record).length > 0, "the platform's recording of the connection");
+    const lines = fs.readdirSync(record).flatMap((f) => fs.readFileSync(path.join(record, f), "utf8").trim().split("\n").slice(1));
+    const fromClient = lines.map((l) => JSON.parse(l) as { from: string; type: string }).filter((e) => e.from === "client" && e.type !== "close");
+    assert.deepEqual(fromClient, [], "the harness received no keystroke and no resize from a watcher");
+  } finally {
+    await p.close();
+  }
+});
