@@ -50,24 +50,24 @@ export type Route =
 // server is closing. The calls of one command come much closer together.
 const IDLE_SOCKET_MS = 4_000;
 
-let agents: { http: http.Agent; https: http.Agent } | null = null;
+const agents: { http?: http.Agent; https?: http.Agent } = {};
 
-// keptAlive gives one keep-alive agent per scheme: the calls of a command
-// share one connection (one TCP and TLS handshake, not one per call). The
-// agent unrefs idle sockets, so they never keep lap running.
+// keptAlive gives one keep-alive agent per scheme, made on first use (an
+// http platform never loads TLS): the calls of a command share one
+// connection (one TCP and TLS handshake, not one per call). The agent
+// unrefs idle sockets, so they never keep lap running.
 function keptAlive(secure: boolean): http.Agent {
-  if (!agents) {
-    const options = { keepAlive: true, timeout: IDLE_SOCKET_MS };
-    agents = { http: new (httpModule().Agent)(options), https: new (httpsModule().Agent)(options) };
-  }
-  return secure ? agents.https : agents.http;
+  const options = { keepAlive: true, timeout: IDLE_SOCKET_MS };
+  if (secure) return (agents.https ??= new (httpsModule().Agent)(options));
+  return (agents.http ??= new (httpModule().Agent)(options));
 }
 
 // closeIdle drops the kept-alive connections (for a command's end, and tests).
 export function closeIdle(): void {
-  agents?.http.destroy();
-  agents?.https.destroy();
-  agents = null;
+  agents.http?.destroy();
+  agents.https?.destroy();
+  delete agents.http;
+  delete agents.https;
 }
 
 // node:https pulls in TLS; loaded on first use, so commands that never make
