@@ -455,11 +455,12 @@ function flagsOf(name: string): Flag[] {
   return FLAGS.filter((f) => f.for?.includes(name));
 }
 
-// usageLine is one command with its own flags, as the help lists it.
-function usageLine(c: CommandSpec): string {
-  const name = c.name === "open" ? "" : `${c.name} `;
-  const flags = flagsOf(c.name).filter((f) => !f.detail);
-  return `lap ${name}${c.args}${flags.map((f) => ` [${flagUsage(f).replace(/<([^>]+)>/, "$1")}]`).join("")}`.replace(/\s+$/, "");
+// usageLine is one command with its own flags, as its --help shows it;
+// brief leaves the flags out, for the overview in `lap --help`.
+function usageLine(c: CommandSpec, brief = false): string {
+  const flags = brief ? [] : flagsOf(c.name).filter((f) => !f.detail);
+  const words = ["lap", c.name === "open" ? "" : c.name, c.args, ...flags.map((f) => `[${flagUsage(f).replace(/<([^>]+)>/, "$1")}]`)];
+  return words.filter(Boolean).join(" ");
 }
 
 function columns(rows: [string, string][], indent = "  "): string {
@@ -474,7 +475,7 @@ export function helpText(topic: string): string {
     return `lap — attach your terminal to a sandbox of a LiteLLM Agent Platform
 
 usage:
-${columns(shown.filter((c) => c.name !== "help").map((c) => [usageLine(c).slice(4), c.summary] as [string, string]).map(([u, s]) => [`lap ${u}`, s]))}
+${columns(shown.filter((c) => c.name !== "help").map((c) => [usageLine(c, true), c.summary]))}
 flags:
 ${columns(FLAGS.map((f) => [`${f.short ? `-${f.short}, ` : ""}${flagUsage(f)}`, f.help]))}
 'lap' alone, on a terminal: log in if needed, then pick an agent with the arrow keys.

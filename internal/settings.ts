@@ -63,7 +63,7 @@ export const VARIABLES: Variable[] = [
   { name: "LAP_HTTP_TIMEOUT", help: "how long one API call may take (default 30s)", show: "plain" },
   { name: "LAP_RECORD_FRAMES", help: "write each terminal WebSocket to this file as a frame recording", show: "plain" },
   { name: "LAP_DEBUG", help: "=1: show stack traces of internal errors", show: "plain" },
-  { name: "HTTPS_PROXY", help: "HTTPS_PROXY, HTTP_PROXY, NO_PROXY (or lowercase): a proxy for the API and the terminal", show: "url", foreign: true },
+  { name: "HTTPS_PROXY, HTTP_PROXY, NO_PROXY", help: "(or lowercase) a proxy: CONNECT for https and the terminal, absolute form for http", show: "url", foreign: true },
   { name: "NODE_EXTRA_CA_CERTS", help: "a file of extra CA certificates, for a platform with a private CA", show: "plain", foreign: true },
   { name: "NO_COLOR", help: "never colour the output (it is coloured only on a terminal)", show: "plain", foreign: true },
 ];
