@@ -5,7 +5,7 @@
 
 import type { Readable, Writable } from "node:stream";
 import type { Fetch } from "./api.js";
-import { LapError } from "./errors.js";
+import { LapError, usageError } from "./errors.js";
 import type { Env, Settings } from "./settings.js";
 import type { Terminal } from "./tty.js";
 import type { DialOptions, Link } from "./ws.js";
@@ -58,4 +58,17 @@ export async function prompt(io: IO, question: string, hidden: boolean, cancelle
       reject(new LapError(cancelled));
     });
   });
+}
+
+// mayAsk is the rule of commands that ask before they act (stop, restart):
+// with --yes they do not ask; without it stdin must be a terminal to answer,
+// so a script never acts by accident of a missing flag. doing names the
+// act ("stopping session x"), verb what --yes does ("stop it").
+export function mayAsk(io: IO, yes: boolean | undefined, doing: string, verb: string): void {
+  if (!yes && !io.stdinIsTTY) throw usageError(`not ${doing} without confirmation: stdin is not a terminal`, `pass --yes to ${verb} without asking`);
+}
+
+// confirm asks a yes/no question on the terminal; only "y" or "yes" is yes.
+export async function confirm(io: IO, question: string, cancelled: string): Promise<boolean> {
+  return /^\s*y(es)?\s*$/i.test(await prompt(io, `${question} [y/N] `, false, cancelled));
 }

@@ -3,8 +3,8 @@
 // sandbox.
 
 import { HttpError, connectApi, isUUID, sessionIdFrom, type Api, type LogEntry, type Session } from "./api.js";
-import { LapError, usageError } from "./errors.js";
-import { prompt, type IO } from "./io.js";
+import { LapError } from "./errors.js";
+import { confirm, mayAsk, type IO } from "./io.js";
 import { cleanText, json, print, say, visible } from "./output.js";
 import { findSession } from "./sessions.js";
 
@@ -278,16 +278,13 @@ export class EventPrinter {
 // `lap stop` it asks first on a terminal and needs --yes elsewhere.
 export async function restart(io: IO, opts: RestartOptions): Promise<number> {
   const id = sessionIdFrom(opts.session);
-  if (!opts.yes && !io.stdinIsTTY) {
-    throw usageError(`not restarting session ${id} without confirmation: stdin is not a terminal`, "pass --yes to restart it without asking");
-  }
+  mayAsk(io, opts.yes, `restarting session ${id}`, "restart it");
   const api = connectApi(io);
   const session = await findSession(api, id);
   const was = `${visible(session.status, 20)}${session.failure_reason ? `: ${visible(session.failure_reason, 120)}` : ""}`;
   const gone = "files and processes of the old sandbox are gone; its conversation is replayed into a fresh one";
   if (!opts.yes) {
-    const answer = await prompt(io, `Restart session ${session.id} (${was})? The ${gone}. [y/N] `, false, "not restarted");
-    if (!/^\s*y(es)?\s*$/i.test(answer)) {
+    if (!(await confirm(io, `Restart session ${session.id} (${was})? The ${gone}.`, "not restarted"))) {
       say(io, `· not restarted; session ${session.id} is left ${visible(session.status, 20)}`);
       return 0;
     }

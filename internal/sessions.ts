@@ -2,8 +2,8 @@
 // stops one.
 
 import { HttpError, connectApi, isUUID, sessionIdFrom, type Api, type Session } from "./api.js";
-import { LapError, usageError } from "./errors.js";
-import { prompt, type IO } from "./io.js";
+import { LapError } from "./errors.js";
+import { confirm, mayAsk, type IO } from "./io.js";
 import { table, duration, json, print, say, since, visible } from "./output.js";
 
 // Statuses after which there is nothing left to stop.
@@ -110,9 +110,7 @@ export function reapedIn(r: SessionRow, now: number): string {
 // a session by accident of a missing flag.
 export async function stopSession(io: IO, opts: StopOptions): Promise<number> {
   const id = sessionIdFrom(opts.session);
-  if (!opts.yes && !io.stdinIsTTY) {
-    throw usageError(`not stopping session ${id} without confirmation: stdin is not a terminal`, "pass --yes to stop it without asking");
-  }
+  mayAsk(io, opts.yes, `stopping session ${id}`, "stop it");
   const api = connectApi(io);
   const session = await findSession(api, id);
   const names = await agentNames(api).catch(() => new Map<string, string | null>());
@@ -122,8 +120,7 @@ export async function stopSession(io: IO, opts: StopOptions): Promise<number> {
     return 0;
   }
   if (!opts.yes) {
-    const answer = await prompt(io, `Stop session ${session.id} (agent ${agent})? [y/N] `, false, "not stopped");
-    if (!/^\s*y(es)?\s*$/i.test(answer)) {
+    if (!(await confirm(io, `Stop session ${session.id} (agent ${agent})?`, "not stopped"))) {
       say(io, `· not stopped; session ${session.id} keeps running`);
       return 0;
     }
