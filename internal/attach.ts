@@ -7,7 +7,7 @@ import { credentials } from "./auth.js";
 import { checkCastPath, openCast } from "./cast.js";
 import type { Config } from "./config.js";
 import { say, visible } from "./output.js";
-import { EXIT_FAILURE, EXIT_LINK_LOST, EXIT_OK, describe } from "./errors.js";
+import { describe, EXIT_FAILURE, EXIT_LINK_LOST, EXIT_OK, exitForSignal } from "./errors.js";
 import { type IO } from "./io.js";
 import { DEFAULT_DETACH_KEYS, detachRule, parseDetachKeys, type DetachKeys } from "./keys.js";
 import { TIMINGS, bridge, type End, type Timings } from "./tty.js";
@@ -52,7 +52,6 @@ interface Prepared extends SessionOptions {
 }
 
 // The exit status for a signal, as shells report it.
-const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGTERM: 15 };
 
 // openAgent runs `lap <agent>` and returns the exit status.
 export async function openAgent(io: IO, opts: OpenOptions): Promise<number> {
@@ -187,7 +186,7 @@ async function report(io: IO, api: Api, session: Session, end: End, again: strin
       return EXIT_FAILURE;
     case "signal":
       say(io, `· ${end.signal} — left session ${session.id} running; reconnect: ${again}`);
-      return 128 + (SIGNAL_NUMBERS[end.signal] ?? 1);
+      return exitForSignal(end.signal);
   }
 }
 

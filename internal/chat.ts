@@ -14,7 +14,7 @@ import * as readline from "node:readline";
 import { StringDecoder } from "node:string_decoder";
 import { Transform, Writable } from "node:stream";
 import { HttpError, type Answer, type Api, type MessageBody, type Part, type Session, type Skill } from "./api.js";
-import { describe, LapError } from "./errors.js";
+import { describe, EXIT_INTERRUPTED, exitForSignal, LapError } from "./errors.js";
 import { readEvents } from "./events.js";
 import { type IO } from "./io.js";
 import { AnswerWriter, dim, terminalSafe, textMode } from "./markdown.js";
@@ -51,9 +51,6 @@ const HISTORY_TURNS = 3;
 const LINE_HISTORY = 500;
 // Answers to these end the chat: the key was refused or the session is gone.
 const FATAL = new Set([401, 403, 404, 409, 410]);
-const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGTERM: 15 };
-// The exit status for leaving with Ctrl-C twice, as a shell reports SIGINT.
-const EXIT_INTERRUPTED = 130;
 // The platform's limits on images sent with a message.
 export const MAX_ATTACHMENTS = 10;
 export const MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024;
@@ -100,7 +97,7 @@ class Chat {
   async run(): Promise<number> {
     const { io } = this;
     const term = io.terminal();
-    const offSignal = term.onSignal((signal) => this.leave(128 + (SIGNAL_NUMBERS[signal] ?? 1)));
+    const offSignal = term.onSignal((signal) => this.leave(exitForSignal(signal)));
     const id = this.session.id.slice(0, 8);
     say(io, `· chatting with ${visible(this.opts.name, 60)} (session ${id})` +
       (this.interactive ? " — Enter sends, / lists commands and skills, Ctrl-C stops the agent, Ctrl-D ends the chat" : ""));

@@ -1,6 +1,7 @@
 // One error type for everything the user is meant to read. lap.ts prints it
 // as "✗ message" plus an optional hint line and exits with its code.
 
+import * as os from "node:os";
 import { visible } from "./output.js";
 
 export const EXIT_OK = 0;
@@ -9,6 +10,14 @@ export const EXIT_USAGE = 2;
 // The link to the sandbox died and could not be brought back: scripts can
 // tell this apart from a detach or the remote program ending (both 0).
 export const EXIT_LINK_LOST = 3;
+// Ctrl-C: the status a shell reports for SIGINT.
+export const EXIT_INTERRUPTED = 130;
+
+// exitForSignal is the exit status for a signal, as shells report it: 128
+// and the signal's number on this system.
+export function exitForSignal(signal: string): number {
+  return 128 + ((os.constants.signals as Record<string, number>)[signal] ?? 1);
+}
 
 export class LapError extends Error {
   readonly hint: string;

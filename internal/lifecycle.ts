@@ -3,13 +3,11 @@
 // sandbox.
 
 import { HttpError, connectApi, isUUID, sessionIdFrom, type Api, type LogEntry, type Session } from "./api.js";
-import { LapError } from "./errors.js";
+import { EXIT_INTERRUPTED, LapError } from "./errors.js";
 import { confirm, mayAsk, type IO } from "./io.js";
 import { cleanText, json, print, say, visible } from "./output.js";
 import { findSession } from "./sessions.js";
 
-// The exit status after Ctrl-C, as a shell reports SIGINT.
-const EXIT_INTERRUPTED = 130;
 // A detail cut to fit a terminal keeps at least this much, even in a narrow window.
 const MIN_DETAIL_COLS = 10;
 // Without a terminal lines are not cut, but a hostile detail still is.

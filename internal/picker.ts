@@ -6,13 +6,11 @@
 import { connectApi, hasTerminal, type Agent, type Api, type Session } from "./api.js";
 import { findCredentials, login } from "./auth.js";
 import { attachSession, openAgent, type AttachOptions, type OpenOptions } from "./attach.js";
-import { LapError } from "./errors.js";
+import { EXIT_INTERRUPTED, exitForSignal, LapError } from "./errors.js";
 import { type IO } from "./io.js";
 import { say, since, visible } from "./output.js";
 import { agentNames } from "./sessions.js";
 
-// What the picker exits with on Ctrl-C, as a shell reports SIGINT.
-export const EXIT_INTERRUPTED = 130;
 // A lone ESC is the Esc key only if nothing follows it this soon; arrow keys
 // send ESC [ A in one burst.
 const ESC_WAIT_MS = 50;
@@ -250,6 +248,7 @@ export async function pick<T>(io: IO, opts: PickOptions<T>): Promise<T | null> {
   let offSignal = () => {};
   let onData: (chunk: Buffer | string) => void = () => {};
   try {
+    let signalled = "";
     const outcome = await new Promise<number | "esc" | "interrupt" | "signal">((resolve) => {
       let pending = "";
       let escTimer: NodeJS.Timeout | undefined;
@@ -275,12 +274,19 @@ export async function pick<T>(io: IO, opts: PickOptions<T>): Promise<T | null> {
       term.input.on("data", onData);
       term.input.resume();
       offResize = term.onResize(draw);
-      offSignal = term.onSignal(() => resolve("signal"));
+      offSignal = term.onSignal((signal) => {
+        signalled = signal;
+        resolve("signal");
+      });
     });
-    if (outcome === "esc" || outcome === "signal") {
+    if (outcome === "esc") {
       restore();
       say(io, `· no ${opts.what} picked`);
       return null;
+    }
+    if (outcome === "signal") {
+      restore();
+      throw new LapError(`${signalled}: no ${opts.what} picked`, "", exitForSignal(signalled));
     }
     if (outcome === "interrupt") {
       restore();

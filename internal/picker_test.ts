@@ -158,6 +158,13 @@ test("Esc cancels with nothing picked, Ctrl-C throws Interrupted (130), a resize
   ctrlC.term.input.write("\x03");
   await assert.rejects(again, (err: unknown) => err instanceof Interrupted && err.code === 130);
   assert.deepEqual(ctrlC.term.rawCalls, [true, false]);
+
+  const hup = terminalIO(p);
+  const hungUp = pickAgent(hup.io, api);
+  await until(() => hup.stderr().includes("agent-0"));
+  hup.term.signal("SIGHUP");
+  await assert.rejects(hungUp, (err: unknown) => err instanceof LapError && err.code === 129 && /SIGHUP: no agent picked/.test(err.message));
+  assert.deepEqual(hup.term.rawCalls, [true, false], "a signal gives the terminal back too");
 });
 
 test("with no agents the picker does not open: one line says so and where agents are made", async () => {

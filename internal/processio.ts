@@ -3,6 +3,7 @@
 // hands over to run() once it knows Node is new enough; nothing else in lap
 // touches process.
 
+import { exitForSignal } from "./errors.js";
 import * as os from "node:os";
 import { main, report, type ProcessIO } from "./cli.js";
 import { cleanText, colourWanted, fitWidth, paintedStream } from "./output.js";
@@ -11,8 +12,6 @@ import type { Terminal } from "./tty.js";
 // Signals that end lap: with a session open the bridge ends it cleanly;
 // otherwise the terminal is restored and lap exits as the signal would.
 const TERMINATING_SIGNALS = ["SIGTERM", "SIGHUP", "SIGQUIT", "SIGINT", "SIGALRM", "SIGUSR2"] as const;
-// The exit status for a signal, as shells report it: 128 + its number.
-const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGALRM: 14, SIGTERM: 15, SIGUSR2: 12 };
 
 // Who handles a terminating signal now (a bridge or a chat); told about a
 // crash too, so the modes a remote program left on are switched off first.
@@ -24,7 +23,7 @@ function onTerminatingSignal(signal: string): void {
     return;
   }
   restoreTerminal();
-  process.exit(128 + (SIGNAL_NUMBERS[signal] ?? 1));
+  process.exit(exitForSignal(signal));
 }
 
 // processTerminal is built only when a command attaches: the bridge module
