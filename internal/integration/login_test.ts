@@ -2,9 +2,10 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { homes, lap } from "../testutil/testcli.js";
+import { Lap, homes, lap, platforms } from "../testutil/testcli.js";
 
-const { home } = homes("lap-login-test-");
+const { home, loggedIn } = homes("lap-login-test-");
+const platform = platforms();
 
 test("twenty logins into twenty profiles at once all survive: the config is locked around each change", async () => {
   const h = home();
@@ -32,4 +33,18 @@ test("a bad LAP_* value is one usage line before anything is sent", async () => 
   const r = await lap(["agents"], { HOME: home(), LAP_KEEPALIVE: "600h", LAP_BASE_URL: "http://127.0.0.1:9", LAP_MASTER_KEY: "k" });
   assert.equal(r.code, 2);
   assert.equal(r.stderr, "✗ LAP_KEEPALIVE '600h' is out of range\n  give a duration from 1ms to 24h\n");
+});
+
+test("SIGUSR1 does not open Node's debugger inside a session: lap ignores it", async () => {
+  const p = await platform();
+  const l = new Lap(["demo"], loggedIn(p));
+  await l.waitFor(/attached to demo/, "stderr");
+  l.child.kill("SIGUSR1");
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(l.child.exitCode, null, "lap is still attached");
+  l.type("\x04");
+  l.child.stdin.end();
+  const r = await l.exited;
+  assert.equal(r.code, 0, r.stderr);
+  assert.doesNotMatch(r.stderr, /Debugger listening|inspector/i);
 });
