@@ -58,6 +58,41 @@ test("in real bash, a hostile agent list is never expanded: no command runs, can
   assert.deepEqual(fs.readdirSync(dir).filter((f) => f.startsWith("pwned")), []);
 });
 
+// has says whether a shell is installed; the tests of its script skip otherwise.
+function has(shell: string): boolean {
+  return spawnSync("sh", ["-c", `command -v ${shell}`]).status === 0;
+}
+
+// stubLap puts a `lap` on PATH in dir that answers __complete with answer.
+function stubLap(dir: string, answer: string): NodeJS.ProcessEnv {
+  fs.writeFileSync(path.join(dir, "lap"), `#!/bin/sh\ncat <<'EOF'\n${answer}\nEOF\n`, { mode: 0o755 });
+  return { PATH: `${dir}:${process.env.PATH}`, HOME: dir };
+}
+
+const HOSTILE_NAMES = ["$(touch pwned1)", "`touch pwned2`", "de$(touch pwned3)", "demo", "dev;touch pwned4"].join("\n");
+
+test("in real zsh, a hostile agent list is never expanded", { skip: !has("zsh") && "zsh is not installed" }, () => {
+  const dir = fs.mkdtempSync(path.join(tmp, "zsh-"));
+  const script = path.join(dir, "lap.zsh");
+  fs.writeFileSync(script, completionScript("zsh", completionSpec()));
+  const driver = `source ${script}\nsetopt ksharrays\nCOMP_WORDS=(lap stop de)\nCOMP_CWORD=2\n_lap_complete\nprint -rl -- "\${COMPREPLY[@]}"\n`;
+  const r = spawnSync("zsh", ["-f", "-c", driver], { cwd: dir, env: stubLap(dir, HOSTILE_NAMES), encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(r.stdout.split("\n").filter(Boolean), ["de$(touch pwned3)", "demo", "dev;touch pwned4"]);
+  assert.deepEqual(fs.readdirSync(dir).filter((f) => f.startsWith("pwned")), []);
+});
+
+test("in real fish, a hostile agent list is never expanded", { skip: !has("fish") && "fish is not installed" }, () => {
+  const dir = fs.mkdtempSync(path.join(tmp, "fish-"));
+  const script = path.join(dir, "lap.fish");
+  fs.writeFileSync(script, completionScript("fish", completionSpec()));
+  const r = spawnSync("fish", ["--no-config", "-c", `source ${script}; complete -C 'lap stop '`], { cwd: dir, env: stubLap(dir, HOSTILE_NAMES), encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  const got = r.stdout.split("\n").filter(Boolean).map((l) => l.split("\t")[0]);
+  for (const name of ["$(touch pwned1)", "`touch pwned2`", "demo"]) assert.ok(got.includes(name), `${name} in ${JSON.stringify(got)}`);
+  assert.deepEqual(fs.readdirSync(dir).filter((f) => f.startsWith("pwned")), []);
+});
+
 test("lap __complete prints only words that are safe as shell words", async () => {
   const p = await startPlatform({ bringUpMs: 0 });
   platforms.push(p);
