@@ -32,9 +32,15 @@ build: deps
 	@$(NODE) -e 'const p=require("./package.json");const c=require("child_process");let h="unknown";try{h=c.execSync("git rev-parse --short HEAD",{stdio:["ignore","pipe","ignore"]}).toString().trim()}catch{};require("fs").writeFileSync("build/version.json",JSON.stringify({version:p.version,commit:h})+"\n")'
 	chmod +x build/lap.js
 
+# Test files run TEST_CONCURRENCY at a time: most of their time is spent
+# waiting on sockets, timers and shells, not on the CPU. PTYHOST_PYTHON is
+# the real python3, found once, so no test process starts a version-manager
+# shim (a bash script) to find it again.
+TEST_CONCURRENCY ?= 3
 test: build
+	PTYHOST_PYTHON="$$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null)" \
 	$(BIN)/c8 --check-coverage --lines 90 --include 'internal/*.ts' --exclude 'internal/*_test.ts' --reporter text-summary \
-		$(NODE) --import tsx --test --test-concurrency=2 $(TESTS)
+		$(NODE) --import tsx --test --test-concurrency=$(TEST_CONCURRENCY) $(TESTS)
 
 install: build
 	rm -rf $(LIBDIR)
