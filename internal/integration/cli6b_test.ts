@@ -17,9 +17,8 @@ import { InProcessLap, assertUsageErrors, attachAndRun, attachInProcess, homes, 
 const { tmp, home, loggedIn } = homes("lap-cli6b-test-");
 
 const closers: (() => Promise<void> | void)[] = [];
-after(async () => {
-  for (const c of closers.reverse()) await c();
-});
+// Closed together: each closer waits only on what it owns.
+after(() => Promise.all(closers.map((c) => c())));
 
 async function platform(opts: PlatformOptions = {}): Promise<Platform> {
   const p = await startPlatform({ bringUpMs: 0, ...opts });

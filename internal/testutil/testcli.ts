@@ -178,9 +178,8 @@ async function runCommand(l: Lap | InProcessLap, command: string, expect: RegExp
 // test file.
 export function platforms(): (opts?: PlatformOptions) => Promise<Platform> {
   const started: Platform[] = [];
-  after(async () => {
-    for (const p of started) await p.close();
-  });
+  // Closed together: each close waits on its own tmux server and PTY hosts.
+  after(() => Promise.all(started.map((p) => p.close())));
   return async (opts = {}) => {
     const p = await startPlatform({ bringUpMs: 0, ...opts });
     started.push(p);
