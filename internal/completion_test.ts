@@ -13,7 +13,7 @@ import { memoryIO } from "./testutil/testio.js";
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "lap-completion-"));
 const platforms: Platform[] = [];
 after(async () => {
-  for (const p of platforms) await p.close();
+  await Promise.all(platforms.map((p) => p.close()));
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 

@@ -1,6 +1,8 @@
 // Integration tests for sessions, stop, scripting (--json, environment
-// credentials, profiles, completion, colour) and doctor: the compiled CLI,
-// run as a child process, against the local platform over real sockets.
+// credentials, profiles, completion, colour) and doctor: lap's main() run in
+// this process against the local platform over real sockets. The completion
+// scripts call the compiled CLI, as a shell does; colour on a terminal and a
+// CA file read at start-up are the process's own and are tested spawned.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -12,7 +14,7 @@ import { once } from "node:events";
 import { promisify } from "node:util";
 import type { Platform } from "../platform/platform.js";
 import { hasOpenssl, makeCerts, startProxy } from "../testutil/testnet.js";
-import { LAP, homes, lap, platforms } from "../testutil/testcli.js";
+import { LAP, homes, lap, platforms, run } from "../testutil/testcli.js";
 
 const { tmp, home, loggedIn } = homes("lap-cli6a-test-");
 
@@ -32,7 +34,7 @@ test("lap sessions lists sessions with agent names, newest first, and one agent'
   const first = await newSession(p);
   const second = await newSession(p, "other");
   const env = loggedIn(p);
-  const r = await lap(["sessions"], env);
+  const r = await run(["sessions"], env);
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stdout.trimEnd().split("\n");
   assert.match(lines[0], /^ID\s+AGENT\s+STATUS\s+PHASE\s+AGE\s+LAST SEEN\s+REAPED IN$/);
@@ -40,7 +42,7 @@ test("lap sessions lists sessions with agent names, newest first, and one agent'
   assert.match(lines[1], new RegExp(`^${second.slice(0, 8)}\\s+other\\s+ready\\s+ready\\s+\\d+s\\s+\\d+s ago\\s+2[34]h$`));
   assert.match(lines[2], new RegExp(`^${first.slice(0, 8)}\\s+demo\\s+ready\\s+`));
 
-  const one = await lap(["sessions", "demo", "--json"], env);
+  const one = await run(["sessions", "demo", "--json"], env);
   assert.equal(one.code, 0, one.stderr);
   const rows = JSON.parse(one.stdout) as Record<string, unknown>[];
   assert.deepEqual(rows.map((s) => [s.id, s.agent]), [[first, "demo"]]);
@@ -52,18 +54,18 @@ test("lap stop <id> --yes stops the session; piped stdin without --yes is refuse
   const p = await platform();
   const id = await newSession(p);
   const env = loggedIn(p);
-  const refused = await lap(["stop", id], env, "y\n");
+  const refused = await run(["stop", id], env, "y\n");
   assert.equal(refused.code, 2);
   assert.equal(refused.stderr, `✗ not stopping session ${id} without confirmation: stdin is not a terminal\n  pass --yes to stop it without asking\n`);
   assert.equal(p.sessions.get(id)!.status, "ready");
 
-  const r = await lap(["stop", id.slice(0, 8), "--yes"], env);
+  const r = await run(["stop", id.slice(0, 8), "--yes"], env);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stderr, `✓ stopped session ${id} (agent demo): deleted\n`);
   assert.equal(p.sessions.get(id)!.status, "deleted");
   assert.ok(p.requests.some((q) => q.method === "DELETE" && q.path.endsWith(id)));
 
-  const unknown = await lap(["stop", "--yes", "0b7e6a4e-2f7c-4d3e-9a51-2b8c1d0e9f10"], env);
+  const unknown = await run(["stop", "--yes", "0b7e6a4e-2f7c-4d3e-9a51-2b8c1d0e9f10"], env);
   assert.equal(unknown.code, 1);
   assert.equal(unknown.stderr, "✗ no session 0b7e6a4e-2f7c-4d3e-9a51-2b8c1d0e9f10\n  list them with 'lap sessions'\n");
 });
@@ -72,7 +74,7 @@ test("lap agents --json prints stable fields, with whether each has a terminal e
   const p = await platform();
   p.addAgent({ name: "old", harness_id: "codex" });
   await newSession(p);
-  const r = await lap(["agents", "--json"], loggedIn(p));
+  const r = await run(["agents", "--json"], loggedIn(p));
   assert.equal(r.code, 0, r.stderr);
   const [old, demo] = JSON.parse(r.stdout) as Record<string, unknown>[];
   assert.deepEqual(old, { id: p.agents[1].id, name: "old", harness_id: "codex", supports_tui: true, has_active_session: false });
@@ -82,7 +84,7 @@ test("lap agents --json prints stable fields, with whether each has a terminal e
 test("lap config --json masks the key and names the file, the profile and the overrides", async () => {
   const p = await platform();
   const env = loggedIn(p, { LAP_TTY_TOKEN: "tty-secret-123456789" });
-  const r = await lap(["config", "--json"], env);
+  const r = await run(["config", "--json"], env);
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(JSON.parse(r.stdout), {
     config: path.join(env.HOME, ".lap", "config.json"),
@@ -98,7 +100,7 @@ test("lap config --json masks the key and names the file, the profile and the ov
   });
   assert.doesNotMatch(r.stdout, new RegExp(p.key));
 
-  const none = await lap(["config", "--json"], { HOME: home() });
+  const none = await run(["config", "--json"], { HOME: home() });
   assert.equal(none.code, 1);
   assert.equal(JSON.parse(none.stdout).base, null);
   assert.equal(none.stderr, "✗ not logged in\n  run 'lap login' first\n");
@@ -107,10 +109,10 @@ test("lap config --json masks the key and names the file, the profile and the ov
 test("LAP_BASE_URL and LAP_MASTER_KEY work without any config file", async () => {
   const p = await platform();
   const env = { HOME: home(), LAP_BASE_URL: p.url + "/", LAP_MASTER_KEY: p.key };
-  const r = await lap(["agents"], env);
+  const r = await run(["agents"], env);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^demo\s+claude-code\s+yes\s+/m);
-  const c = await lap(["config"], env);
+  const c = await run(["config"], env);
   assert.equal(c.code, 0, c.stderr);
   assert.match(c.stdout, /^config    .*config\.json \(missing\)$/m);
   assert.match(c.stdout, new RegExp(`^platform  ${p.url} \\(from LAP_BASE_URL\\)$`, "m"));
@@ -118,27 +120,27 @@ test("LAP_BASE_URL and LAP_MASTER_KEY work without any config file", async () =>
   assert.match(c.stdout, /^override  LAP_MASTER_KEY=…\w{4}$/m);
   assert.doesNotMatch(c.stdout, new RegExp(p.key));
 
-  const half = await lap(["agents"], { HOME: home(), LAP_BASE_URL: p.url });
+  const half = await run(["agents"], { HOME: home(), LAP_BASE_URL: p.url });
   assert.equal(half.code, 1);
   assert.equal(half.stderr, "✗ LAP_BASE_URL is set but LAP_MASTER_KEY is not\n  set both to work without a config file, or run 'lap login'\n");
 
   // With a config file, either one alone overrides its half.
-  const wrong = await lap(["agents"], loggedIn({ url: p.url, key: "sk-wrong" }, { LAP_MASTER_KEY: p.key }));
+  const wrong = await run(["agents"], loggedIn({ url: p.url, key: "sk-wrong" }, { LAP_MASTER_KEY: p.key }));
   assert.equal(wrong.code, 0, wrong.stderr);
 });
 
 test("lap login --url reads the key as one line from piped stdin", async () => {
   const h = home();
-  const r = await lap(["login", "--url", "https://lap.example.com/"], { HOME: h }, "sk-from-a-pipe-0000\n");
+  const r = await run(["login", "--url", "https://lap.example.com/"], { HOME: h }, "sk-from-a-pipe-0000\n");
   assert.equal(r.code, 0, r.stderr);
   const file = path.join(h, ".lap", "config.json");
   assert.deepEqual(JSON.parse(fs.readFileSync(file, "utf8")), { base: "https://lap.example.com", key: "sk-from-a-pipe-0000" });
   assert.equal(fs.statSync(file).mode & 0o777, 0o600);
 
-  const bad = await lap(["login", "--url", "ftp://x"], { HOME: h }, "k\n");
+  const bad = await run(["login", "--url", "ftp://x"], { HOME: h }, "k\n");
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /^✗ 'ftp:\/\/x' is not an http\(s\) URL/);
-  const empty = await lap(["login", "--url", "https://lap.example.com"], { HOME: h }, "");
+  const empty = await run(["login", "--url", "https://lap.example.com"], { HOME: h }, "");
   assert.equal(empty.code, 1);
   assert.match(empty.stderr, /^✗ no master key given/);
 });
@@ -151,30 +153,30 @@ test("profiles: an old config is the default, a named login sits beside it, and 
   const file = path.join(env.HOME, ".lap", "config.json");
   const before = JSON.parse(fs.readFileSync(file, "utf8"));
 
-  const login = await lap(["login", "--profile", "staging", "--url", staging.url], env, staging.key + "\n");
+  const login = await run(["login", "--profile", "staging", "--url", staging.url], env, staging.key + "\n");
   assert.equal(login.code, 0, login.stderr);
   assert.equal(login.stderr, `✓ saved to ${file} (profile staging)\n`);
   const after = JSON.parse(fs.readFileSync(file, "utf8"));
   assert.deepEqual({ base: after.base, key: after.key }, before, "the default login is untouched");
   assert.equal(fs.statSync(file).mode & 0o777, 0o600);
 
-  assert.doesNotMatch((await lap(["agents"], env)).stdout, /staging-only/);
-  assert.match((await lap(["agents", "--profile", "staging"], env)).stdout, /staging-only/);
-  assert.match((await lap(["agents"], { ...env, LAP_PROFILE: "staging" })).stdout, /staging-only/);
+  assert.doesNotMatch((await run(["agents"], env)).stdout, /staging-only/);
+  assert.match((await run(["agents", "--profile", "staging"], env)).stdout, /staging-only/);
+  assert.match((await run(["agents"], { ...env, LAP_PROFILE: "staging" })).stdout, /staging-only/);
 
-  const c = await lap(["config", "--profile", "staging"], env);
+  const c = await run(["config", "--profile", "staging"], env);
   assert.match(c.stdout, /^profile   staging \(also: default\)$/m);
   assert.match(c.stdout, new RegExp(`^platform  ${staging.url}$`, "m"));
 
-  const missing = await lap(["agents", "--profile", "eu"], env);
+  const missing = await run(["agents", "--profile", "eu"], env);
   assert.equal(missing.code, 1);
   assert.equal(missing.stderr, "✗ not logged in to profile 'eu'\n  run 'lap login --profile eu' first\n");
 
-  const out = await lap(["logout", "--profile", "staging"], env);
+  const out = await run(["logout", "--profile", "staging"], env);
   assert.equal(out.stderr, `✓ removed profile staging from ${file}\n`);
   assert.deepEqual(JSON.parse(fs.readFileSync(file, "utf8")), before);
-  assert.equal((await lap(["agents"], env)).code, 0);
-  const gone = await lap(["logout"], env);
+  assert.equal((await run(["agents"], env)).code, 0);
+  const gone = await run(["logout"], env);
   assert.equal(gone.stderr, `✓ removed ${file}\n`);
   assert.equal(fs.existsSync(file), false);
 });
@@ -182,8 +184,8 @@ test("profiles: an old config is the default, a named login sits beside it, and 
 test("a config holding only named profiles says which to pick", async () => {
   const p = await platform();
   const h = home();
-  await lap(["login", "--profile", "ci", "--url", p.url], { HOME: h }, p.key + "\n");
-  const r = await lap(["agents"], { HOME: h });
+  await run(["login", "--profile", "ci", "--url", p.url], { HOME: h }, p.key + "\n");
+  const r = await run(["agents"], { HOME: h });
   assert.equal(r.code, 1);
   assert.equal(r.stderr, "✗ not logged in\n  run 'lap login' first, or pick a profile: --profile ci\n");
 });
@@ -223,7 +225,7 @@ test("the bash script completes commands, agent names, flags per command, sessio
   const id = await newSession(p);
   const env = loggedIn(p);
   const script = path.join(tmp, "lap.bash");
-  const r = await lap(["completion", "bash"], env);
+  const r = await run(["completion", "bash"], env);
   assert.equal(r.code, 0, r.stderr);
   fs.writeFileSync(script, r.stdout);
 
@@ -250,7 +252,7 @@ test("the zsh script loads and completes agent names through zsh's bash completi
   const p = await platform();
   const env = loggedIn(p);
   const script = path.join(tmp, "lap.zsh");
-  fs.writeFileSync(script, (await lap(["completion", "zsh"], env)).stdout);
+  fs.writeFileSync(script, (await run(["completion", "zsh"], env)).stdout);
   const driver = `source ${script}\nprint -r -- "\${_comps[lap]}"\nsetopt ksharrays\nCOMP_WORDS=(lap de)\nCOMP_CWORD=1\n_lap_complete\nprint -r -- "\${COMPREPLY[*]}"\n`;
   const out = await shell("zsh", ["-f", "-c", driver], env);
   // The script matches the typed prefix itself, in zsh as in bash.
@@ -263,7 +265,7 @@ test("the fish script completes commands, agent names and flags", { skip: !has("
   const p = await platform();
   const env = loggedIn(p);
   const script = path.join(tmp, "lap.fish");
-  fs.writeFileSync(script, (await lap(["completion", "fish"], env)).stdout);
+  fs.writeFileSync(script, (await run(["completion", "fish"], env)).stdout);
   const complete = async (line: string) =>
     (await shell("fish", ["--no-config", "-c", `source ${script}; complete -C '${line}'`], env))
       .split("\n").filter(Boolean).map((l) => l.split("\t")[0]).sort();
@@ -276,13 +278,13 @@ test("the fish script completes commands, agent names and flags", { skip: !has("
 test("lap doctor <agent> --idle 1s passes against the local platform, and fails with exit 1 on a wrong key", async () => {
   const p = await platform();
   const env = loggedIn(p);
-  const r = await lap(["doctor", "demo", "--idle", "1s"], env);
+  const r = await run(["doctor", "demo", "--idle", "1s"], env);
   assert.equal(r.code, 0, r.stdout + r.stderr);
   const steps = r.stdout.trimEnd().split("\n").map((l) => l.split(" — ")[0]);
   assert.deepEqual(steps, ["✓ config", "✓ proxy", "✓ dns", "✓ tcp", "· tls", "✓ key", "✓ agents", "· platform", "· session", "✓ session", "✓ websocket", "✓ idle", "· session"]);
   assert.match(r.stdout, /^✓ idle — still open after 1s idle/m);
 
-  const wrong = await lap(["doctor", "--idle", "1s", "demo"], loggedIn({ url: p.url, key: "sk-nope-nope-nope" }));
+  const wrong = await run(["doctor", "--idle", "1s", "demo"], loggedIn({ url: p.url, key: "sk-nope-nope-nope" }));
   assert.equal(wrong.code, 1);
   assert.match(wrong.stdout, /^✗ key — …nope refused: 401\n  run 'lap login' again with the platform's master key\n$/m);
 });
@@ -299,9 +301,10 @@ test("lap doctor passes the tls step when NODE_EXTRA_CA_CERTS names the platform
   const url = `https://127.0.0.1:${(server.address() as { port: number }).port}`;
   try {
     const env = { HOME: home(), LAP_BASE_URL: url, LAP_MASTER_KEY: "sk-any-key-1234" };
-    const without = await lap(["doctor"], env);
+    const without = await run(["doctor"], env);
     assert.equal(without.code, 1);
     assert.match(without.stdout, /^✗ tls — .*\n  signed by a private certificate authority\? export NODE_EXTRA_CA_CERTS=/m);
+    // Node reads NODE_EXTRA_CA_CERTS when the process starts: spawned.
     const r = await lap(["doctor"], { ...env, NODE_EXTRA_CA_CERTS: certs.caFile });
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /^✓ tls — TLSv1\.[23], certificate for localhost valid until .+$/m);
@@ -315,7 +318,7 @@ test("lap doctor through a proxy checks the proxy's address and reaches the term
   const p = await platform();
   const proxy = await startProxy();
   try {
-    const r = await lap(["doctor", "demo", "--idle", "1s"], loggedIn(p, { HTTP_PROXY: proxy.url }));
+    const r = await run(["doctor", "demo", "--idle", "1s"], loggedIn(p, { HTTP_PROXY: proxy.url }));
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, new RegExp(`^✓ proxy — HTTP_PROXY=${proxy.url} is used for 127\\.0\\.0\\.1:\\d+$`, "m"));
     assert.match(r.stdout, new RegExp(`^✓ tcp — connected to ${proxy.url.slice("http://".length)} in \\d+ ms$`, "m"));
@@ -348,17 +351,17 @@ test("marks are coloured on a terminal only, and never with NO_COLOR set", { ski
   }
   assert.match(out, /^✗ not logged in/m);
   assert.doesNotMatch(out, /\x1b\[/);
-  const piped = await lap(["agents"], { HOME: home() });
+  const piped = await run(["agents"], { HOME: home() });
   assert.doesNotMatch(piped.stderr, /\x1b/);
 });
 
 test("--help for the new commands exits 0 and shows their usage", async () => {
   const env = { HOME: home() };
   for (const c of ["sessions", "stop", "doctor", "completion"]) {
-    const r = await lap([c, "--help"], env);
+    const r = await run([c, "--help"], env);
     assert.equal(r.code, 0, c);
     assert.match(r.stdout, new RegExp(`^usage: lap ${c}`));
   }
-  const main = await lap(["--help"], env);
+  const main = await run(["--help"], env);
   for (const c of ["sessions", "stop", "doctor", "completion", "--json", "--profile", "LAP_BASE_URL", "NO_COLOR"]) assert.match(main.stdout, new RegExp(c));
 });

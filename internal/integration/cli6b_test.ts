@@ -1,6 +1,7 @@
 // Integration tests for detach keys, chat mode, recording, proxies, private
-// CAs and the token in the query: the compiled CLI, run as a child process,
-// against the local platform and harness over real sockets.
+// CAs and the token in the query: lap's main() run in this process against
+// the local platform and harness over real sockets. A CA file is read by
+// Node when a process starts, so those runs spawn the compiled CLI.
 
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
@@ -11,14 +12,13 @@ import * as tls from "node:tls";
 import { parseCommand } from "../cli.js";
 import { startPlatform, type Platform, type PlatformOptions } from "../platform/platform.js";
 import { hasOpenssl, makeCerts, startProxy, type TestCerts } from "../testutil/testnet.js";
-import { Lap, assertUsageErrors, attachAndRun, homes, lap } from "../testutil/testcli.js";
+import { InProcessLap, assertUsageErrors, attachAndRun, attachInProcess, homes, run } from "../testutil/testcli.js";
 
 const { tmp, home, loggedIn } = homes("lap-cli6b-test-");
 
 const closers: (() => Promise<void> | void)[] = [];
-after(async () => {
-  for (const c of closers.reverse()) await c();
-});
+// Closed together: each closer waits only on what it owns.
+after(() => Promise.all(closers.map((c) => c())));
 
 async function platform(opts: PlatformOptions = {}): Promise<Platform> {
   const p = await startPlatform({ bringUpMs: 0, ...opts });
@@ -29,7 +29,7 @@ async function platform(opts: PlatformOptions = {}): Promise<Platform> {
 
 // readByte runs a remote command that reads one raw byte and prints it in
 // hex, and resolves once the remote side is waiting for that byte.
-async function readByte(l: Lap, n: number): Promise<void> {
+async function readByte(l: InProcessLap, n: number): Promise<void> {
   await l.waitFor(/\$ /);
   l.type(`stty raw -echo; echo "RE""ADY${n}"; B=$(head -c 1 | od -An -tx1); stty sane; echo "B${n}=[$B]"\r`);
   await l.waitFor(new RegExp(`READY${n}`));
@@ -64,11 +64,11 @@ test("bad session flags are usage errors with the exact message", () => {
 });
 
 test("the help names the new flags and variables", async () => {
-  const r = await lap(["--help"], { HOME: home() });
+  const r = await run(["--help"], { HOME: home() });
   for (const word of ["--detach-keys", "--record", "--record-input", "LAP_TTY_TOKEN_IN_QUERY", "HTTPS_PROXY", "NO_PROXY", "NODE_EXTRA_CA_CERTS", "chat"]) {
     assert.ok(r.stdout.includes(word), word);
   }
-  const open = await lap(["demo", "--help"], { HOME: home() });
+  const open = await run(["demo", "--help"], { HOME: home() });
   assert.match(open.stdout, /ctrl-p,ctrl-q/);
   assert.match(open.stdout, /asciicast/);
 });
@@ -79,7 +79,7 @@ test("by default a lone Ctrl-D detaches, also as kitty's CSI 100;5u", async () =
   const p = await platform();
   const env = loggedIn(p);
   for (const keys of ["\x04", "\x1b[100;5u", "\x1b[27;5;100~"]) {
-    const l = new Lap(["demo"], env);
+    const l = new InProcessLap(["demo"], env);
     await l.waitFor(/\$ /);
     await l.waitFor(/— Ctrl-D detaches\n/, "stderr");
     l.type(keys);
@@ -91,7 +91,7 @@ test("by default a lone Ctrl-D detaches, also as kitty's CSI 100;5u", async () =
 
 test("--detach-keys ctrl-p,ctrl-q detaches on the sequence and sends a lone Ctrl-D to the program", async () => {
   const p = await platform();
-  const l = new Lap(["demo", "--detach-keys", "ctrl-p,ctrl-q"], loggedIn(p));
+  const l = new InProcessLap(["demo", "--detach-keys", "ctrl-p,ctrl-q"], loggedIn(p));
   await readByte(l, 1);
   await l.waitFor(/— Ctrl-P Ctrl-Q detaches\n/, "stderr");
   l.type("\x04");
@@ -111,20 +111,20 @@ test("--detach-keys ctrl-p,ctrl-q detaches on the sequence and sends a lone Ctrl
 test("the config file's detachKeys is used, the flag wins over it, and a bad one is named", async () => {
   const p = await platform();
   const env = loggedIn(p, {}, { detachKeys: "ctrl-]" });
-  const l = new Lap(["demo"], env);
+  const l = new InProcessLap(["demo"], env);
   await l.waitFor(/\$ /);
   await l.waitFor(/— Ctrl-] detaches\n/, "stderr");
   l.type("\x1d");
   assert.equal((await l.exited).code, 0);
 
-  const flag = new Lap(["demo", "--detach-keys", "none"], env);
+  const flag = new InProcessLap(["demo", "--detach-keys", "none"], env);
   await flag.waitFor(/\$ /);
   await flag.waitFor(/— no detach keys \(--detach-keys none\)\n/, "stderr");
-  flag.child.stdin.end();
+  flag.end();
   assert.equal((await flag.exited).code, 0);
 
   const bad = loggedIn(p, {}, { detachKeys: "ctrl-p,nope" });
-  const r = await lap(["demo"], bad);
+  const r = await run(["demo"], bad);
   assert.equal(r.code, 1);
   const file = path.join(bad.HOME, ".lap", "config.json");
   assert.equal(r.stderr.split("\n")[0], `✗ config ${file}: "detachKeys" 'ctrl-p,nope': 'nope' is not a key`);
@@ -137,7 +137,7 @@ test("an agent without a terminal gets a chat: piped lines are sent and the answ
   const p = await platform();
   p.addAgent({ name: "sdk", harness_id: "claude-agent-sdk", supports_tui: false });
   const env = loggedIn(p);
-  const r = await lap(["sdk"], env, "hello\nhow are you?\n");
+  const r = await run(["sdk"], env, "hello\nhow are you?\n");
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, "echo: hello\necho: how are you?\n");
   assert.match(r.stderr, /· started session \S+\n/);
@@ -149,10 +149,10 @@ test("an agent without a terminal gets a chat: piped lines are sent and the answ
   assert.deepEqual(messages.map((q) => q.path), [2, 1].map(() => `/api/v1/managed_agents/sessions/${s.id}/message_stream`));
 
   // Again: the same session, and lap attach chats with it too.
-  const again = await lap(["sdk"], env, "again\n");
+  const again = await run(["sdk"], env, "again\n");
   assert.equal(again.stdout, "echo: again\n");
   assert.match(again.stderr, /· reattaching to session /);
-  const attached = await lap(["attach", s.id, "--record", path.join(tmp, "never.cast")], env, "by id\n");
+  const attached = await run(["attach", s.id, "--record", path.join(tmp, "never.cast")], env, "by id\n");
   assert.equal(attached.code, 0, attached.stderr);
   assert.equal(attached.stdout, "echo: by id\n");
   assert.match(attached.stderr, /! nothing is recorded: --record records a terminal, and this agent has none/);
@@ -164,11 +164,11 @@ test("a chat's flags: --json prints one object per answer, --stdin-message sends
   const p = await platform({ chatScript: (text) => [{ tool: "bash", states: ["running", "completed"] }, { text: `got ${text.split("\n").length} lines` }, { info: { tokens: { output: 4 }, cost: 0.001 } }] });
   p.addAgent({ name: "sdk", harness_id: "claude-agent-sdk", supports_tui: false });
   const env = loggedIn(p);
-  const r = await lap(["sdk", "--json"], env, "one\ntwo\n");
+  const r = await run(["sdk", "--json"], env, "one\ntwo\n");
   assert.equal(r.code, 0, r.stderr);
   const answers = r.stdout.trimEnd().split("\n").map((l) => JSON.parse(l));
   assert.deepEqual(answers.map((a) => [a.text, a.tools, a.tokens, a.cost]), [1, 2].map(() => ["got 1 lines", [{ name: "bash", status: "completed" }], { output: 4 }, 0.001]));
-  const whole = await lap(["sdk", "--stdin-message", "--history", "0"], env, "one\ntwo\nthree\n");
+  const whole = await run(["sdk", "--stdin-message", "--history", "0"], env, "one\ntwo\nthree\n");
   assert.equal(whole.code, 0, whole.stderr);
   assert.equal(whole.stdout, "got 3 lines\n");
   assert.match(whole.stderr, /✓ bash\n/);
@@ -179,7 +179,7 @@ test("a chat's flags: --json prints one object per answer, --stdin-message sends
 test("--record writes an asciicast v2 file, 0600, with the output and without the input", async () => {
   const p = await platform();
   const file = path.join(tmp, "demo.cast");
-  const r = await attachAndRun(["demo", "--record", file], loggedIn(p, { TERM: "xterm-256color" }));
+  const r = await attachInProcess(["demo", "--record", file], loggedIn(p, { TERM: "xterm-256color" }));
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, new RegExp(`· recorded to ${file} — play it with: asciinema play ${file}\n$`));
   assert.equal(fs.statSync(file).mode & 0o777, 0o600);
@@ -197,7 +197,7 @@ test("--record writes an asciicast v2 file, 0600, with the output and without th
 test("--record-input adds what was typed as i events", async () => {
   const p = await platform();
   const file = path.join(tmp, "input.cast");
-  const r = await attachAndRun(["demo", "--record", file, "--record-input"], loggedIn(p));
+  const r = await attachInProcess(["demo", "--record", file, "--record-input"], loggedIn(p));
   assert.equal(r.code, 0, r.stderr);
   const events = fs.readFileSync(file, "utf8").trimEnd().split("\n").slice(1).map((l) => JSON.parse(l) as [number, string, string]);
   assert.equal(events.filter((e) => e[1] === "i").map((e) => e[2]).join(""), 'echo "R=$((6*7))"\r');
@@ -206,7 +206,7 @@ test("--record-input adds what was typed as i events", async () => {
 test("a recording that cannot be written is refused before a session is made", async () => {
   const p = await platform();
   const file = path.join(tmp, "missing-dir", "x.cast");
-  const r = await lap(["demo", "--record", file], loggedIn(p));
+  const r = await run(["demo", "--record", file], loggedIn(p));
   assert.equal(r.code, 1);
   assert.equal(r.stderr.split("\n")[0], `✗ cannot write the recording ${file}: no such directory`);
   assert.equal(p.sessions.size, 0);
@@ -219,7 +219,7 @@ test("HTTP_PROXY carries the API calls in absolute form and the WebSocket throug
   const proxy = await startProxy();
   closers.push(() => proxy.close());
   const host = new URL(p.url).host;
-  const r = await attachAndRun(["demo"], loggedIn(p, { HTTP_PROXY: proxy.url }));
+  const r = await attachInProcess(["demo"], loggedIn(p, { HTTP_PROXY: proxy.url }));
   assert.equal(r.code, 0, r.stderr);
   const api = p.requests.filter((q) => q.path.startsWith("/api/"));
   const upgrades = p.requests.filter((q) => q.path.includes("/tty"));
@@ -230,7 +230,7 @@ test("HTTP_PROXY carries the API calls in absolute form and the WebSocket throug
   assert.ok(proxy.connects.every((c) => c === host));
 
   const before = proxy.connects.length + proxy.forwarded.length;
-  const lower = await attachAndRun(["demo"], loggedIn(p, { http_proxy: proxy.url, no_proxy: "localhost,127.0.0.1" }));
+  const lower = await attachInProcess(["demo"], loggedIn(p, { http_proxy: proxy.url, no_proxy: "localhost,127.0.0.1" }));
   assert.equal(lower.code, 0, lower.stderr);
   assert.equal(proxy.connects.length + proxy.forwarded.length, before);
 });
@@ -239,7 +239,7 @@ test("a proxy that refuses is named in one line", async () => {
   const p = await platform();
   const proxy = await startProxy({ refuse: 407 });
   closers.push(() => proxy.close());
-  const r = await lap(["agents"], loggedIn(p, { HTTPS_PROXY: "http://nowhere.invalid:1", HTTP_PROXY: proxy.url }));
+  const r = await run(["agents"], loggedIn(p, { HTTPS_PROXY: "http://nowhere.invalid:1", HTTP_PROXY: proxy.url }));
   assert.equal(r.code, 1);
   const host = new URL(p.url).host;
   assert.equal(r.stderr.split("\n")[0], `✗ ${host}: via proxy ${proxy.url}: refused ${host}: 407 Proxy Authentication Required ` +
@@ -248,7 +248,7 @@ test("a proxy that refuses is named in one line", async () => {
 
 test("LAP_TTY_TOKEN_IN_QUERY=1 adds ?token= to the upgrade as well, with a warning that never shows the token", async () => {
   const p = await platform();
-  const r = await attachAndRun(["demo"], loggedIn(p, { LAP_TTY_TOKEN_IN_QUERY: "1" }));
+  const r = await attachInProcess(["demo"], loggedIn(p, { LAP_TTY_TOKEN_IN_QUERY: "1" }));
   assert.equal(r.code, 0, r.stderr);
   const [s] = p.sessions.values();
   const upgrade = p.requests.find((q) => q.path.includes("/tty"))!;
@@ -300,7 +300,7 @@ test("a platform with a private CA works with NODE_EXTRA_CA_CERTS, and without i
   assert.equal(ok.code, 0, ok.stderr);
   assert.ok(p.requests.some((q) => q.path.includes("/tty")), "the terminal came through wss://");
 
-  const refused = await lap(["demo"], loggedIn(platformOverTls));
+  const refused = await run(["demo"], loggedIn(platformOverTls));
   assert.equal(refused.code, 1);
   assert.equal(refused.stderr, `✗ ${front}: TLS error (UNABLE_TO_VERIFY_LEAF_SIGNATURE)\n` +
     "  the certificate is not trusted: for a private CA, export NODE_EXTRA_CA_CERTS=/path/to/ca.pem\n");
@@ -319,10 +319,10 @@ test("a wss:// terminal with an untrusted certificate fails with a TLS error nam
   const front = await tlsFront(p, c);
   const env = loggedIn(p);
   // The fallback is only known once the session exists: create it first.
-  await lap(["demo", "--timeout", "1ms"], env);
+  await run(["demo", "--timeout", "1ms"], env);
   const [s] = p.sessions.values();
   const fallback = `wss://${front}/h/${s.id}/tty`;
-  const r = await lap(["demo"], { ...env, LAP_TTY_FALLBACK: fallback });
+  const r = await run(["demo"], { ...env, LAP_TTY_FALLBACK: fallback });
   assert.equal(r.code, 1);
   assert.match(r.stderr, new RegExp(`✗ ${front.replace(/\./g, "\\.")}: terminal connection failed: TLS error \\(UNABLE_TO_VERIFY_LEAF_SIGNATURE\\)\\n  the certificate is not trusted`));
   const ok = await attachAndRun(["demo"], { ...env, LAP_TTY_FALLBACK: fallback, NODE_EXTRA_CA_CERTS: c.caFile });

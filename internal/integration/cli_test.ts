@@ -1,5 +1,6 @@
-// Integration tests: the compiled CLI, run as a child process, against the
-// local platform and harness over real sockets.
+// Integration tests: lap's main() run in this process against the local
+// platform and harness over real sockets; the compiled CLI is spawned only
+// where the process is the subject (flushing stdout before exit).
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -9,7 +10,7 @@ import * as path from "node:path";
 import { once } from "node:events";
 import { Writable } from "node:stream";
 import { WebSocketServer } from "ws";
-import { Lap, attachAndRun, homes, lap, platforms } from "../testutil/testcli.js";
+import { InProcessLap, Lap, attachInProcess, homes, lap, platforms, run } from "../testutil/testcli.js";
 
 const { home, loggedIn } = homes("lap-cli-test-");
 
@@ -17,7 +18,7 @@ const platform = platforms();
 
 test("login reads the URL and key from piped stdin and saves them 0600 in a 0700 directory", async () => {
   const h = home();
-  const r = await lap(["login"], { HOME: h }, "http://127.0.0.1:9/\nsk-live-1234567890abcd\n");
+  const r = await run(["login"], { HOME: h }, "http://127.0.0.1:9/\nsk-live-1234567890abcd\n");
   const file = path.join(h, ".lap", "config.json");
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stderr, `✓ saved to ${file}\n`);
@@ -25,31 +26,31 @@ test("login reads the URL and key from piped stdin and saves them 0600 in a 0700
   assert.equal(fs.statSync(file).mode & 0o777, 0o600);
   assert.equal(fs.statSync(path.dirname(file)).mode & 0o777, 0o700);
 
-  const c = await lap(["config"], { HOME: h });
+  const c = await run(["config"], { HOME: h });
   assert.equal(c.code, 0);
   assert.match(c.stdout, /platform  http:\/\/127\.0\.0\.1:9/);
   assert.match(c.stdout, /key       …abcd/);
   assert.doesNotMatch(c.stdout + c.stderr, /1234567890/);
 
-  assert.equal((await lap(["logout"], { HOME: h })).code, 0);
+  assert.equal((await run(["logout"], { HOME: h })).code, 0);
   assert.equal(fs.existsSync(file), false);
-  const again = await lap(["logout"], { HOME: h });
+  const again = await run(["logout"], { HOME: h });
   assert.equal(again.code, 0);
   assert.match(again.stderr, /not logged in/);
 });
 
 test("LAP_CONFIG names another config file", async () => {
   const file = path.join(home(), "elsewhere", "lap.json");
-  const r = await lap(["login"], { HOME: home(), LAP_CONFIG: file }, "https://lap.example.com\nsk-abcdefghijklmnop\n");
+  const r = await run(["login"], { HOME: home(), LAP_CONFIG: file }, "https://lap.example.com\nsk-abcdefghijklmnop\n");
   assert.equal(r.code, 0, r.stderr);
   assert.equal(JSON.parse(fs.readFileSync(file, "utf8")).base, "https://lap.example.com");
-  const c = await lap(["config"], { HOME: home(), LAP_CONFIG: file });
+  const c = await run(["config"], { HOME: home(), LAP_CONFIG: file });
   assert.match(c.stdout, /override  LAP_CONFIG=/);
 });
 
 test("login refuses a URL that is not http(s) and saves nothing", async () => {
   const h = home();
-  const r = await lap(["login"], { HOME: h }, "ftp://x\nkey\n");
+  const r = await run(["login"], { HOME: h }, "ftp://x\nkey\n");
   assert.equal(r.code, 1);
   assert.match(r.stderr, /^✗ 'ftp:\/\/x' is not an http\(s\) URL\n/);
   assert.equal(fs.existsSync(path.join(h, ".lap")), false);
@@ -59,22 +60,22 @@ test("a corrupt config file gets one clear line, and a readable one a chmod warn
   const env = loggedIn({ url: "http://127.0.0.1:9", key: "k" });
   const file = path.join(env.HOME, ".lap", "config.json");
   fs.writeFileSync(file, "{not json");
-  let r = await lap(["agents"], env);
+  let r = await run(["agents"], env);
   assert.equal(r.code, 1);
   assert.equal(r.stderr, `✗ config ${file} is not valid JSON\n  run 'lap login' to write it again\n`);
   fs.writeFileSync(file, "");
-  assert.match((await lap(["agents"], env)).stderr, /is empty/);
+  assert.match((await run(["agents"], env)).stderr, /is empty/);
 
   const p = await platform();
   fs.writeFileSync(file, JSON.stringify({ base: p.url, key: p.key }));
   fs.chmodSync(file, 0o644);
-  r = await lap(["agents"], env);
+  r = await run(["agents"], env);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /readable by other users — run: chmod 600/);
 });
 
 test("commands other than login say how to log in when there is no config", async () => {
-  const r = await lap(["agents"], { HOME: home() });
+  const r = await run(["agents"], { HOME: home() });
   assert.equal(r.code, 1);
   assert.equal(r.stderr, "✗ not logged in\n  run 'lap login' first\n");
 });
@@ -83,7 +84,7 @@ test("agents lists every agent across pages, with harness and whether it has a t
   const p = await platform();
   for (let i = 0; i < 230; i++) p.addAgent({ name: `bulk-${i}`, harness_id: "codex" });
   p.addAgent({ name: "sdk", harness_id: "claude-agent-sdk", supports_tui: false });
-  const r = await lap(["agents"], loggedIn(p));
+  const r = await run(["agents"], loggedIn(p));
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stdout.trimEnd().split("\n");
   assert.match(lines[0], /^NAME\s+HARNESS\s+TERMINAL\s+ID$/);
@@ -95,7 +96,7 @@ test("agents lists every agent across pages, with harness and whether it has a t
 
 test("an unknown agent name is an error that lists the names that exist", async () => {
   const p = await platform();
-  const r = await lap(["nope"], loggedIn(p));
+  const r = await run(["nope"], loggedIn(p));
   assert.equal(r.code, 1);
   assert.match(r.stderr, /^✗ no agent named 'nope'\n  agents here: demo/);
 });
@@ -103,13 +104,13 @@ test("an unknown agent name is an error that lists the names that exist", async 
 test("the agent is found by name beyond the first page", async () => {
   const p = await platform();
   for (let i = 0; i < 260; i++) p.addAgent({ name: `newer-${i}`, harness_id: "codex" });
-  const r = await attachAndRun(["demo"], loggedIn(p));
+  const r = await attachInProcess(["demo"], loggedIn(p));
   assert.equal(r.code, 0, r.stderr);
 });
 
 test("lap <agent> starts a session, bridges the terminal, and a detach leaves it running", async () => {
   const p = await platform({ bringUpMs: 600 });
-  const r = await attachAndRun(["demo"], loggedIn(p));
+  const r = await attachInProcess(["demo"], loggedIn(p));
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /· started session /);
   assert.match(r.stderr, /· creating_sandbox \(creating the sandbox\)\n/);
@@ -123,8 +124,8 @@ test("lap <agent> starts a session, bridges the terminal, and a detach leaves it
 test("running lap <agent> again reattaches to the live session instead of starting another", async () => {
   const p = await platform();
   const env = loggedIn(p);
-  await attachAndRun(["demo"], env, "KEPT=yes; echo R=$((6*7))");
-  const r = await attachAndRun(["demo"], env, 'echo "K=$KEPT"', /K=yes/);
+  await attachInProcess(["demo"], env, "KEPT=yes; echo R=$((6*7))");
+  const r = await attachInProcess(["demo"], env, 'echo "K=$KEPT"', /K=yes/);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /· reattaching to session /);
   assert.equal(p.sessions.size, 1);
@@ -133,23 +134,23 @@ test("running lap <agent> again reattaches to the live session instead of starti
 test("--new starts a second session, before or after the agent name", async () => {
   const p = await platform();
   const env = loggedIn(p);
-  await attachAndRun(["demo"], env);
-  await attachAndRun(["--new", "demo"], env);
-  await attachAndRun(["demo", "--new"], env);
+  await attachInProcess(["demo"], env);
+  await attachInProcess(["--new", "demo"], env);
+  await attachInProcess(["demo", "--new"], env);
   assert.equal(p.sessions.size, 3);
 });
 
 test("--agent names the agent, even one called like a command", async () => {
   const p = await platform();
   p.addAgent({ name: "agents", harness_id: "codex" });
-  const r = await attachAndRun(["--agent", "agents"], loggedIn(p));
+  const r = await attachInProcess(["--agent", "agents"], loggedIn(p));
   assert.equal(r.code, 0, r.stderr);
 });
 
 test("a UUID is used as the agent id without listing agents", async () => {
   const p = await platform();
   const id = p.agents.find((a) => a.name === "demo")!.id;
-  const r = await attachAndRun([id], loggedIn(p));
+  const r = await attachInProcess([id], loggedIn(p));
   assert.equal(r.code, 0, r.stderr);
   assert.ok(!p.requests.some((q) => q.path.startsWith("/api/v1/managed_agents/agents?")), "no agents listing");
 });
@@ -157,21 +158,21 @@ test("a UUID is used as the agent id without listing agents", async () => {
 test("a refused session create says 'session create failed: 401' and what to do", async () => {
   const p = await platform();
   const id = p.agents[0].id;
-  const r = await lap([id, "--new"], loggedIn({ url: p.url, key: "wrong" }));
+  const r = await run([id, "--new"], loggedIn({ url: p.url, key: "wrong" }));
   assert.equal(r.code, 1);
   assert.equal(r.stderr, "✗ session create failed: 401\n  master key is wrong — run 'lap login' again\n");
 });
 
 test("a wrong master key stops at the first call", async () => {
   const p = await platform();
-  const r = await lap(["demo"], loggedIn({ url: p.url, key: "wrong" }));
+  const r = await run(["demo"], loggedIn({ url: p.url, key: "wrong" }));
   assert.equal(r.code, 1);
   assert.match(r.stderr, /^✗ 127\.0\.0\.1:\d+: GET \/api\/v1\/managed_agents\/agents: 401 unauthorized\n  the master key was refused/);
 });
 
 test("a failed bring-up prints the status, the reason and the session id", async () => {
   const p = await platform({ bringUpMs: 300, failReason: "image pull failed: \x1b[31mno such tag" });
-  const r = await lap(["demo"], loggedIn(p));
+  const r = await run(["demo"], loggedIn(p));
   assert.equal(r.code, 1);
   const [s] = p.sessions.values();
   assert.match(r.stderr, new RegExp(`✗ session ${s.id} is failed: image pull failed: \\\\x1b\\[31mno such tag\\n`));
@@ -179,7 +180,7 @@ test("a failed bring-up prints the status, the reason and the session id", async
 
 test("waiting gives up after --timeout, saying what it last saw", async () => {
   const p = await platform({ bringUpMs: 60_000 });
-  const r = await lap(["demo", "--timeout", "1s"], loggedIn(p));
+  const r = await run(["demo", "--timeout", "1s"], loggedIn(p));
   assert.equal(r.code, 1);
   assert.match(r.stderr, /✗ session \S+ not ready after 1s \(last seen: creating_sandbox \(creating the sandbox\)\)/);
 });
@@ -187,7 +188,7 @@ test("waiting gives up after --timeout, saying what it last saw", async () => {
 test("an agent without a terminal gets a chat instead of a terminal (more in cli6b_test.ts)", async () => {
   const p = await platform();
   p.addAgent({ name: "sdk", harness_id: "opencode", supports_tui: false });
-  const r = await lap(["sdk"], loggedIn(p), "hi\n");
+  const r = await run(["sdk"], loggedIn(p), "hi\n");
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, "echo: hi\n");
   assert.equal(p.sessions.size, 1);
@@ -195,7 +196,7 @@ test("an agent without a terminal gets a chat instead of a terminal (more in cli
 
 test("an in-cluster sandbox without LAP_TTY_FALLBACK is the troubleshooting message", async () => {
   const p = await platform({ inCluster: true, ttyUrl: "none" });
-  const r = await lap(["demo"], loggedIn(p));
+  const r = await run(["demo"], loggedIn(p));
   assert.equal(r.code, 1);
   assert.match(r.stderr, /✗ session is in-cluster — no LAP_TTY_FALLBACK set\n  .*export LAP_TTY_FALLBACK=ws:\/\/host:port\/tty/);
 });
@@ -204,27 +205,27 @@ test("LAP_TTY_FALLBACK reaches an in-cluster sandbox", async () => {
   const p = await platform({ inCluster: true, ttyUrl: "none" });
   const env = loggedIn(p);
   // The fallback is only known once the session exists: create it first.
-  await lap(["demo", "--timeout", "1ms"], env);
+  await run(["demo", "--timeout", "1ms"], env);
   const [s] = p.sessions.values();
-  const r = await attachAndRun(["demo"], { ...env, LAP_TTY_FALLBACK: p.harnessTtyUrl(s.id) });
+  const r = await attachInProcess(["demo"], { ...env, LAP_TTY_FALLBACK: p.harnessTtyUrl(s.id) });
   assert.equal(r.code, 0, r.stderr);
 });
 
 test("a tty_url given as a path is served through the platform's own address", async () => {
   const p = await platform({ inCluster: true });
-  const r = await attachAndRun(["demo"], loggedIn(p));
+  const r = await attachInProcess(["demo"], loggedIn(p));
   assert.equal(r.code, 0, r.stderr);
 });
 
 test("a session with only sandbox_url is reached at sandbox_url + /tty", async () => {
   const p = await platform({ ttyUrl: "none" });
-  const r = await attachAndRun(["demo"], loggedIn(p));
+  const r = await attachInProcess(["demo"], loggedIn(p));
   assert.equal(r.code, 0, r.stderr);
 });
 
 test("the tty token goes in the Authorization header only, never in a URL", async () => {
   const p = await platform();
-  await attachAndRun(["demo"], loggedIn(p));
+  await attachInProcess(["demo"], loggedIn(p));
   const [s] = p.sessions.values();
   const upgrades = p.requests.filter((q) => q.path.includes("/tty"));
   assert.ok(upgrades.length >= 1);
@@ -235,18 +236,18 @@ test("the tty token goes in the Authorization header only, never in a URL", asyn
 test("an upgrade refused with 401 names the tty token, and LAP_TTY_TOKEN overrides it", async () => {
   const p = await platform({ wrongTtyToken: true });
   const env = loggedIn(p);
-  const r = await lap(["demo"], env);
+  const r = await run(["demo"], env);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /✗ .*terminal upgrade refused: 401.*\n  the harness refused the tty token/);
   assert.equal(p.spawnCount, 0);
   const [s] = p.sessions.values();
-  const good = await attachAndRun(["demo"], { ...env, LAP_TTY_TOKEN: p.harnessToken(s.id) });
+  const good = await attachInProcess(["demo"], { ...env, LAP_TTY_TOKEN: p.harnessToken(s.id) });
   assert.equal(good.code, 0, good.stderr);
 });
 
 test("the program exiting closes with [ws closed] and the code", async () => {
   const p = await platform();
-  const l = new Lap(["demo"], loggedIn(p));
+  const l = new InProcessLap(["demo"], loggedIn(p));
   await l.waitFor(/\$ /);
   l.type("exit\r");
   const r = await l.exited;
@@ -257,10 +258,10 @@ test("the program exiting closes with [ws closed] and the code", async () => {
 test("lap attach takes a session id or a pasted session URL; --resume is the same", async () => {
   const p = await platform();
   const env = loggedIn(p);
-  await attachAndRun(["demo"], env, "HERE=1; echo R=$((6*7))");
+  await attachInProcess(["demo"], env, "HERE=1; echo R=$((6*7))");
   const [s] = p.sessions.values();
   for (const args of [["attach", s.id], ["attach", `${p.url}/api/v1/managed_agents/sessions/${s.id}`], ["--resume", s.id]]) {
-    const r = await attachAndRun(args, env, 'echo "H=$HERE"', /H=1/);
+    const r = await attachInProcess(args, env, 'echo "H=$HERE"', /H=1/);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, new RegExp(`reconnect: lap attach ${s.id}`));
   }
@@ -305,7 +306,7 @@ test("a platform that cannot be reached is one line naming the host", async () =
   await once(server, "listening");
   const port = (server.address() as { port: number }).port;
   server.close();
-  const r = await lap(["agents"], loggedIn({ url: `http://127.0.0.1:${port}`, key: "k" }));
+  const r = await run(["agents"], loggedIn({ url: `http://127.0.0.1:${port}`, key: "k" }));
   assert.equal(r.code, 1);
   assert.equal(r.stderr.split("\n")[0], `✗ 127.0.0.1:${port}: connection refused`);
 });
@@ -318,7 +319,7 @@ test("an HTML error page from a proxy is shown as text, not dumped", async () =>
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
   const port = (server.address() as { port: number }).port;
-  const r = await lap(["agents"], loggedIn({ url: `http://127.0.0.1:${port}`, key: "k" }));
+  const r = await run(["agents"], loggedIn({ url: `http://127.0.0.1:${port}`, key: "k" }));
   server.close();
   assert.equal(r.code, 1);
   assert.match(r.stderr, /^✗ 127\.0\.0\.1:\d+: GET \/api\/v1\/managed_agents\/agents: 502 502 Bad Gateway \\x1b\]0;pwned\\x07\n/);
@@ -339,7 +340,7 @@ test("a redirect is not followed, so the master key never goes to another origin
   });
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
-  const r = await lap(["agents"], loggedIn({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, key: "k" }));
+  const r = await run(["agents"], loggedIn({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, key: "k" }));
   server.close();
   elsewhere.close();
   assert.equal(r.code, 1);
@@ -356,7 +357,7 @@ test("usage errors exit 2 with one line and a hint", async () => {
     [["demo", "--timeout", "soon"], "✗ --timeout 'soon' is not a duration"],
     [["demo", "other"], "✗ unexpected argument 'other'"],
   ] as const) {
-    const r = await lap([...args], env);
+    const r = await run([...args], env);
     assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
     assert.equal(r.stderr.split("\n")[0], message);
   }
@@ -365,10 +366,11 @@ test("usage errors exit 2 with one line and a hint", async () => {
 test("--help for every command, and --version, exit 0", async () => {
   const env = { HOME: home() };
   for (const args of [["--help"], ["-h"], ["login", "--help"], ["agents", "--help"], ["attach", "--help"], ["demo", "--help"], ["help", "config"], []]) {
-    const r = await lap(args, env);
+    const r = await run(args, env);
     assert.equal(r.code, 0, args.join(" "));
     assert.match(r.stdout, /usage/);
   }
+  // The version is what make build stamped beside the compiled entry.
   const v = await lap(["--version"], env);
   assert.equal(v.code, 0);
   assert.match(v.stdout, /^lap \d+\.\d+\.\d+ \(\w+\)\n$/);

@@ -1,5 +1,6 @@
-// Fault injection: the compiled CLI talks to the local platform through a
-// TCP proxy that can drop, reset, stall, refuse and delay, as networks do.
+// Fault injection: lap's main(), run in this process, talks to the local
+// platform through a TCP proxy that can drop, reset, stall, refuse and
+// delay, as networks do.
 
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
@@ -8,7 +9,7 @@ import * as net from "node:net";
 import { once } from "node:events";
 import { createHash } from "node:crypto";
 import { startPlatform, type Platform } from "../platform/platform.js";
-import { Lap, homes } from "../testutil/testcli.js";
+import { InProcessLap, homes } from "../testutil/testcli.js";
 
 const { loggedIn } = homes("lap-faults-");
 
@@ -93,9 +94,8 @@ class FaultProxy {
 }
 
 const cleanups: (() => unknown)[] = [];
-after(async () => {
-  for (const c of cleanups) await c();
-});
+// Closed together: each cleanup waits only on what it owns.
+after(() => Promise.all(cleanups.map((c) => c())));
 
 async function setup(): Promise<{ p: Platform; proxy: FaultProxy; env: Record<string, string> }> {
   // tty_url as a path, so the terminal WebSocket goes through the proxy too.
@@ -109,7 +109,7 @@ async function setup(): Promise<{ p: Platform; proxy: FaultProxy; env: Record<st
 
 test("a dropped connection is reconnected to the same session, and keys typed meanwhile arrive", async () => {
   const { p, proxy, env } = await setup();
-  const l = new Lap(["demo"], env);
+  const l = new InProcessLap(["demo"], env);
   await l.waitFor(/\$ /);
   l.type('MARK=kept; echo "A=$((1+1))"\r');
   await l.waitFor(/A=2/);
@@ -119,7 +119,7 @@ test("a dropped connection is reconnected to the same session, and keys typed me
   l.type('echo "B=$MARK"\r');
   proxy.refusing = false;
   await l.waitFor(/B=kept/);
-  l.child.stdin.end();
+  l.end();
   assert.equal((await l.exited).code, 0, l.stderr);
   assert.equal(p.sessions.size, 1, "no second session");
   assert.match(l.stderr, /connection lost .*reconnecting, attempt 1/);
@@ -130,7 +130,7 @@ test("a dropped connection is reconnected to the same session, and keys typed me
 // types before the loss shows, for faults that need traffic to strike.
 async function survives(fault: (proxy: FaultProxy) => void, opts: { env?: Record<string, string>; typeFirst?: boolean; afterLoss?: (proxy: FaultProxy) => void } = {}) {
   const { proxy, env } = await setup();
-  const l = new Lap(["demo"], { ...env, ...opts.env });
+  const l = new InProcessLap(["demo"], { ...env, ...opts.env });
   await l.waitFor(/\$ /);
   fault(proxy);
   if (opts.typeFirst) l.type('echo "V=$((40+2))"\r');
@@ -138,7 +138,7 @@ async function survives(fault: (proxy: FaultProxy) => void, opts: { env?: Record
   opts.afterLoss?.(proxy);
   if (!opts.typeFirst) l.type('echo "V=$((40+2))"\r');
   await l.waitFor(/V=42/);
-  l.child.stdin.end();
+  l.end();
   assert.equal((await l.exited).code, 0, l.stderr);
 }
 
@@ -157,7 +157,7 @@ test("a frame cut off in the middle is a lost link, reconnected", () => survives
 
 test("a link that stays down gives up with exit status 3, never 0", async () => {
   const { proxy, env } = await setup();
-  const l = new Lap(["demo"], { ...env, LAP_RECONNECT_TIMEOUT: "1s" });
+  const l = new InProcessLap(["demo"], { ...env, LAP_RECONNECT_TIMEOUT: "1s" });
   await l.waitFor(/\$ /);
   proxy.refusing = true;
   proxy.drop();
@@ -167,7 +167,7 @@ test("a link that stays down gives up with exit status 3, never 0", async () => 
 
 test("a session stopped while the link was down is not reconnected to", async () => {
   const { p, proxy, env } = await setup();
-  const l = new Lap(["demo"], env);
+  const l = new InProcessLap(["demo"], env);
   await l.waitFor(/\$ /);
   const [s] = p.sessions.values();
   await fetch(`${p.url}/api/v1/managed_agents/sessions/${s.id}`, { method: "DELETE", headers: { authorization: `Bearer ${p.key}` } });
@@ -180,7 +180,7 @@ test("a session stopped while the link was down is not reconnected to", async ()
 test("a slow link only slows things down: every typed byte arrives in order", async () => {
   const { proxy, env } = await setup();
   proxy.delayMs = 30;
-  const l = new Lap(["demo"], env);
+  const l = new InProcessLap(["demo"], env);
   await l.waitFor(/\$ /);
   // 600 typed bytes, sent in many small writes, hashed inside the PTY.
   const text = Array.from({ length: 100 }, (_, i) => `w${i}`.padEnd(6, "x")).join("");
@@ -189,7 +189,7 @@ test("a slow link only slows things down: every typed byte arrives in order", as
   l.type("' | sha256sum\r");
   const want = createHash("sha256").update(text).digest("hex");
   await l.waitFor(new RegExp(`${want}  -`), "stdout", 30000);
-  l.child.stdin.end();
+  l.end();
   assert.equal((await l.exited).code, 0);
 });
 
@@ -199,8 +199,8 @@ async function agentsAgainst(server: net.Server, env: Record<string, string> = {
   await once(server, "listening");
   cleanups.push(() => server.close());
   const port = (server.address() as net.AddressInfo).port;
-  const l = new Lap(["agents"], { ...loggedIn({ url: `http://127.0.0.1:${port}`, key: "k" }), ...env });
-  l.child.stdin.end();
+  const l = new InProcessLap(["agents"], { ...loggedIn({ url: `http://127.0.0.1:${port}`, key: "k" }), ...env });
+  l.end();
   return { ...(await l.exited), port };
 }
 
@@ -243,13 +243,13 @@ test("hostile agent names are printed with their control characters made visible
   cleanups.push(() => p.close());
   p.addAgent({ name: "evil\x1b]0;owned\x07\x1b[2J", harness_id: "codex\x1b[31m" });
   const env = loggedIn({ url: p.url, key: p.key });
-  const l = new Lap(["agents"], env);
-  l.child.stdin.end();
+  const l = new InProcessLap(["agents"], env);
+  l.end();
   assert.equal((await l.exited).code, 0, l.stderr);
   assert.doesNotMatch(l.stdout, /\x1b|\x07/);
   assert.match(l.stdout, /evil\\x1b\]0;owned\\x07\\x1b\[2J/);
-  const miss = new Lap(["no\x1b[2Jbody"], env);
-  miss.child.stdin.end();
+  const miss = new InProcessLap(["no\x1b[2Jbody"], env);
+  miss.end();
   assert.equal((await miss.exited).code, 1);
   assert.doesNotMatch(miss.stderr, /\x1b|\x07/);
 });

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { HOSTILE, obeyed } from "../testutil/hostile.js";
-import { homes, lap, platforms, type Run } from "../testutil/testcli.js";
+import { homes, platforms, run, type Run } from "../testutil/testcli.js";
 
 const { loggedIn } = homes("lap-hostile-test-");
 const platform = platforms();
@@ -46,16 +46,16 @@ test("hostile names, ids, phases and reasons reach the terminal neutralised, in 
   });
 
   const runs: [string, Run][] = [
-    ["agents", await lap(["agents"], env)],
-    ["agents --json", await lap(["agents", "--json"], env)],
-    ["sessions", await lap(["sessions"], env)],
-    ["sessions --json", await lap(["sessions", "--json"], env)],
-    ["no such agent", await lap(["nosuch"], env)],
-    ["config", await lap(["config"], { ...env, LAP_TTY_FALLBACK: `ws://gw/tty?x=${encodeURIComponent("\u001b]0;t\u0007")}` })],
+    ["agents", await run(["agents"], env)],
+    ["agents --json", await run(["agents", "--json"], env)],
+    ["sessions", await run(["sessions"], env)],
+    ["sessions --json", await run(["sessions", "--json"], env)],
+    ["no such agent", await run(["nosuch"], env)],
+    ["config", await run(["config"], { ...env, LAP_TTY_FALLBACK: `ws://gw/tty?x=${encodeURIComponent("\u001b]0;t\u0007")}` })],
   ];
   for (const s of weird) {
-    runs.push([`stop ${JSON.stringify(s.id)}`, await lap(["stop", "--yes", s.id], env)]);
-    runs.push([`attach ${JSON.stringify(s.id)}`, await lap(["attach", s.id], env)]);
+    runs.push([`stop ${JSON.stringify(s.id)}`, await run(["stop", "--yes", s.id], env)]);
+    runs.push([`attach ${JSON.stringify(s.id)}`, await run(["attach", s.id], env)]);
   }
   for (const [what, r] of runs) assertSafe(r, what);
   assert.deepEqual(JSON.parse(runs[1][1].stdout).length, p.agents.length, "--json still holds every agent");
@@ -88,7 +88,7 @@ test("answers of the wrong shape are each one clear line, never an internal erro
   for (const [what, args, route, want] of cases) {
     const s = await answering(route);
     try {
-      const r = await lap(args, { HOME: "/nonexistent", LAP_BASE_URL: s.url, LAP_MASTER_KEY: "k" });
+      const r = await run(args, { HOME: "/nonexistent", LAP_BASE_URL: s.url, LAP_MASTER_KEY: "k" });
       assert.equal(r.code, 1, `${what}: ${r.stderr}`);
       assert.match(r.stderr.split("\n")[0], /^✗ /, what);
       assert.match(r.stderr, want, what);
@@ -105,7 +105,7 @@ test("a status code out of HTTP's range and ids that would climb the URL path ar
   await new Promise<void>((r) => raw.listen(0, "127.0.0.1", r));
   const url = `http://127.0.0.1:${(raw.address() as AddressInfo).port}`;
   try {
-    const r = await lap(["agents"], { HOME: "/nonexistent", LAP_BASE_URL: url, LAP_MASTER_KEY: "k" });
+    const r = await run(["agents"], { HOME: "/nonexistent", LAP_BASE_URL: url, LAP_MASTER_KEY: "k" });
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /^✗ /);
     assertSafe(r, "status 600");
@@ -113,7 +113,7 @@ test("a status code out of HTTP's range and ids that would climb the URL path ar
     raw.close();
   }
   for (const id of ["%ZZ/sessions/%ZZ", ".", "..", "x/sessions/..", "x/sessions/%2e%2e"]) {
-    const r = await lap(["attach", id], { HOME: "/nonexistent", LAP_BASE_URL: "http://127.0.0.1:9", LAP_MASTER_KEY: "k" });
+    const r = await run(["attach", id], { HOME: "/nonexistent", LAP_BASE_URL: "http://127.0.0.1:9", LAP_MASTER_KEY: "k" });
     assert.equal(r.code, 1, `${id}: ${r.stderr}`);
     assert.match(r.stderr, /^✗ '.*' is not a session id or a \.\.\.\/sessions\/<id> URL\n$/, id);
   }

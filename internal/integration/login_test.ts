@@ -2,11 +2,12 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { Lap, homes, lap, platforms } from "../testutil/testcli.js";
+import { Lap, homes, lap, platforms, run } from "../testutil/testcli.js";
 
 const { home, loggedIn } = homes("lap-login-test-");
 const platform = platforms();
 
+// Twenty processes: the lock is between processes, so they are spawned.
 test("twenty logins into twenty profiles at once all survive: the config is locked around each change", async () => {
   const h = home();
   const runs = await Promise.all(Array.from({ length: 20 }, (_, i) =>
@@ -24,13 +25,13 @@ test("a config file in a directory others can write is refused with one line, be
   fs.chmodSync(dir, 0o777);
   const file = path.join(dir, "config.json");
   fs.writeFileSync(file, JSON.stringify({ base: "http://127.0.0.1:9" }), { mode: 0o600 });
-  const r = await lap(["agents"], { HOME: h, LAP_CONFIG: file, LAP_MASTER_KEY: "sk-from-env" });
+  const r = await run(["agents"], { HOME: h, LAP_CONFIG: file, LAP_MASTER_KEY: "sk-from-env" });
   assert.equal(r.code, 1);
   assert.equal(r.stderr.split("\n")[0], `✗ config ${file} is in a directory writable by others; not using it`);
 });
 
 test("a bad LAP_* value is one usage line before anything is sent", async () => {
-  const r = await lap(["agents"], { HOME: home(), LAP_KEEPALIVE: "600h", LAP_BASE_URL: "http://127.0.0.1:9", LAP_MASTER_KEY: "k" });
+  const r = await run(["agents"], { HOME: home(), LAP_KEEPALIVE: "600h", LAP_BASE_URL: "http://127.0.0.1:9", LAP_MASTER_KEY: "k" });
   assert.equal(r.code, 2);
   assert.equal(r.stderr, "✗ LAP_KEEPALIVE '600h' is out of range\n  give a duration from 1ms to 24h\n");
 });

@@ -10,7 +10,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { once } from "node:events";
-import { startPlatform, type Platform } from "../platform/platform.js";
+import { pythonPath, startPlatform, type Platform } from "../platform/platform.js";
 import { REPO, LAP } from "../testutil/repo.js";
 
 const PTYHOST = path.join(REPO, "internal", "platform", "ptyhost.py");
@@ -35,7 +35,7 @@ async function setup(): Promise<void> {
 // on everything the PTY showed. marker makes lap's command line findable.
 function onPty(marker: string) {
   const script = `stty -g; "${process.execPath}" "${LAP}" demo --timeout ${marker}; echo "rc=$?"; stty -g`;
-  const child = spawn("python3", [PTYHOST, "80", "24", "sh", "-c", script], {
+  const child = spawn(pythonPath(), [PTYHOST, "80", "24", "sh", "-c", script], {
     env: { PATH: process.env.PATH ?? "", HOME: tmp, LAP_CONFIG: config, TERM: "xterm-256color" },
     stdio: ["pipe", "pipe", "inherit", "pipe"],
   });
@@ -105,7 +105,7 @@ test("Ctrl-D on a real terminal detaches, restores the tty settings and switches
 
 test("lap login on a terminal asks for both, does not echo the key, and saves it 0600", async () => {
   const file = path.join(tmp, "login", "config.json");
-  const child = spawn("python3", [PTYHOST, "80", "24", process.execPath, LAP, "login"], {
+  const child = spawn(pythonPath(), [PTYHOST, "80", "24", process.execPath, LAP, "login"], {
     env: { PATH: process.env.PATH ?? "", HOME: tmp, LAP_CONFIG: file, TERM: "xterm-256color" },
     stdio: ["pipe", "pipe", "inherit", "pipe"],
   });

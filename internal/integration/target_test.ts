@@ -7,7 +7,7 @@ import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import * as net from "node:net";
 import type { AddressInfo } from "node:net";
-import { attachAndRun, homes, lap, platforms } from "../testutil/testcli.js";
+import { attachInProcess, homes, platforms, run } from "../testutil/testcli.js";
 
 const { loggedIn } = homes("lap-target-test-");
 const platform = platforms();
@@ -48,18 +48,18 @@ test("behind a front that strips Authorization from upgrades, lap <agent> and la
   const front = await strippingFront(Number(new URL(p.url).port));
   const env = loggedIn({ url: front.url, key: p.key });
 
-  const refused = await lap(["demo"], env);
+  const refused = await run(["demo"], env);
   assert.equal(refused.code, 1, refused.stderr);
   assert.match(refused.stderr, /terminal upgrade refused: 401/);
-  const doctorRefused = await lap(["doctor", "demo", "--idle", "1s"], env);
+  const doctorRefused = await run(["doctor", "demo", "--idle", "1s"], env);
   assert.equal(doctorRefused.code, 1);
   assert.match(doctorRefused.stdout, /^✗ websocket — .*terminal upgrade refused: 401/m);
 
   const inQuery = { ...env, LAP_TTY_TOKEN_IN_QUERY: "1" };
-  const attached = await attachAndRun(["demo"], inQuery);
+  const attached = await attachInProcess(["demo"], inQuery);
   assert.equal(attached.code, 0, attached.stderr);
   assert.match(attached.stderr, /the tty token also goes in the URL/);
-  const doctor = await lap(["doctor", "demo", "--idle", "1s"], inQuery);
+  const doctor = await run(["doctor", "demo", "--idle", "1s"], inQuery);
   assert.equal(doctor.code, 0, doctor.stdout + doctor.stderr);
   assert.match(doctor.stdout, /^✓ websocket — upgraded /m);
   assert.ok(front.stripped() >= 4, "every upgrade went through the front and lost its header");

@@ -1112,10 +1112,11 @@ let python: string | null = null;
 /**
  * The real python3 binary. A version-manager shim (pyenv) is a bash script, and
  * non-interactive bash drops PS1 from the environment it passes on; it is also
- * slow to start. Asking python itself once avoids both.
+ * slow to start. Asking python itself once avoids both; PTYHOST_PYTHON, when
+ * set (make test sets it once for every test process), saves even that.
  */
-function pythonPath(): string {
-  python ??= execFileSync("python3", ["-c", "import sys; print(sys.executable)"], { encoding: "utf8" }).trim();
+export function pythonPath(): string {
+  python ??= process.env.PTYHOST_PYTHON || execFileSync("python3", ["-c", "import sys; print(sys.executable)"], { encoding: "utf8" }).trim();
   return python;
 }
 

@@ -597,8 +597,9 @@ describe("session log, restart, diagnosis, events and reaping", () => {
 test("killed with SIGKILL, a platform leaves no tmux server or program behind: its watchdog ends them", async () => {
   // The platform runs in a child that opens a terminal (starting the tmux
   // server and a shell), says READY with its tmux socket, and is then killed.
-  const child = spawnChild(process.execPath, ["--import", "tsx", "-e", `
-    const { startPlatform } = require(${JSON.stringify(path.join(__dirname, "platform.ts"))});
+  // platform.js: the compiled module next to this test, or (under tsx) its source.
+  const child = spawnChild(process.execPath, [...(__filename.endsWith(".ts") ? ["--import", "tsx"] : []), "-e", `
+    const { startPlatform } = require(${JSON.stringify(path.join(__dirname, "platform.js"))});
     const { WebSocket } = require("ws");
     (async () => {
       const p = await startPlatform({ bringUpMs: 0 });

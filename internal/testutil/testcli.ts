@@ -1,5 +1,9 @@
-// Running the compiled CLI in tests: a child process per run, with a private
-// home and config, its output collected. Not installed.
+// Running lap in tests, two ways. run() and InProcessLap call main() in this
+// process with a memory IO: what most tests want (parsing, messages, exit
+// codes, API and terminal flows over real sockets). lap() and Lap spawn the
+// compiled CLI: kept for tests whose subject is the process itself (signals,
+// exit flushing, start-up, the real terminal). Both give a private home and
+// config and collect the output. Not installed.
 
 import { after } from "node:test";
 import assert from "node:assert/strict";
@@ -8,10 +12,13 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { once } from "node:events";
-import { parseCommand } from "../cli.js";
+import { PassThrough, Writable } from "node:stream";
+import { StringDecoder } from "node:string_decoder";
+import { main, parseCommand } from "../cli.js";
 import { LapError } from "../errors.js";
 import { startPlatform, type Platform, type PlatformOptions } from "../platform/platform.js";
 
+import type { Terminal } from "../tty.js";
 import { LAP } from "./repo.js";
 
 export { LAP };
@@ -36,17 +43,108 @@ export class Lap {
     this.exited = once(this.child, "close").then(([code]) => ({ code: code as number, stdout: this.stdout, stderr: this.stderr }));
   }
 
-  async waitFor(re: RegExp, where: "stdout" | "stderr" = "stdout", ms = 15000): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (!re.test(this[where])) {
-      if (Date.now() > deadline) assert.fail(`timed out waiting for ${re} in ${where}:\n${this[where]}\n--- stderr:\n${this.stderr}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
+  waitFor(re: RegExp, where: "stdout" | "stderr" = "stdout", ms = 15000): Promise<void> {
+    return waitForText(this, re, where, ms);
   }
 
   type(text: string | Buffer): void {
     this.child.stdin.write(text);
   }
+
+  // end closes lap's stdin, as a user's Ctrl-D at a shell prompt or the end
+  // of a pipe does.
+  end(): void {
+    this.child.stdin.end();
+  }
+}
+
+// InProcessLap is one lap running main() in this process, with the same
+// handle as Lap: its output so far, typing, the end of stdin, the finished
+// run. Its IO is what lap.js builds from a process whose stdin, stdout and
+// stderr are pipes: no terminal, no colour, no window size; env is the whole
+// environment and HOME is its home.
+export class InProcessLap {
+  stdout = "";
+  stderr = "";
+  readonly exited: Promise<Run>;
+  private readonly input = new PassThrough();
+
+  constructor(args: string[], env: Record<string, string>) {
+    const stdout = collector((s) => (this.stdout += s));
+    const stderr = collector((s) => (this.stderr += s));
+    const term: Terminal = {
+      input: this.input,
+      output: stdout,
+      isTTY: false,
+      outputIsTTY: false,
+      size: () => null,
+      setRawMode: () => {},
+      onResize: () => () => {},
+      onSignal: () => () => {},
+      // As lap.js shows a status line when stderr is not a terminal.
+      status: (line) => {
+        if (line) stderr.write(line + "\n");
+      },
+    };
+    const io = {
+      stdin: this.input,
+      stdout,
+      stderr,
+      stdinIsTTY: false,
+      stdoutIsTTY: false,
+      stderrIsTTY: false,
+      env: { ...env },
+      home: env.HOME ?? "/nonexistent",
+      terminal: () => term,
+    };
+    this.exited = main(args, io).then((code) => ({ code, stdout: this.stdout, stderr: this.stderr }));
+  }
+
+  waitFor(re: RegExp, where: "stdout" | "stderr" = "stdout", ms = 15000): Promise<void> {
+    return waitForText(this, re, where, ms);
+  }
+
+  type(text: string | Buffer): void {
+    this.input.write(text);
+  }
+
+  end(): void {
+    this.input.end();
+  }
+}
+
+// waitForText polls a running lap's output until re matches it.
+async function waitForText(l: { stdout: string; stderr: string }, re: RegExp, where: "stdout" | "stderr", ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!re.test(l[where])) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${re} in ${where}:\n${l[where]}\n--- stderr:\n${l.stderr}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+// collector is a stream that hands each write on as text at once, never
+// splitting a character written in two pieces.
+function collector(onText: (s: string) => void): Writable {
+  const decoder = new StringDecoder("utf8");
+  return new Writable({
+    write(chunk: Buffer, _enc, done) {
+      onText(decoder.write(Buffer.from(chunk)));
+      done();
+    },
+    final(done) {
+      onText(decoder.end());
+      done();
+    },
+  });
+}
+
+// run runs lap in this process to the end, with input as its whole stdin,
+// and returns what lap() returns for a spawned one.
+export function run(args: string[], env: Record<string, string>, input = ""): Promise<Run> {
+  const l = new InProcessLap(args, env);
+  l.type(input);
+  l.end();
+  return l.exited;
 }
 
 // lap runs lap to the end with input as its whole stdin.
@@ -60,8 +158,16 @@ export function lap(args: string[], env: Record<string, string>, input = ""): Pr
 // its output, then detaches with Ctrl-D and returns the finished run.
 // (Piped stdin that ends is not a detach: lap sends the end-of-file
 // character and prints until the program closes, as ssh -tt does.)
-export async function attachAndRun(args: string[], env: Record<string, string>, command = 'echo "R=$((6*7))"', expect = /R=42/): Promise<Run> {
-  const l = new Lap(args, env);
+export function attachAndRun(args: string[], env: Record<string, string>, command = 'echo "R=$((6*7))"', expect = /R=42/): Promise<Run> {
+  return runCommand(new Lap(args, env), command, expect);
+}
+
+// attachInProcess is attachAndRun with lap running in this process.
+export function attachInProcess(args: string[], env: Record<string, string>, command = 'echo "R=$((6*7))"', expect = /R=42/): Promise<Run> {
+  return runCommand(new InProcessLap(args, env), command, expect);
+}
+
+async function runCommand(l: Lap | InProcessLap, command: string, expect: RegExp): Promise<Run> {
   await l.waitFor(/\$ /);
   // Output after the command only: a reattach repaints the old screen, and
   // Ctrl-D typed together with the command would be sent, not a detach.
@@ -69,7 +175,7 @@ export async function attachAndRun(args: string[], env: Record<string, string>, 
   l.type(command + "\r");
   await l.waitFor(new RegExp(`^[^]{${from}}[^]*${expect.source}`));
   l.type("\x04");
-  l.child.stdin.end();
+  l.end();
   return l.exited;
 }
 
@@ -78,9 +184,8 @@ export async function attachAndRun(args: string[], env: Record<string, string>, 
 // test file.
 export function platforms(): (opts?: PlatformOptions) => Promise<Platform> {
   const started: Platform[] = [];
-  after(async () => {
-    for (const p of started) await p.close();
-  });
+  // Closed together: each close waits on its own tmux server and PTY hosts.
+  after(() => Promise.all(started.map((p) => p.close())));
   return async (opts = {}) => {
     const p = await startPlatform({ bringUpMs: 0, ...opts });
     started.push(p);
