@@ -3,15 +3,21 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Lap, homes, lap, platforms } from "../testutil/testcli.js";
+import { Lap, homes, platforms } from "../testutil/testcli.js";
 
 const { loggedIn } = homes("lap-attach-test-");
 const platform = platforms();
 
 test("piped input that ends does not lose the output: end-of-file is sent and everything is printed until the program exits", async () => {
   const p = await platform();
-  // Much output, then a line unlike the command that asked for it.
-  const r = await lap(["demo"], loggedIn(p), "seq 1 20000; echo END$((6*7)); exit\n");
+  const l = new Lap(["demo"], loggedIn(p));
+  // Typed once the shell is there (keys sent before the harness's tmux has
+  // its pane are dropped by tmux, not by lap), then stdin ends at once: much
+  // output, then a line unlike the command that asked for it.
+  await l.waitFor(/\$ /);
+  l.type("seq 1 20000; echo END$((6*7)); exit\n");
+  l.end();
+  const r = await l.exited;
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /END42/);
   assert.match(r.stderr, /\[ws closed\] 1005\n· the program ended;/);

@@ -6,7 +6,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { Platform } from "../platform/platform.js";
 import { HOSTILE, obeyed } from "../testutil/hostile.js";
-import { Lap, homes, lap, platforms, type Run } from "../testutil/testcli.js";
+import { Lap, homes, platforms, run, type Run } from "../testutil/testcli.js";
 
 const { loggedIn } = homes("lap-lifecycle-test-");
 const platform = platforms();
@@ -30,11 +30,11 @@ test("lap logs <agent> prints the timeline of its newest session, and --json the
   p.sessions.get(id)!.status = "failed";
   p.sessions.get(id)!.failure_reason = "OOMKilled";
   const env = loggedIn(p);
-  const text = await lap(["logs", "demo"], env);
+  const text = await run(["logs", "demo"], env);
   assert.equal(text.code, 0, text.stderr);
   assert.match(text.stdout, /^\d\d:\d\d:\d\d {2}created +Session created\n/);
   assert.match(text.stdout, /ended +Session failed — OOMKilled\n$/);
-  const json = await lap(["logs", id.slice(0, 8), "--json"], env);
+  const json = await run(["logs", id.slice(0, 8), "--json"], env);
   assert.equal(json.code, 0, json.stderr);
   assert.deepEqual((JSON.parse(json.stdout) as { kind: string }[]).map((e) => e.kind), ["created", "ended"]);
 });
@@ -59,10 +59,10 @@ test("lap restart --yes restarts and says how to attach; without --yes and a ter
   const id = await newSession(p);
   p.sessions.get(id)!.status = "dead";
   const env = loggedIn(p);
-  const refused = await lap(["restart", id], env);
+  const refused = await run(["restart", id], env);
   assert.equal(refused.code, 2);
   assert.match(refused.stderr, /^✗ not restarting session .* without confirmation: stdin is not a terminal\n {2}pass --yes/);
-  const r = await lap(["restart", id, "--yes", "--timeout", "30s"], env);
+  const r = await run(["restart", id, "--yes", "--timeout", "30s"], env);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, new RegExp(`✓ session ${id} restarted: ready\\n  attach: lap attach ${id}\\n$`));
   assert.equal(p.sessions.get(id)!.status, "ready");
@@ -73,11 +73,11 @@ test("on an older platform, logs and restart say in one line that it does not of
   const id = await newSession(p);
   const env = loggedIn(p);
   for (const [args, what] of [[["logs", id], "session logs"], [["restart", id, "--yes"], "restarting sessions"]] as const) {
-    const r = await lap([...args], env);
+    const r = await run([...args], env);
     assert.equal(r.code, 1);
     assert.match(r.stderr, new RegExp(`^✗ 127\\.0\\.0\\.1:\\d+ does not offer ${what} \\(an older platform\\? it answered a web page\\)$`, "m"));
   }
-  const d = await lap(["doctor", id, "--idle", "1s", "--json"], env);
+  const d = await run(["doctor", id, "--idle", "1s", "--json"], env);
   assert.equal(d.code, 0, d.stderr);
   assert.equal(d.stdout, "");
   assert.match(d.stderr, /^· platform — skipped: .* does not offer session diagnosis/m);
@@ -86,7 +86,7 @@ test("on an older platform, logs and restart say in one line that it does not of
 test("lap doctor <session> --json prints the diagnosis bundle on stdout", async () => {
   const p = await platform();
   const id = await newSession(p);
-  const d = await lap(["doctor", id, "--idle", "1s", "--json"], loggedIn(p));
+  const d = await run(["doctor", id, "--idle", "1s", "--json"], loggedIn(p));
   assert.equal(d.code, 0, d.stderr);
   const bundle = JSON.parse(d.stdout) as { session: { id: string }; detected_issues: unknown[] };
   assert.equal(bundle.session.id, id);
@@ -95,18 +95,22 @@ test("lap doctor <session> --json prints the diagnosis bundle on stdout", async 
 
 test("help and completion know logs, restart and their flags; usage errors are exact", async () => {
   const env = loggedIn({ url: "http://127.0.0.1:9", key: "k" });
-  const help = await lap(["--help"], env);
-  assert.match(help.stdout, /^ {2}lap logs <session-id \| agent> \[--json\] \[--follow\]\s+a session's timeline/m);
-  assert.match(help.stdout, /^ {2}lap restart <session-id> \[--timeout D\] \[--yes\]\s+bring a dead or failed session back/m);
+  const help = await run(["--help"], env);
+  assert.match(help.stdout, /^ {2}lap logs <session-id \| agent>\s+a session's timeline/m);
+  assert.match(help.stdout, /^ {2}lap restart <session-id>\s+bring a dead or failed session back/m);
+  const logsHelp = await run(["logs", "--help"], env);
+  assert.match(logsHelp.stdout, /^usage: lap logs <session-id \| agent> \[--json\] \[--follow\]$/m);
+  const restartHelp = await run(["restart", "--help"], env);
+  assert.match(restartHelp.stdout, /^usage: lap restart <session-id> \[--timeout D\] \[--yes\]$/m);
   assert.match(help.stdout, /^ {2}-f, --follow\s/m);
-  const bash = await lap(["completion", "bash"], env);
+  const bash = await run(["completion", "bash"], env);
   for (const word of ["logs", "restart", "--follow"]) assert.ok(bash.stdout.includes(word), word);
   for (const [args, message] of [
     [["logs"], "✗ logs needs a session id or an agent name"],
     [["restart"], "✗ restart needs a session id"],
     [["stop", "x", "--follow"], "✗ --follow does not apply to 'lap stop'"],
   ] as const) {
-    const r = await lap([...args], env);
+    const r = await run([...args], env);
     assert.equal(r.code, 2, args.join(" "));
     assert.equal(r.stderr.split("\n")[0], message);
   }
@@ -126,11 +130,11 @@ test("the hostile corpus in every field that logs, doctor and restart print reac
   });
   p.options.restartFailReason = all.join(" ");
   const runs: [string, Run][] = [
-    ["logs", await lap(["logs", id], env)],
-    ["logs --json", await lap(["logs", id, "--json"], env)],
-    ["doctor", await lap(["doctor", id, "--idle", "1s"], env)],
-    ["doctor --json", await lap(["doctor", id, "--idle", "1s", "--json"], env)],
-    ["restart", await lap(["restart", id, "--yes"], env)],
+    ["logs", await run(["logs", id], env)],
+    ["logs --json", await run(["logs", id, "--json"], env)],
+    ["doctor", await run(["doctor", id, "--idle", "1s"], env)],
+    ["doctor --json", await run(["doctor", id, "--idle", "1s", "--json"], env)],
+    ["restart", await run(["restart", id, "--yes"], env)],
   ];
   for (const [what, r] of runs) {
     for (const text of [r.stdout, r.stderr]) assert.equal(obeyed(text), null, `${what}: ${obeyed(text)}`);
