@@ -5,7 +5,7 @@
 // a line, whichever call site printed it. Colour is added here too, and only
 // to lap's own marks. The remote terminal's bytes never come this way.
 
-import { Writable } from "node:stream";
+import type { Writable } from "node:stream";
 import type { IO } from "./io.js";
 import type { Env } from "./settings.js";
 
@@ -127,6 +127,8 @@ export function paintMarks(text: string): string {
 // paintedStream passes everything written on to out, with the marks at the
 // start of lines coloured. Used for stderr, where lap writes whole lines.
 export function paintedStream(out: Writable): Writable {
+  // node:stream is loaded here, not with this module: lap's start-up does not need it.
+  const { Writable } = require("node:stream") as typeof import("node:stream");
   return new Writable({
     // Strings stay strings; bytes (never lap's own messages) pass untouched,
     // so a character split across writes is not broken.

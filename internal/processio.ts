@@ -5,6 +5,7 @@
 
 import { exitForSignal } from "./errors.js";
 import * as os from "node:os";
+import type { Writable } from "node:stream";
 import { main, report, type ProcessIO } from "./cli.js";
 import { cleanText, colourWanted, fitWidth, paintedStream } from "./output.js";
 import type { Terminal } from "./tty.js";
@@ -28,15 +29,31 @@ function onTerminatingSignal(signal: string): void {
 
 // processTerminal is built only when a command attaches: the bridge module
 // it needs is not loaded by other commands.
+// The standard streams a command has used: Node makes each on first use, and
+// making one loads the stream and socket machinery, which `lap --version`
+// must not pay for. Only streams that exist are restored or flushed at exit.
+const opened = { stdin: false, stdout: false, stderr: false };
+
+function stdio<K extends keyof typeof opened>(name: K): NodeJS.Process[K] {
+  if (name === "stdout" && !opened.stdout) {
+    // A reader that went away (lap agents | head) is not an error.
+    process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+      if (err.code === "EPIPE") process.exit(0);
+    });
+  }
+  opened[name] = true;
+  return process[name];
+}
+
 function processTerminal(): Terminal {
   const { windowSize } = require("./tty.js") as typeof import("./tty.js");
-  const stdin = process.stdin;
+  const stdin = stdio("stdin");
   return {
     input: stdin,
-    output: process.stdout,
+    output: stdio("stdout"),
     isTTY: !!stdin.isTTY,
-    outputIsTTY: !!process.stdout.isTTY,
-    size: () => windowSize([process.stdout, process.stderr]),
+    outputIsTTY: !!stdio("stdout").isTTY,
+    size: () => windowSize([stdio("stdout"), stdio("stderr")]),
     setRawMode: (on) => {
       if (stdin.isTTY) stdin.setRawMode(on);
     },
@@ -67,20 +84,37 @@ function processTerminal(): Terminal {
     // status that changes (reconnect attempts) never wraps over the screen.
     status: (line) => {
       const text = cleanText(line);
-      if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${fitWidth(text, process.stderr.columns)}`);
-      else if (text) process.stderr.write(text + "\n");
+      const stderr = stdio("stderr");
+      if (stderr.isTTY) stderr.write(`\r\x1b[K${fitWidth(text, stderr.columns)}`);
+      else if (text) stderr.write(text + "\n");
     },
   };
 }
 
+// processIO is the process as an IO, each stream made when a command first
+// uses it.
 function processIO(): ProcessIO {
+  let stderr: Writable | undefined;
   return {
-    stdin: process.stdin,
-    stdout: process.stdout,
-    stderr: colourWanted(!!process.stderr.isTTY, process.env) ? paintedStream(process.stderr) : process.stderr,
-    stdinIsTTY: !!process.stdin.isTTY,
-    stdoutIsTTY: !!process.stdout.isTTY,
-    stderrIsTTY: !!process.stderr.isTTY,
+    get stdin() {
+      return stdio("stdin");
+    },
+    get stdout() {
+      return stdio("stdout");
+    },
+    get stderr() {
+      const raw = stdio("stderr");
+      return (stderr ??= colourWanted(!!raw.isTTY, process.env) ? paintedStream(raw) : raw);
+    },
+    get stdinIsTTY() {
+      return !!stdio("stdin").isTTY;
+    },
+    get stdoutIsTTY() {
+      return !!stdio("stdout").isTTY;
+    },
+    get stderrIsTTY() {
+      return !!stdio("stderr").isTTY;
+    },
     env: process.env,
     home: os.homedir(),
     terminal: processTerminal,
@@ -89,7 +123,7 @@ function processIO(): ProcessIO {
 
 // Whatever happens, the terminal goes back to cooked mode before exit.
 function restoreTerminal(): void {
-  if (process.stdin.isTTY && process.stdin.isRaw) process.stdin.setRawMode(false);
+  if (opened.stdin && process.stdin.isTTY && process.stdin.isRaw) process.stdin.setRawMode(false);
 }
 
 // run is lap: it runs the command line and exits with its status, once
@@ -110,13 +144,10 @@ export async function run(): Promise<void> {
   };
   process.on("uncaughtException", crash);
   process.on("unhandledRejection", crash);
-  // A reader that went away (lap agents | head) is not an error.
-  process.stdout.on("error", (err: NodeJS.ErrnoException) => {
-    if (err.code === "EPIPE") process.exit(0);
-  });
-  const code = await main(process.argv.slice(2), processIO());
+  const io = processIO();
+  const code = await main(process.argv.slice(2), io);
   restoreTerminal();
-  await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+  await Promise.all([opened.stdout && flushed(process.stdout), opened.stderr && flushed(process.stderr)]);
   process.exit(code);
 }
 
