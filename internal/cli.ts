@@ -10,7 +10,7 @@ import { parseArgs } from "node:util";
 import { EXIT_FAILURE, LapError, describe, usageError } from "./errors.js";
 import type { IO } from "./io.js";
 import type { FetchInit } from "./nodefetch.js";
-import { cleanText } from "./output.js";
+import { cleanText, visible } from "./output.js";
 import { VARIABLES, checkProfileName, parseDuration, readSettings, type Settings } from "./settings.js";
 
 // What a command's positional argument is, for completion: agent names,
@@ -27,39 +27,60 @@ interface Flag {
   for?: string[];
   // Listed under a command's usage line rather than in it, to keep that line short.
   detail?: true;
+  // The option it sets in the parsed command (default: its name in
+  // camelCase); "" for the flags parsing handles itself.
+  key?: string;
+  // Checks and converts its value; a bad one throws a usage error.
+  parse?: (value: string) => unknown;
+  // The option's value when the flag is not given.
+  default?: unknown;
+  // Another flag it makes sense only with.
+  requires?: string;
 }
 
 // "open" is `lap <agent>`: what runs when the first word is not a command.
 const SESSION_COMMANDS = ["open", "attach"];
 
+// Cold starts take up to 8 minutes; wait a little longer by default.
+const DEFAULT_TIMEOUT_MS = 10 * 60_000;
+// Just over the 60 s of idleness many load balancers allow.
+const DEFAULT_IDLE_MS = 65_000;
+
 export const FLAGS: Flag[] = [
-  { name: "agent", value: "name", help: "the agent, when its name is also a command", for: ["open"], detail: true },
-  { name: "resume", value: "id", help: "the same as 'lap attach <id>', for users of the older CLI", for: ["attach"], detail: true },
-  { name: "new", help: "start a new session even when one is live", for: ["open"] },
-  { name: "timeout", value: "D", help: "how long to wait for the sandbox, or for a restart (e.g. 90s, 10m; default 10m)", for: ["open", "attach", "doctor", "restart"] },
-  { name: "detach-keys", value: "K", help: "keys that detach, docker's syntax: ctrl-p,ctrl-q  ctrl-]  none (default ctrl-d)", for: SESSION_COMMANDS },
-  { name: "record", value: "file", help: "record the session as an asciicast v2 file (asciinema play <file>)", for: SESSION_COMMANDS },
-  { name: "record-input", help: "with --record, record what you type too", for: SESSION_COMMANDS, detail: true },
+  { name: "agent", value: "name", help: "the agent, when its name is also a command", for: ["open"], detail: true, key: "" },
+  { name: "resume", value: "id", help: "the same as 'lap attach <id>', for users of the older CLI", for: ["attach"], detail: true, key: "" },
+  { name: "new", help: "start a new session even when one is live", for: ["open"], default: false },
+  { name: "timeout", value: "D", help: "how long to wait for the sandbox, or for a restart (e.g. 90s, 10m; default 10m)", for: ["open", "attach", "doctor", "restart"],
+    key: "timeoutMs", parse: (v) => parseDuration(v, "--timeout"), default: DEFAULT_TIMEOUT_MS },
+  { name: "detach-keys", value: "K", help: "keys that detach, docker's syntax: ctrl-p,ctrl-q  ctrl-]  none (default ctrl-d)", for: SESSION_COMMANDS,
+    parse: checkDetachKeys },
+  { name: "record", value: "file.cast", help: "record the session as an asciicast v2 file (asciinema play <file>)", for: SESSION_COMMANDS,
+    parse: (v) => {
+      if (v === "") throw usageError("--record needs a file name", "e.g. --record session.cast");
+      return v;
+    } },
+  { name: "record-input", help: "with --record, record what you type too", for: SESSION_COMMANDS, detail: true, requires: "record" },
   { name: "overwrite", help: "let --record or LAP_RECORD_FRAMES replace a file that exists (never through a symlink)", for: SESSION_COMMANDS, detail: true },
   { name: "read-only", help: "watch only: nothing typed and no window size is sent; the detach keys still detach", for: SESSION_COMMANDS },
   { name: "detach-on-eof", help: "with stdin not a terminal, detach when it ends, instead of sending end-of-file and printing until the program exits", for: SESSION_COMMANDS, detail: true },
   { name: "json", help: "print JSON for scripts (a chat: one object per answer)", for: ["agents", "sessions", "config", "logs", "doctor", ...SESSION_COMMANDS] },
   { name: "follow", short: "f", help: "after the log, print the session's events as they stream, until Ctrl-C", for: ["logs"] },
   { name: "show-thinking", help: "in a chat, show the agent's reasoning (default: only counted)", for: SESSION_COMMANDS, detail: true },
-  { name: "history", value: "N", help: "in a chat, the earlier turns shown on entry (default 3; 0 for none)", for: SESSION_COMMANDS, detail: true },
+  { name: "history", value: "N", help: "in a chat, the earlier turns shown on entry (default 3; 0 for none)", for: SESSION_COMMANDS, detail: true,
+    parse: (v) => {
+      if (!/^\d{1,4}$/.test(v)) throw usageError(`--history '${visible(v)}': not a number of turns`, "e.g. --history 10, or --history 0 for none");
+      return Number(v);
+    } },
   { name: "stdin-message", help: "in a chat with stdin not a terminal, send all of stdin as one message", for: SESSION_COMMANDS, detail: true },
   { name: "yes", help: "do not ask for confirmation", for: ["stop", "restart"] },
   { name: "url", value: "URL", help: "the platform URL (then only the key is read)", for: ["login"] },
-  { name: "idle", value: "D", help: "how long to leave the terminal connection idle (default 65s)", for: ["doctor"] },
-  { name: "profile", value: "name", help: "use the platform saved as that profile (lap login --profile <name>)" },
-  { name: "help", short: "h", help: "help (also: lap <command> --help)" },
-  { name: "version", short: "v", help: "version" },
+  { name: "idle", value: "D", help: "how long to leave the terminal connection idle (default 65s)", for: ["doctor"],
+    key: "idleMs", parse: (v) => parseDuration(v, "--idle"), default: DEFAULT_IDLE_MS },
+  { name: "profile", value: "name", help: "use the platform saved as that profile (lap login --profile <name>)", key: "" },
+  { name: "help", short: "h", help: "help (also: lap <command> --help)", key: "" },
+  { name: "version", short: "v", help: "version", key: "" },
 ];
 
-// Cold starts take up to 8 minutes; wait a little longer by default.
-const DEFAULT_TIMEOUT_MS = 10 * 60_000;
-// Just over the 60 s of idleness many load balancers allow.
-const DEFAULT_IDLE_MS = 65_000;
 const SHELLS = ["bash", "zsh", "fish"];
 
 // Values is what parseArgs read: strings for flags with a value, true for
@@ -92,45 +113,30 @@ interface CommandSpec {
   run: (cmd: Command, io: IO) => Promise<number>;
 }
 
-const timeoutOf = (v: Values) => (typeof v.timeout === "string" ? parseDuration(v.timeout, "--timeout") : DEFAULT_TIMEOUT_MS);
-
-// sessionFlags reads the flags a terminal session takes, present only when given.
-function sessionFlags(v: Values): Record<string, unknown> {
-  if (typeof v["detach-keys"] === "string") checkDetachKeys(v["detach-keys"]);
-  if (v.record === "") throw usageError("--record needs a file name", "e.g. --record session.cast");
-  if (v["record-input"] && v.record === undefined) throw usageError("--record-input needs --record <file.cast>");
-  return {
-    ...(v["detach-keys"] !== undefined && { detachKeys: v["detach-keys"] }),
-    ...(v.record !== undefined && { record: v.record }),
-    ...(v["record-input"] && { recordInput: true }),
-    ...(v.overwrite && { overwrite: true }),
-    ...(v["read-only"] && { readOnly: true }),
-    ...(v["detach-on-eof"] && { detachOnEof: true }),
-    ...chatFlags(v),
-  };
-}
-
-// chatFlags reads the flags of a chat (an agent without a terminal).
-function chatFlags(v: Values): Record<string, unknown> {
-  const history = v.history;
-  if (typeof history === "string" && !/^\d{1,4}$/.test(history)) {
-    throw usageError(`--history '${cleanText(history)}': not a number of turns`, "e.g. --history 10, or --history 0 for none");
-  }
-  return {
-    ...(v["show-thinking"] && { showThinking: true }),
-    ...(typeof history === "string" && { history: Number(history) }),
-    ...(v["stdin-message"] && { stdinMessage: true }),
-    ...json(v),
-  };
-}
-
 // The detach keys are checked here, so a bad spec is a usage error before
 // anything is sent; keys.ts is small and has no dependencies.
-function checkDetachKeys(spec: string): void {
+function checkDetachKeys(spec: string): string {
   (require("./keys.js") as typeof import("./keys.js")).parseDetachKeys(spec);
+  return spec;
 }
 
-const json = (v: Values) => (v.json ? { json: true } : {});
+// flagOptions turns the flags given to a command into its options, each
+// checked by its own parse, with the defaults of those not given.
+function flagOptions(command: string, v: Values): Record<string, unknown> {
+  const options: Record<string, unknown> = {};
+  for (const f of flagsOf(command)) {
+    if (f.key === "") continue;
+    if (f.requires && v[f.name] !== undefined && v[f.requires] === undefined) {
+      const needed = FLAGS.find((g) => g.name === f.requires)!;
+      throw usageError(`--${f.name} needs ${flagUsage(needed)}`);
+    }
+    const key = f.key ?? f.name.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
+    const given = v[f.name];
+    if (given !== undefined) options[key] = typeof given === "string" && f.parse ? f.parse(given) : given;
+    else if (f.default !== undefined) options[key] = f.default;
+  }
+  return options;
+}
 
 export const COMMANDS: CommandSpec[] = [
   {
@@ -161,7 +167,7 @@ exactly, and --json prints one object per answer:
       const extra = typeof v.agent === "string" ? pos : pos.slice(1);
       if (agent === "") throw usageError("the agent name is empty");
       if (extra.length) throw usageError(`unexpected argument '${extra[0]}'`, "usage: lap <agent> [--new] [--timeout D]");
-      return { cmd: "open", agent, new: !!v.new, timeoutMs: timeoutOf(v), ...sessionFlags(v) };
+      return { cmd: "open", agent };
     },
     run: async (c, io) => (await import("./attach.js")).openAgent(io, c as never),
   },
@@ -180,7 +186,7 @@ with the arrow keys (typing filters; Enter attaches; Esc cancels).
         throw usageError(`unexpected argument '${pos[1]}'`);
       }
       const session = typeof v.resume === "string" ? v.resume : pos[0];
-      return { cmd: "attach", session, timeoutMs: timeoutOf(v), ...sessionFlags(v) };
+      return { cmd: "attach", session };
     },
     run: async (c, io) => {
       if (c.session !== undefined) return (await import("./attach.js")).attachSession(io, c as never);
@@ -195,7 +201,7 @@ with the arrow keys (typing filters; Enter attaches; Esc cancels).
 --json prints them as a JSON array: id, name, harness_id, supports_tui,
 has_active_session.
 `,
-    parse: ({ v }) => ({ cmd: "agents", ...json(v) }),
+    parse: () => ({ cmd: "agents" }),
     run: async (c, io) => {
       await (await import("./agents.js")).listAgents(io, c as never);
       return 0;
@@ -209,7 +215,7 @@ reaps it for want of messages (REAPED IN; terminal traffic does not count).
 --json prints a JSON array: id, agent_id, agent, status, phase, phase_detail,
 failure_reason, created_at, last_seen_at, idle_timeout_ms.
 `,
-    parse: ({ pos, v }) => ({ cmd: "sessions", ...(pos[0] !== undefined && { agent: pos[0] }), ...json(v) }),
+    parse: ({ pos }) => ({ cmd: "sessions", ...(pos[0] !== undefined && { agent: pos[0] }) }),
     run: async (c, io) => {
       await (await import("./sessions.js")).listSessions(io, c as never);
       return 0;
@@ -222,7 +228,7 @@ failure_reason, created_at, last_seen_at, idle_timeout_ms.
 session URL). On a terminal it asks first; --yes does not ask, and is needed
 when stdin is not a terminal.
 `,
-    parse: ({ pos, v }) => ({ cmd: "stop", session: pos[0], ...(v.yes && { yes: true }) }),
+    parse: ({ pos }) => ({ cmd: "stop", session: pos[0] }),
     run: async (c, io) => (await import("./sessions.js")).stopSession(io, c as never),
   },
   {
@@ -234,7 +240,7 @@ an agent, its newest session. --json prints the entries as the platform gave
 them. -f, --follow then prints the agent's text and tool steps as they stream,
 reconnecting as the platform cuts the stream, until Ctrl-C (exit 0).
 `,
-    parse: ({ pos, v }) => ({ cmd: "logs", target: pos[0], ...json(v), ...(v.follow && { follow: true }) }),
+    parse: ({ pos }) => ({ cmd: "logs", target: pos[0] }),
     run: async (c, io) => (await import("./lifecycle.js")).logs(io, c as never),
   },
   {
@@ -246,7 +252,7 @@ terminal it asks first; --yes does not ask, and is needed when stdin is not a
 terminal. The platform answers only when done: --timeout bounds the wait
 (default 10m). Then it says how to attach.
 `,
-    parse: ({ pos, v }) => ({ cmd: "restart", session: pos[0], ...(v.yes && { yes: true }), timeoutMs: timeoutOf(v) }),
+    parse: ({ pos }) => ({ cmd: "restart", session: pos[0] }),
     run: async (c, io) => (await import("./lifecycle.js")).restart(io, c as never),
   },
   {
@@ -257,7 +263,7 @@ reads the URL and the key as two lines:  printf '%s\\n%s\\n' "$URL" "$KEY" | lap
 With --url only the key is read:          echo "$KEY" | lap login --url "$URL"
 With --profile the login is saved under that name, beside the others.
 `,
-    parse: ({ v }) => ({ cmd: "login", ...(typeof v.url === "string" && { url: v.url }) }),
+    parse: () => ({ cmd: "login" }),
     run: async (c, io) => {
       await (await import("./auth.js")).login(io, c as never);
       return 0;
@@ -279,7 +285,7 @@ is left in it. Succeeds when there is nothing to forget.
 masked, and which LAP_* environment overrides are set. --json prints the same
 as one JSON object (the key still masked).
 `,
-    parse: ({ v }) => ({ cmd: "config", ...json(v) }),
+    parse: () => ({ cmd: "config" }),
     run: async (c, io) => {
       (await import("./auth.js")).showConfig(io, c as never);
       return 0;
@@ -299,13 +305,7 @@ step failed.
 `,
     parse: ({ pos, v }) => {
       if (v.json && pos[0] === undefined) throw usageError("doctor --json prints the platform's diagnosis of a session: give an agent or a session id");
-      return {
-        cmd: "doctor",
-        ...(pos[0] !== undefined && { target: pos[0] }),
-        ...json(v),
-        idleMs: typeof v.idle === "string" ? parseDuration(v.idle, "--idle") : DEFAULT_IDLE_MS,
-        timeoutMs: timeoutOf(v),
-      };
+      return { cmd: "doctor", ...(pos[0] !== undefined && { target: pos[0] }) };
     },
     run: async (c, io) => (await import("./doctor.js")).doctor(io, c as never),
   },
@@ -434,7 +434,7 @@ export function parseCommand(argv: string[]): Command {
   } else if (spec.required && rest.length === 0 && v.resume === undefined) {
     throw usageError(spec.required, `usage: lap ${spec.name} ${spec.args}`);
   }
-  const cmd = spec.parse ? spec.parse({ pos: rest, v }) : { cmd: spec.name };
+  const cmd = { ...flagOptions(spec.name, v), ...(spec.parse ? spec.parse({ pos: rest, v }) : { cmd: spec.name }) };
   return { ...cmd, ...profile };
 }
 
