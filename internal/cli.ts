@@ -11,7 +11,13 @@ import { EXIT_FAILURE, LapError, describe, usageError } from "./errors.js";
 import type { IO } from "./io.js";
 import type { FetchInit } from "./nodefetch.js";
 import { cleanText, visible } from "./output.js";
-import { VARIABLES, checkProfileName, parseDuration, readSettings, type Settings } from "./settings.js";
+import type { Settings } from "./settings.js";
+
+// The settings module is loaded when a command first needs it, so that
+// `lap --version` and `lap --help` start with less to load.
+function settingsModule(): typeof import("./settings.js") {
+  return require("./settings.js") as typeof import("./settings.js");
+}
 
 // What a command's positional argument is, for completion: agent names,
 // session ids, shells, or command names.
@@ -51,7 +57,7 @@ export const FLAGS: Flag[] = [
   { name: "resume", value: "id", help: "the same as 'lap attach <id>', for users of the older CLI", for: ["attach"], detail: true, key: "" },
   { name: "new", help: "start a new session even when one is live", for: ["open"], default: false },
   { name: "timeout", value: "D", help: "how long to wait for the sandbox, or for a restart (e.g. 90s, 10m; default 10m)", for: ["open", "attach", "doctor", "restart"],
-    key: "timeoutMs", parse: (v) => parseDuration(v, "--timeout"), default: DEFAULT_TIMEOUT_MS },
+    key: "timeoutMs", parse: (v) => settingsModule().parseDuration(v, "--timeout"), default: DEFAULT_TIMEOUT_MS },
   { name: "detach-keys", value: "K", help: "keys that detach, docker's syntax: ctrl-p,ctrl-q  ctrl-]  none (default ctrl-d)", for: SESSION_COMMANDS,
     parse: checkDetachKeys },
   { name: "record", value: "file.cast", help: "record the session as an asciicast v2 file (asciinema play <file>)", for: SESSION_COMMANDS,
@@ -75,7 +81,7 @@ export const FLAGS: Flag[] = [
   { name: "yes", help: "do not ask for confirmation", for: ["stop", "restart"] },
   { name: "url", value: "URL", help: "the platform URL (then only the key is read)", for: ["login"] },
   { name: "idle", value: "D", help: "how long to leave the terminal connection idle (default 65s)", for: ["doctor"],
-    key: "idleMs", parse: (v) => parseDuration(v, "--idle"), default: DEFAULT_IDLE_MS },
+    key: "idleMs", parse: (v) => settingsModule().parseDuration(v, "--idle"), default: DEFAULT_IDLE_MS },
   { name: "profile", value: "name", help: "use the platform saved as that profile (lap login --profile <name>)", key: "" },
   { name: "help", short: "h", help: "help (also: lap <command> --help)", key: "" },
   { name: "version", short: "v", help: "version", key: "" },
@@ -407,7 +413,7 @@ export function parseCommand(argv: string[]): Command {
   }
   const v = parsed.values as Values;
   const pos = parsed.positionals;
-  const profile = typeof v.profile === "string" ? { profile: checkProfileName(v.profile) } : {};
+  const profile = typeof v.profile === "string" ? { profile: settingsModule().checkProfileName(v.profile) } : {};
 
   if (v.version) return { cmd: "version" };
   const picked = v.agent !== undefined ? "open" : v.resume !== undefined ? "attach" : isCommandWord(pos[0]) ? pos[0] : undefined;
@@ -483,7 +489,7 @@ Ctrl-D detaches; the session keeps running and 'lap <agent>' comes back to it.
 An agent without a terminal gets a line-by-line chat instead (Ctrl-D ends it).
 
 environment:
-${columns(VARIABLES.map((v) => [v.name, v.help]))}`;
+${columns(settingsModule().VARIABLES.map((v) => [v.name, v.help]))}`;
   }
   const c = byName.get(topic)!;
   const own = flagsOf(c.name);
@@ -520,17 +526,19 @@ export async function main(argv: string[], base: ProcessIO): Promise<number> {
   let debug = !!base.env.LAP_DEBUG;
   try {
     const cmd = parseCommand(argv);
+    // Help and the version need nothing but stdout: no settings, no streams
+    // made that they do not use.
+    if (cmd.cmd === "help" || cmd.cmd === "version") return await specOf(cmd).run(cmd, base as IO);
     const env = cmd.profile ? { ...base.env, LAP_PROFILE: cmd.profile } : base.env;
-    // Help, the version and completion work whatever the environment holds.
-    const lenient = ["help", "version", "completion", "complete"].includes(cmd.cmd);
-    const settings = lenient ? tryReadSettings(env, base.home) : readSettings(env, base.home);
+    // Completion works whatever the environment holds; every other command
+    // refuses a bad setting before it does anything.
+    const lenient = cmd.cmd === "completion" || cmd.cmd === "complete";
+    const settings = lenient ? tryReadSettings(env, base.home) : settingsModule().readSettings(env, base.home);
     debug = settings.debug;
-    const io: IO = {
-      ...base, env, settings,
-      fetch: base.fetch ?? httpFetch(settings),
-      dial: base.dial ?? dialer(settings),
-      preload: base.preload ?? preloadWebSocket,
-    };
+    const extra = { env, settings, fetch: base.fetch ?? httpFetch(settings), dial: base.dial ?? dialer(settings), preload: base.preload ?? preloadWebSocket };
+    // Copied as descriptors, not spread: the process's streams are getters
+    // that make each stream on first use, and a spread would make them all.
+    const io = Object.defineProperties({}, { ...Object.getOwnPropertyDescriptors(base), ...Object.getOwnPropertyDescriptors(extra) }) as IO;
     return await specOf(cmd).run(cmd, io);
   } catch (err) {
     return report(err, base, debug);
@@ -539,6 +547,7 @@ export async function main(argv: string[], base: ProcessIO): Promise<number> {
 
 // tryReadSettings reads what it can: a bad variable does not stop `lap --help`.
 function tryReadSettings(env: IO["env"], home: string): Settings {
+  const { readSettings } = settingsModule();
   try {
     return readSettings(env, home);
   } catch {

@@ -7,7 +7,7 @@
 // prefixes (as cobra's scripts do), never passed through compgen -W or eval;
 // and `lap __complete` prints only words that are safe as shell words.
 
-import { connectApi } from "./api.js";
+import type { Api } from "./api.js";
 import { profileNames } from "./config.js";
 import { usageError } from "./errors.js";
 import type { IO } from "./io.js";
@@ -55,13 +55,21 @@ export async function completeWords(io: IO, what: string): Promise<void> {
     words = profileNames(io.settings.configFile);
     if (!words.includes(DEFAULT_PROFILE)) words.unshift(DEFAULT_PROFILE);
   } else if (what === "agents") {
-    words = (await connectApi(io).listAgents()).map((a) => a.name ?? "");
+    words = (await (await platform(io)).listAgents()).map((a) => a.name ?? "");
   } else if (what === "sessions") {
-    words = (await connectApi(io).listSessions()).filter((s) => !["dead", "stopped", "deleted"].includes(s.status)).map((s) => s.id);
+    const sessions = await (await platform(io)).listSessions();
+    words = sessions.filter((s) => !["dead", "stopped", "deleted"].includes(s.status)).map((s) => s.id);
   } else {
     throw usageError(`nothing to complete for '${what}'`, "usage: lap __complete agents|sessions|profiles");
   }
   io.stdout.write(words.filter(isShellWord).map((w) => w + "\n").join(""));
+}
+
+// platform is the API client, loaded only once credentials are found: a
+// user not logged in gets the one line that says so, quickly.
+async function platform(io: IO): Promise<Api> {
+  const config = (await import("./auth.js")).credentials(io);
+  return (await import("./api.js")).connectApi(io, config);
 }
 
 function names(flags: Flag[]): string[] {
