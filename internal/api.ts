@@ -6,7 +6,6 @@ import type { Config } from "./config.js";
 import type { Fetch, FetchAnswer } from "./nodefetch.js";
 import { visible } from "./output.js";
 import { LapError, networkHint, networkReason } from "./errors.js";
-import { readEvents } from "./events.js";
 import type { IO } from "./io.js";
 import type { Settings } from "./settings.js";
 
@@ -321,7 +320,7 @@ export class Api {
       throw err;
     }
     try {
-      yield* readEvents(body);
+      yield* (require("./events.js") as typeof import("./events.js")).readEvents(body);
     } catch (err) {
       if (signal.aborted) return;
       throw new LapError(`${this.host}: ${networkReason(err)} while following events`);

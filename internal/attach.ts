@@ -4,7 +4,6 @@
 
 import { connectApi, hasTerminal, sessionIdFrom, terminalTarget, waitReady, type Agent, type Api, type Session } from "./api.js";
 import { credentials } from "./auth.js";
-import { checkCastPath, openCast } from "./cast.js";
 import type { Config } from "./config.js";
 import { say, visible } from "./output.js";
 import { describe, EXIT_FAILURE, EXIT_LINK_LOST, EXIT_OK, exitForSignal } from "./errors.js";
@@ -51,7 +50,10 @@ interface Prepared extends SessionOptions {
   keys: DetachKeys;
 }
 
-// The exit status for a signal, as shells report it.
+// castModule is --record's writer, loaded only when a session is recorded.
+function castModule(): typeof import("./cast.js") {
+  return require("./cast.js") as typeof import("./cast.js");
+}
 
 // openAgent runs `lap <agent>` and returns the exit status.
 export async function openAgent(io: IO, opts: OpenOptions): Promise<number> {
@@ -87,7 +89,7 @@ function prepare(io: IO, opts: SessionOptions, config: Config): Prepared {
   if (opts.detachKeys !== undefined) keys = parseDetachKeys(opts.detachKeys);
   else if (config.detachKeys !== undefined) keys = parseDetachKeys(config.detachKeys, `config ${io.settings.configFile}: "detachKeys"`, EXIT_FAILURE);
   else keys = parseDetachKeys(DEFAULT_DETACH_KEYS);
-  if (opts.record !== undefined) checkCastPath(opts.record, !!opts.overwrite);
+  if (opts.record !== undefined) castModule().checkCastPath(opts.record, !!opts.overwrite);
   return { ...opts, keys };
 }
 
@@ -114,7 +116,7 @@ async function connect(io: IO, api: Api, first: Session, agent: Agent | null, op
   const rule = detachRule(opts.keys);
   // --record: output, resizes, and (with --record-input) what is sent, but
   // never the detach keys themselves.
-  const cast = opts.record !== undefined ? openCast(opts.record, { input: !!opts.recordInput, term: io.settings.term, overwrite: opts.overwrite }) : null;
+  const cast = opts.record !== undefined ? castModule().openCast(opts.record, { input: !!opts.recordInput, term: io.settings.term, overwrite: opts.overwrite }) : null;
   cast?.begin(io.terminal().size());
   let end: End;
   let failed: string | null | undefined;
