@@ -5,37 +5,28 @@
 // Needs `make build` first (`make test` does it); tmux on PATH.
 
 import assert from "node:assert/strict";
-import { execFile, execFileSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { after, test } from "node:test";
-import { promisify } from "node:util";
 import { startPlatform, type Platform } from "../platform/platform.js";
 import { LAP, homes } from "../testutil/testcli.js";
+import { TmuxServer } from "../testutil/tmux.js";
 
-const run = promisify(execFile);
 // Generous: a loaded 2-core machine can take seconds to start node.
 const DEADLINE_MS = 15_000;
 const POLL_MS = 100;
-const server = `lap-chat-tty-${process.pid}-${randomBytes(4).toString("hex")}`;
 const { loggedIn } = homes("lap-chat-tty-");
-const TMUX_ENV = { PATH: process.env.PATH ?? "/usr/bin:/bin", LANG: "C.UTF-8" };
+const tmux = new TmuxServer();
 
 const closers: (() => Promise<void> | void)[] = [];
 after(async () => {
   for (const c of closers.reverse()) await c();
 });
 
-async function tmux(...args: string[]): Promise<string> {
-  const { stdout } = await run("tmux", ["-L", server, "-f", "/dev/null", ...args], { env: TMUX_ENV, encoding: "utf8" });
-  return stdout;
-}
-
 function quote(s: string): string {
   return "'" + s.replace(/'/g, "'\\''") + "'";
 }
 
 async function screen(): Promise<string> {
-  return tmux("capture-pane", "-p", "-J", "-t", "chat", "-S", "-100");
+  return tmux.run("capture-pane", "-p", "-J", "-t", "chat", "-S", "-100");
 }
 
 async function waitFor(what: RegExp | (() => Promise<boolean>)): Promise<string> {
@@ -55,33 +46,27 @@ test("in a real terminal Ctrl-C stops the agent's turn, the prompt comes back, a
   });
   closers.push(() => p.close());
   p.addAgent({ name: "sdk", harness_id: "claude-agent-sdk", supports_tui: false });
-  const env = { ...TMUX_ENV, ...loggedIn(p), TERM: "xterm-256color" };
+  const env = { ...tmux.env, ...loggedIn(p), TERM: "xterm-256color" };
   const envArgs = Object.entries(env).map(([k, v]) => `${k}=${v}`);
   // A shell runs lap and then shows its exit status on the screen.
   const command = `env ${envArgs.map(quote).join(" ")} ${quote(process.execPath)} ${quote(LAP)} sdk; echo "EXIT=$?"; sleep 60`;
-  await tmux("new-session", "-d", "-s", "chat", "-x", "100", "-y", "30", "sh", "-c", command);
-  closers.push(() => {
-    try {
-      execFileSync("tmux", ["-L", server, "kill-server"], { env: TMUX_ENV, stdio: "ignore" });
-    } catch {
-      // already gone
-    }
-  });
+  await tmux.run("new-session", "-d", "-s", "chat", "-x", "100", "-y", "30", "sh", "-c", command);
+  closers.push(() => tmux.stop());
 
   await waitFor(/Ctrl-D ends the chat\n> $/m);
-  await tmux("send-keys", "-t", "chat", "long", "Enter");
+  await tmux.run("send-keys", "-t", "chat", "long", "Enter");
   await waitFor(/working on it/);
-  await tmux("send-keys", "-t", "chat", "C-c");
+  await tmux.run("send-keys", "-t", "chat", "C-c");
   await waitFor(/· stopped the agent\n> /);
   assert.equal(p.chat.aborts.length, 1, "the platform saw one abort");
 
-  await tmux("send-keys", "-t", "chat", "hi", "Enter");
+  await tmux.run("send-keys", "-t", "chat", "hi", "Enter");
   const shown = await waitFor(/· \d+\.\ds · 9 tokens out · \$0\.2500\n> /);
   assert.match(shown, /\nEcho\nhi\n/, "markdown markers are rendered away");
 
-  await tmux("send-keys", "-t", "chat", "C-c");
+  await tmux.run("send-keys", "-t", "chat", "C-c");
   await waitFor(/press Ctrl-C again to leave/);
-  await tmux("send-keys", "-t", "chat", "C-c");
+  await tmux.run("send-keys", "-t", "chat", "C-c");
   await waitFor(/\nEXIT=130\n/);
   assert.equal(p.chat.aborts.length, 1, "leaving at the prompt sends no abort");
 });

@@ -12,21 +12,13 @@ import * as https from "node:https";
 import * as path from "node:path";
 import { once } from "node:events";
 import { promisify } from "node:util";
-import type { Platform } from "../platform/platform.js";
 import { hasOpenssl, makeCerts, startProxy } from "../testutil/testnet.js";
-import { LAP, homes, lap, platforms, run } from "../testutil/testcli.js";
+import { homes, lap, LAP, newSession, platforms, run } from "../testutil/testcli.js";
 
 const { tmp, home, loggedIn } = homes("lap-cli6a-test-");
 
 const platform = platforms();
 
-async function newSession(p: Platform, agent = "demo"): Promise<string> {
-  const id = p.agents.find((a) => a.name === agent)!.id;
-  const res = await fetch(`${p.url}/api/v1/managed_agents/agents/${id}/session`, {
-    method: "POST", headers: { authorization: `Bearer ${p.key}` }, body: "{}",
-  });
-  return ((await res.json()) as { id: string }).id;
-}
 
 test("lap sessions lists sessions with agent names, newest first, and one agent's with its name", async () => {
   const p = await platform();

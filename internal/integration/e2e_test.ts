@@ -6,7 +6,7 @@
 // Needs `make build` first (`make test` does it); tmux and python3 on PATH.
 
 import assert from "node:assert/strict";
-import { execFile, execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
@@ -15,6 +15,7 @@ import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { startPlatform, type Platform } from "../platform/platform.js";
 import { REPO } from "../testutil/repo.js";
+import { Pane, TmuxServer } from "../testutil/tmux.js";
 
 const run = promisify(execFile);
 
@@ -43,43 +44,20 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "lap-e2e-"));
 const prefix = path.join(tmp, "prefix");
 const home = path.join(tmp, "home");
 const config = path.join(tmp, "config.json");
-// -L names a socket in tmux's own directory: unique, so never the user's server.
-const server = `lap-e2e-${process.pid}-${randomBytes(4).toString("hex")}`;
 let platform: Platform | null = null;
-/** The private server's socket file, once it runs. */
-let socket = "";
 let shells = 0;
 let marks = 0;
 
-// A clean environment for tmux: no TMUX (we may run inside the user's tmux), no TMUX_TMPDIR.
-const TMUX_ENV = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home, LANG: "C.UTF-8" };
-
-/** tmux on the private server. */
-async function tmux(...args: string[]): Promise<string> {
-  const { stdout } = await run("tmux", ["-L", server, "-f", "/dev/null", ...args], { env: TMUX_ENV, encoding: "utf8" });
-  return stdout;
-}
-
-/** Stops the private server and removes its socket file (tmux leaves it behind). */
-function stopServer(): void {
-  if (socket === "") return;
-  try {
-    execFileSync("tmux", ["-L", server, "kill-server"], { env: TMUX_ENV, stdio: "ignore" });
-  } catch {
-    // not running: it exits with its last session
-  }
-  fs.rmSync(socket, { force: true });
-  socket = "";
-}
-// A run cut short must not leave the tmux daemon, and the shells and laps in it, behind.
-process.once("exit", stopServer);
+const tmux = new TmuxServer(home);
 
 /**
  * One outer terminal: a tmux session whose pane runs a plain bash with a
  * known prompt, into which the tests type the lap commands.
  */
-class Term {
-  private constructor(readonly target: string) {}
+class Term extends Pane {
+  private constructor(target: string) {
+    super(tmux, target, DEADLINE_MS);
+  }
 
   static async open(): Promise<Term> {
     const name = `t${++shells}`;
@@ -94,51 +72,12 @@ class Term {
       "HISTFILE=",
       "bash", "--norc", "--noprofile",
     ];
-    await tmux("-u", "new-session", "-d", "-s", name, "-x", String(COLS), "-y", String(ROWS), "--", ...shell);
-    // Each time: the server exits with its last session, between tests.
-    socket = (await tmux("display-message", "-p", "#{socket_path}")).trim();
+    await tmux.run("-u", "new-session", "-d", "-s", name, "-x", String(COLS), "-y", String(ROWS), "--", ...shell);
     // Sizes change only by resize-window, never by an attaching client.
-    await tmux("set-option", "-g", "window-size", "manual");
+    await tmux.run("set-option", "-g", "window-size", "manual");
     const term = new Term(`=${name}:`);
     await term.expect(/^outer\$$/);
     return term;
-  }
-
-  /** Types text literally (no Enter). */
-  async type(text: string): Promise<void> {
-    // tmux splits commands at an argument ending in ";".
-    assert.ok(!text.endsWith(";"), "typed text must not end with ';'");
-    await tmux("send-keys", "-t", this.target, "-l", "--", text);
-  }
-
-  /** Types a command line and Enter. */
-  async line(text: string): Promise<void> {
-    await this.type(text);
-    await this.keys("Enter");
-  }
-
-  async keys(...names: string[]): Promise<void> {
-    await tmux("send-keys", "-t", this.target, ...names);
-  }
-
-  /** The visible screen, wrapped lines joined, trailing blanks dropped. */
-  async screen(): Promise<string> {
-    const text = await tmux("capture-pane", "-p", "-J", "-t", this.target);
-    return text.split("\n").map((l) => l.trimEnd()).join("\n").trimEnd();
-  }
-
-  /** Waits until the screen matches; on timeout fails showing the screen. */
-  async expect(re: RegExp, deadlineMs = DEADLINE_MS): Promise<RegExpExecArray> {
-    const deadline = Date.now() + deadlineMs;
-    for (;;) {
-      const screen = await this.screen();
-      const m = re.exec(screen);
-      if (m) return m;
-      if (Date.now() > deadline) {
-        assert.fail(`timed out after ${deadlineMs} ms waiting for ${re} on the screen:\n${screen}\n--- end of screen ---`);
-      }
-      await sleep(POLL_MS);
-    }
   }
 
   /** Runs a shell command line and waits until it has finished. */
@@ -163,19 +102,16 @@ class Term {
   }
 
   async modes(): Promise<string> {
-    return (await tmux("display-message", "-p", "-t", this.target, PANE_MODES)).trim();
+    return (await tmux.run("display-message", "-p", "-t", this.target, PANE_MODES)).trim();
   }
 
   async ttyPath(): Promise<string> {
-    return (await tmux("display-message", "-p", "-t", this.target, "#{pane_tty}")).trim();
+    return (await tmux.run("display-message", "-p", "-t", this.target, "#{pane_tty}")).trim();
   }
 
-  async resize(cols: number, rows: number): Promise<void> {
-    await tmux("resize-window", "-t", this.target, "-x", String(cols), "-y", String(rows));
-  }
 
   async close(): Promise<void> {
-    await tmux("kill-session", "-t", this.target).catch(() => {});
+    await tmux.run("kill-session", "-t", this.target).catch(() => {});
   }
 }
 
@@ -261,7 +197,7 @@ before(async () => {
 });
 
 after(async () => {
-  stopServer();
+  tmux.stop();
   // Each lap gets SIGHUP when its pane goes; wait for them to be gone.
   const deadline = Date.now() + DEADLINE_MS;
   while ((await lapProcesses()) !== "" && Date.now() < deadline) await sleep(POLL_MS);
@@ -424,8 +360,8 @@ describe("lap in a real terminal, against a real shell on a real PTY", () => {
           `echo "got $(wc -c < '${received}') $(sha256sum < '${received}' | cut -c1-64)"`,
       );
       await term.expect(new RegExp(`^paste-${n}-ready$`, "m"));
-      await tmux("load-buffer", "-b", "e2e-paste", blockFile);
-      await tmux("paste-buffer", "-d", "-b", "e2e-paste", "-t", term.target);
+      await tmux.run("load-buffer", "-b", "e2e-paste", blockFile);
+      await tmux.run("paste-buffer", "-d", "-b", "e2e-paste", "-t", term.target);
       const m = await term.expect(/^got (\d+) ([0-9a-f]{64})$/m, PASTE_DEADLINE_MS);
       assert.equal(Number(m[1]), PASTE_BYTES, "byte count inside the PTY");
       assert.equal(m[2], createHash("sha256").update(block).digest("hex"), "sha256 inside the PTY");

@@ -4,20 +4,12 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import type { Platform } from "../platform/platform.js";
 import { HOSTILE, obeyed } from "../testutil/hostile.js";
-import { Lap, homes, platforms, run, type Run } from "../testutil/testcli.js";
+import { homes, Lap, newSession, platforms, run, type Run } from "../testutil/testcli.js";
 
 const { loggedIn } = homes("lap-lifecycle-test-");
 const platform = platforms();
 
-async function newSession(p: Platform, agent = "demo"): Promise<string> {
-  const id = p.agents.find((a) => a.name === agent)!.id;
-  const res = await fetch(`${p.url}/api/v1/managed_agents/agents/${id}/session`, {
-    method: "POST", headers: { authorization: `Bearer ${p.key}` }, body: "{}",
-  });
-  return ((await res.json()) as { id: string }).id;
-}
 
 async function until(check: () => boolean, what: string): Promise<void> {
   for (let i = 0; i < 1000 && !check(); i++) await new Promise((r) => setTimeout(r, 10));

@@ -5,47 +5,31 @@
 // Runs the compiled lap: needs `make build` first; tmux and python3 on PATH.
 
 import assert from "node:assert/strict";
-import { execFile, execFileSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { promisify } from "node:util";
 import { startPlatform, type Platform } from "../platform/platform.js";
 import { LAP, REPO } from "../testutil/repo.js";
+import { Pane, TmuxServer } from "../testutil/tmux.js";
 
-const run = promisify(execFile);
 
 // Generous: a loaded 2-core machine can take seconds to start node with tsx.
 const DEADLINE_MS = 20_000;
-const POLL_MS = 100;
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "lap-picker-"));
 const home = path.join(tmp, "home");
-const server = `lap-picker-${process.pid}-${randomBytes(4).toString("hex")}`;
-const TMUX_ENV = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home, LANG: "C.UTF-8" };
 let platform: Platform | null = null;
 let empty: Platform | null = null;
 let terms = 0;
 let marks = 0;
 
-async function tmux(...args: string[]): Promise<string> {
-  const { stdout } = await run("tmux", ["-L", server, "-f", "/dev/null", ...args], { env: TMUX_ENV, encoding: "utf8" });
-  return stdout;
-}
+const tmux = new TmuxServer(home);
 
-function stopServer(): void {
-  try {
-    execFileSync("tmux", ["-L", server, "kill-server"], { env: TMUX_ENV, stdio: "ignore" });
-  } catch {
-    // not running
+class Term extends Pane {
+  private constructor(target: string) {
+    super(tmux, target, DEADLINE_MS);
   }
-}
-process.once("exit", stopServer);
-
-class Term {
-  private constructor(readonly target: string) {}
 
   // open starts a bash at the given size, logged in to p through the config file at config.
   static async open(cols: number, rows: number, config: string): Promise<Term> {
@@ -55,43 +39,15 @@ class Term {
       "TERM=xterm-256color", "LANG=C.UTF-8", `LAP_CONFIG=${config}`, "PS1=outer$ ", "HISTFILE=",
       "bash", "--norc", "--noprofile",
     ];
-    await tmux("-u", "new-session", "-d", "-s", name, "-x", String(cols), "-y", String(rows), "-c", REPO, "--", ...shell);
+    await tmux.run("-u", "new-session", "-d", "-s", name, "-x", String(cols), "-y", String(rows), "-c", REPO, "--", ...shell);
     // Per session: tmux 3.3a crashes creating a session sized with -x/-y
     // after the option was set globally while another session lives.
-    await tmux("set-option", "-t", `=${name}:`, "window-size", "manual");
+    await tmux.run("set-option", "-t", `=${name}:`, "window-size", "manual");
     const term = new Term(`=${name}:`);
     await term.expect(/^outer\$$/m);
     return term;
   }
 
-  async type(text: string): Promise<void> {
-    await tmux("send-keys", "-t", this.target, "-l", "--", text);
-  }
-
-  async line(text: string): Promise<void> {
-    await this.type(text);
-    await this.keys("Enter");
-  }
-
-  async keys(...names: string[]): Promise<void> {
-    await tmux("send-keys", "-t", this.target, ...names);
-  }
-
-  async screen(): Promise<string> {
-    const text = await tmux("capture-pane", "-p", "-J", "-t", this.target);
-    return text.split("\n").map((l) => l.trimEnd()).join("\n").trimEnd();
-  }
-
-  async expect(re: RegExp, deadlineMs = DEADLINE_MS): Promise<RegExpExecArray> {
-    const deadline = Date.now() + deadlineMs;
-    for (;;) {
-      const screen = await this.screen();
-      const m = re.exec(screen);
-      if (m) return m;
-      if (Date.now() > deadline) assert.fail(`timed out waiting for ${re} on the screen:\n${screen}\n--- end of screen ---`);
-      await new Promise((r) => setTimeout(r, POLL_MS));
-    }
-  }
 
   // status runs a command line and returns the exit status it printed.
   async status(): Promise<string> {
@@ -109,12 +65,9 @@ class Term {
 
   // modes: alternate screen on, cursor shown.
   async modes(): Promise<string> {
-    return (await tmux("display-message", "-p", "-t", this.target, "#{alternate_on} #{cursor_flag}")).trim();
+    return (await tmux.run("display-message", "-p", "-t", this.target, "#{alternate_on} #{cursor_flag}")).trim();
   }
 
-  async resize(cols: number, rows: number): Promise<void> {
-    await tmux("resize-window", "-t", this.target, "-x", String(cols), "-y", String(rows));
-  }
 
   async clear(): Promise<void> {
     await this.line("clear");
@@ -122,7 +75,7 @@ class Term {
   }
 
   async close(): Promise<void> {
-    await tmux("kill-session", "-t", this.target).catch(() => {});
+    await tmux.run("kill-session", "-t", this.target).catch(() => {});
   }
 }
 
@@ -139,7 +92,7 @@ before(async () => {
   fs.mkdirSync(home, { mode: 0o700 });
   // Keeps the server up between tests: one exiting with its last session
   // races the next test's new-session.
-  await tmux("new-session", "-d", "-s", "keep", "--", "sleep", "86400");
+  await tmux.run("new-session", "-d", "-s", "keep", "--", "sleep", "86400");
   platform = await startPlatform({ bringUpMs: 0, command: ["bash", "--norc", "--noprofile", "-i"], env: { PS1: "remote$ " } });
   for (let i = 0; i < 50; i++) platform.addAgent({ name: `agent-${String(i).padStart(2, "0")}`, harness_id: i % 5 === 0 ? "codex" : "claude-code", supports_tui: true });
   platform.addAgent({ name: "Gamma-Shell", harness_id: "claude-code", supports_tui: true });
@@ -149,7 +102,7 @@ before(async () => {
 });
 
 after(async () => {
-  stopServer();
+  tmux.stop();
   await platform?.close();
   await empty?.close();
   fs.rmSync(tmp, { recursive: true, force: true });

@@ -179,6 +179,16 @@ async function runCommand(l: Lap | InProcessLap, command: string, expect: RegExp
   return l.exited;
 }
 
+// newSession starts a session of the named agent through the platform's
+// API, as lap would, and returns its id.
+export async function newSession(p: Platform, agent = "demo"): Promise<string> {
+  const id = p.agents.find((a) => a.name === agent)!.id;
+  const res = await fetch(`${p.url}/api/v1/managed_agents/agents/${id}/session`, {
+    method: "POST", headers: { authorization: `Bearer ${p.key}` }, body: "{}",
+  });
+  return ((await res.json()) as { id: string }).id;
+}
+
 // platforms starts local platforms, each with a "demo" agent that has a
 // terminal and ready at once unless opts say otherwise, all closed after the
 // test file.
