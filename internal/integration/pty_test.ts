@@ -34,9 +34,17 @@ async function setup(): Promise<void> {
 // onPty runs lap between two `stty -g` on a fresh PTY and returns a handle
 // on everything the PTY showed. marker makes lap's command line findable.
 function onPty(marker: string) {
-  const script = `stty -g; "${process.execPath}" "${LAP}" demo --timeout ${marker}; echo "rc=$?"; stty -g`;
+  const pty = ptyRun(`stty -g; "${process.execPath}" "${LAP}" demo --timeout ${marker}; echo "rc=$?"; stty -g`, { LAP_CONFIG: config });
+  // Anchored, so the sh -c line that mentions the same words does not match.
+  const lapPid = () => Number(execFileSync("pgrep", ["-f", `^${process.execPath} ${LAP} demo --timeout ${marker}`]).toString().trim());
+  return { ...pty, lapPid };
+}
+
+// ptyRun runs a shell script on a fresh 80x24 PTY and returns a handle on
+// it: the PTY host, waiting for what the PTY showed, all it showed so far.
+function ptyRun(script: string, env: Record<string, string> = {}) {
   const child = spawn(pythonPath(), [PTYHOST, "80", "24", "sh", "-c", script], {
-    env: { PATH: process.env.PATH ?? "", HOME: tmp, LAP_CONFIG: config, TERM: "xterm-256color" },
+    env: { PATH: process.env.PATH ?? "", HOME: tmp, TERM: "xterm-256color", ...env },
     stdio: ["pipe", "pipe", "inherit", "pipe"],
   });
   // Made now: the PTY host may be gone before a test gets to wait for it.
@@ -51,9 +59,7 @@ function onPty(marker: string) {
       await new Promise((r) => setTimeout(r, 20));
     }
   };
-  // Anchored, so the sh -c line that mentions the same words does not match.
-  const lapPid = () => Number(execFileSync("pgrep", ["-f", `^${process.execPath} ${LAP} demo --timeout ${marker}`]).toString().trim());
-  return { child, waitFor, lapPid, out: () => out, closed };
+  return { child, waitFor, out: () => out, closed };
 }
 
 // The two stty -g lines, before and after lap.
@@ -137,31 +143,16 @@ for (const [signal, status] of [["SIGHUP", 129], ["SIGQUIT", 131], ["SIGTERM", 1
   test(`${signal} at the Master key prompt leaves the terminal as it was found, echo on, and exits ${status}`, async () => {
     const marker = `prompt-${signal}`;
     const file = path.join(tmp, marker, "config.json");
-    const script = `stty -g; LAP_CONFIG=${file} "${process.execPath}" "${LAP}" login --url http://x.example --profile ${marker}; echo "rc=$?"; stty -g`;
-    const child = spawn("python3", [PTYHOST, "80", "24", "sh", "-c", script], {
-      env: { PATH: process.env.PATH ?? "", HOME: tmp, TERM: "xterm-256color" },
-      stdio: ["pipe", "pipe", "inherit", "pipe"],
-    });
-    const closed = once(child, "close");
-    let out = "";
-    child.stdout!.setEncoding("utf8");
-    child.stdout!.on("data", (d: string) => (out += d));
-    const waitFor = async (re: RegExp) => {
-      const deadline = Date.now() + 15000;
-      while (!re.test(out)) {
-        if (Date.now() > deadline) assert.fail(`timed out waiting for ${re} in:\n${JSON.stringify(out)}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    };
-    await waitFor(/Master key: /);
+    const pty = ptyRun(`stty -g; LAP_CONFIG=${file} "${process.execPath}" "${LAP}" login --url http://x.example --profile ${marker}; echo "rc=$?"; stty -g`);
+    await pty.waitFor(/Master key: /);
     const pid = Number(execFileSync("pgrep", ["-f", `^${process.execPath} ${LAP} login .*${marker}`]).toString().trim());
     process.kill(pid, signal);
-    await waitFor(/rc=\d+\r?\n[^\n]*\n/);
-    const [before, after] = out.split(/\r?\n/).filter((l) => /^[0-9a-f]+(:[0-9a-f]+)+$/.test(l.trim())).map((l) => l.trim());
+    await pty.waitFor(/rc=\d+\r?\n[^\n]*\n/);
+    const [before, after] = settings(pty.out());
     assert.equal(after, before, "stty -g after equals stty -g before");
-    assert.match(out, new RegExp(`rc=${status}`));
-    child.stdin!.end();
-    await closed;
+    assert.match(pty.out(), new RegExp(`rc=${status}`));
+    pty.child.stdin!.end();
+    await pty.closed;
   });
 }
 
@@ -170,7 +161,7 @@ test("the window size is found through the controlling terminal when stdin, stdo
   const tty = path.join(REPO, "build", "internal", "tty.js");
   const probe = `const t = require(${JSON.stringify(tty)}); ` +
     `require("fs").writeFileSync(${JSON.stringify(file)}, JSON.stringify(t.windowSize([process.stdout, process.stderr])))`;
-  const child = spawn("python3", [PTYHOST, "101", "37", "sh", "-c", `"${process.execPath}" -e '${probe}' </dev/null >/dev/null 2>&1`], {
+  const child = spawn(pythonPath(), [PTYHOST, "101", "37", "sh", "-c", `"${process.execPath}" -e '${probe}' </dev/null >/dev/null 2>&1`], {
     env: { PATH: process.env.PATH ?? "" },
     stdio: ["pipe", "pipe", "inherit", "pipe"],
   });
@@ -195,18 +186,10 @@ async function until(check: () => boolean, what: string | (() => string), ms = 1
 test("SIGTSTP gives the terminal back before lap stops, and SIGCONT takes it again, as ssh does", async () => {
   await setup();
   const marker = "575s";
-  const script = `tty; stty -g; "${process.execPath}" "${LAP}" demo --timeout ${marker}; echo "rc=$?"; stty -g`;
-  const child = spawn("python3", [PTYHOST, "80", "24", "sh", "-c", script], {
-    env: { PATH: process.env.PATH ?? "", HOME: tmp, LAP_CONFIG: config, TERM: "xterm-256color" },
-    stdio: ["pipe", "pipe", "inherit", "pipe"],
-  });
-  const closed = once(child, "close");
-  let out = "";
-  child.stdout!.setEncoding("utf8");
-  child.stdout!.on("data", (d: string) => (out += d));
-  await until(() => /Ctrl-D detaches/.test(out) && /\$ /.test(out), () => `the shell's prompt in ${JSON.stringify(out)}`);
-  const tty = /^(\/dev\/pts\/\d+)/m.exec(out)![1];
-  const before = settings(out + "\n" + out)[0];
+  const { child, out, closed } = ptyRun(`tty; stty -g; "${process.execPath}" "${LAP}" demo --timeout ${marker}; echo "rc=$?"; stty -g`, { LAP_CONFIG: config });
+  await until(() => /Ctrl-D detaches/.test(out()) && /\$ /.test(out()), () => `the shell's prompt in ${JSON.stringify(out())}`);
+  const tty = /^(\/dev\/pts\/\d+)/m.exec(out())![1];
+  const before = settings(out() + "\n" + out())[0];
   const raw = sttyOf(tty);
   assert.notEqual(raw, before, "attached, the terminal is raw");
   const pid = Number(execFileSync("pgrep", ["-f", `^${process.execPath} ${LAP} demo --timeout ${marker}`]).toString().trim());
@@ -218,10 +201,10 @@ test("SIGTSTP gives the terminal back before lap stops, and SIGCONT takes it aga
   process.kill(pid, "SIGCONT");
   await until(() => sttyOf(tty) === raw, "raw mode again after SIGCONT");
   child.stdin!.write('echo "R=$((6*7))"\r');
-  await until(() => /R=42/.test(out), "the shell to answer after the resume");
+  await until(() => /R=42/.test(out()), "the shell to answer after the resume");
   child.stdin!.write("\x04");
-  await until(() => /rc=0\r?\n[0-9a-f:]+\r?\n/.test(out), "the detach");
-  const [, afterRun] = settings(out);
+  await until(() => /rc=0\r?\n[0-9a-f:]+\r?\n/.test(out()), "the detach");
+  const [, afterRun] = settings(out());
   assert.equal(afterRun, before);
   child.stdin!.end();
   await closed;
@@ -234,22 +217,14 @@ test("--read-only on a real terminal sends nothing typed and no window size, and
     p.addAgent({ name: "demo", harness_id: "claude-code", supports_tui: true });
     const cfg = path.join(tmp, "readonly.json");
     fs.writeFileSync(cfg, JSON.stringify({ base: p.url, key: p.key }), { mode: 0o600 });
-    const script = `stty -g; "${process.execPath}" "${LAP}" demo --read-only; echo "rc=$?"; stty -g`;
-    const child = spawn("python3", [PTYHOST, "80", "24", "sh", "-c", script], {
-      env: { PATH: process.env.PATH ?? "", HOME: tmp, LAP_CONFIG: cfg, TERM: "xterm-256color" },
-      stdio: ["pipe", "pipe", "inherit", "pipe"],
-    });
-    const closed = once(child, "close");
-    let out = "";
-    child.stdout!.setEncoding("utf8");
-    child.stdout!.on("data", (d: string) => (out += d));
-    await until(() => /read-only, Ctrl-D detaches/.test(out), "the attach line saying read-only");
+    const { child, out, closed } = ptyRun(`stty -g; "${process.execPath}" "${LAP}" demo --read-only; echo "rc=$?"; stty -g`, { LAP_CONFIG: cfg });
+    await until(() => /read-only, Ctrl-D detaches/.test(out()), "the attach line saying read-only");
     child.stdin!.write("echo TYPED-$((6*7))\r");
     await new Promise((r) => setTimeout(r, 300));
     child.stdin!.write("\x04");
-    await until(() => /rc=0\r?\n[0-9a-f:]+\r?\n/.test(out), "the detach");
-    assert.doesNotMatch(out, /TYPED-42/, "the shell never ran what was typed");
-    const [before, afterRun] = settings(out);
+    await until(() => /rc=0\r?\n[0-9a-f:]+\r?\n/.test(out()), "the detach");
+    assert.doesNotMatch(out(), /TYPED-42/, "the shell never ran what was typed");
+    const [before, afterRun] = settings(out());
     assert.equal(afterRun, before);
     child.stdin!.end();
     await closed;
