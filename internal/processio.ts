@@ -3,10 +3,10 @@
 // hands over to run() once it knows Node is new enough; nothing else in lap
 // touches process.
 
-import { exitForSignal } from "./errors.js";
 import * as os from "node:os";
 import type { Writable } from "node:stream";
 import { main, report, type ProcessIO } from "./cli.js";
+import { exitForSignal } from "./errors.js";
 import { cleanText, colourWanted, fitWidth, paintedStream } from "./output.js";
 import type { Terminal } from "./tty.js";
 
@@ -27,8 +27,6 @@ function onTerminatingSignal(signal: string): void {
   process.exit(exitForSignal(signal));
 }
 
-// processTerminal is built only when a command attaches: the bridge module
-// it needs is not loaded by other commands.
 // The standard streams a command has used: Node makes each on first use, and
 // making one loads the stream and socket machinery, which `lap --version`
 // must not pay for. Only streams that exist are restored or flushed at exit.
@@ -45,6 +43,8 @@ function stdio<K extends keyof typeof opened>(name: K): NodeJS.Process[K] {
   return process[name];
 }
 
+// processTerminal is built only when a command attaches: the bridge module
+// it needs is not loaded by other commands.
 function processTerminal(): Terminal {
   const { windowSize } = require("./tty.js") as typeof import("./tty.js");
   const stdin = stdio("stdin");
@@ -121,9 +121,14 @@ function processIO(): ProcessIO {
   };
 }
 
-// Whatever happens, the terminal goes back to cooked mode before exit.
+// Whatever happens, the terminal goes back to cooked mode before exit; a
+// terminal already gone cannot be restored, and that is no reason to throw.
 function restoreTerminal(): void {
-  if (opened.stdin && process.stdin.isTTY && process.stdin.isRaw) process.stdin.setRawMode(false);
+  try {
+    if (opened.stdin && process.stdin.isTTY && process.stdin.isRaw) process.stdin.setRawMode(false);
+  } catch {
+    // nothing left to restore
+  }
 }
 
 // run is lap: it runs the command line and exits with its status, once
@@ -139,7 +144,13 @@ export async function run(): Promise<void> {
     if (crashed) return;
     crashed = true;
     restoreTerminal();
-    for (const cb of signalListeners) cb("crash");
+    for (const cb of signalListeners) {
+      try {
+        cb("crash");
+      } catch {
+        // the terminal is restored already; the error below is what matters
+      }
+    }
     process.exit(report(err, { stderr: process.stderr }, !!process.env.LAP_DEBUG));
   };
   process.on("uncaughtException", crash);
