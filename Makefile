@@ -10,6 +10,8 @@ BINDIR = $(DESTDIR)$(PREFIX)/bin
 # Everything in a subfolder of internal/ (the local platform, harnesses,
 # benchmark, test helpers, release scripts) stays in the checkout.
 RUNTIME = $(sort $(filter-out %_test,$(basename $(notdir $(wildcard internal/*.ts)))))
+# A test that hangs fails after this long instead of holding up the run.
+TEST_TIMEOUT_MS = 300000
 TESTS = $(wildcard internal/*_test.ts internal/*/*_test.ts)
 
 NODE ?= node
@@ -45,7 +47,7 @@ test: build
 	PTYHOST_PYTHON="$$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null)" \
 	$(BIN)/c8 --check-coverage --lines 90 --include 'build/internal/*.js' --exclude 'build/internal/*_test.js' \
 		--include 'internal/*.ts' --exclude 'internal/*_test.ts' --reporter text-summary \
-		$(NODE) --test --test-concurrency=$(TEST_CONCURRENCY) $(TESTS:%.ts=build/%.js)
+		$(NODE) --test --test-concurrency=$(TEST_CONCURRENCY) --test-timeout=$(TEST_TIMEOUT_MS) $(TESTS:%.ts=build/%.js)
 
 install: build
 	rm -rf $(LIBDIR)

@@ -12,10 +12,14 @@ test("piped input that ends does not lose the output: end-of-file is sent and ev
   const p = await platform();
   const l = new Lap(["demo"], loggedIn(p));
   // Typed once the shell is there (keys sent before the harness's tmux has
-  // its pane are dropped by tmux, not by lap), then stdin ends at once: much
-  // output, then a line unlike the command that asked for it.
+  // its pane are dropped by tmux, not by lap). stdin ends while the output
+  // streams, so lap's end-of-file reaches the terminal while seq runs and
+  // waits there for the next reader: cat, which exits on it, ending the
+  // program. The last line stays on the screen a second first (the
+  // harness's tmux sends screens, not every line).
   await l.waitFor(/\$ /);
-  l.type("seq 1 20000; echo END$((6*7)); exit\n");
+  l.type("seq 1 200000; echo END$((6*7)); sleep 1; exec cat\n");
+  await l.waitFor(/\n\d{3,}/);
   l.end();
   const r = await l.exited;
   assert.equal(r.code, 0, r.stderr);
