@@ -126,25 +126,7 @@ export class Api {
   // becomes a LapError naming the host and what went wrong; a non-2xx answer
   // becomes an HttpError carrying the status.
   async call(method: string, path: string, body?: unknown, opts: CallOptions = {}): Promise<unknown> {
-    const url = this.base + path;
-    let res: FetchAnswer;
-    try {
-      res = await this.fetch(url, {
-        method,
-        headers: {
-          authorization: `Bearer ${this.key}`,
-          accept: "application/json",
-          ...(body === undefined ? {} : { "content-type": "application/json" }),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        // Never follow a redirect: fetch would send the master key along.
-        redirect: "manual",
-        signal: callSignal(opts.timeoutMs ?? this.timeoutMs, opts.signal),
-      });
-    } catch (err) {
-      const reason = networkReason(err);
-      throw new LapError(`${this.host}: ${reason}`, networkHint(reason, "check the platform URL with 'lap config'"));
-    }
+    const res = await this.send(method, path, body, "application/json", callSignal(opts.timeoutMs ?? this.timeoutMs, opts.signal));
     const text = await readBody(res, this.host);
     if (res.status >= 300 && res.status < 400) {
       const to = res.headers.get("location") ?? "?";
@@ -386,26 +368,32 @@ export class Api {
       .map((s) => ({ name: s.name, description: typeof s.description === "string" ? s.description : "", content: s.content }));
   }
 
-  // openStream sends a request whose answer is an event stream and returns
-  // its body; a refusal becomes an HttpError as in call.
-  private async openStream(method: string, path: string, body: unknown, signal?: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
-    let res: FetchAnswer;
+  // send makes one request with the master key and returns the answer as it
+  // starts; a failure to reach the platform is a LapError naming the host.
+  private async send(method: string, path: string, body: unknown, accept: string, signal: AbortSignal): Promise<FetchAnswer> {
     try {
-      res = await this.fetch(this.base + path, {
+      return await this.fetch(this.base + path, {
         method,
         headers: {
           authorization: `Bearer ${this.key}`,
-          accept: "text/event-stream",
+          accept,
           ...(body === undefined ? {} : { "content-type": "application/json" }),
         },
         body: body === undefined ? undefined : JSON.stringify(body),
+        // Never follow a redirect: fetch would send the master key along.
         redirect: "manual",
-        signal: callSignal(MESSAGE_TIMEOUT_MS, signal),
+        signal,
       });
     } catch (err) {
       const reason = networkReason(err);
       throw new LapError(`${this.host}: ${reason}`, networkHint(reason, "check the platform URL with 'lap config'"));
     }
+  }
+
+  // openStream sends a request whose answer is an event stream and returns
+  // its body; a refusal becomes an HttpError as in call.
+  private async openStream(method: string, path: string, body: unknown, signal?: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
+    const res = await this.send(method, path, body, "text/event-stream", callSignal(MESSAGE_TIMEOUT_MS, signal));
     const type = res.headers.get("content-type") ?? "";
     if (!res.ok || !type.startsWith("text/event-stream") || !res.body) {
       const text = await readBody(res, this.host);
