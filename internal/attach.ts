@@ -9,7 +9,7 @@ import { say, visible } from "./output.js";
 import { describe, EXIT_FAILURE, EXIT_LINK_LOST, EXIT_OK, exitForSignal } from "./errors.js";
 import { type IO } from "./io.js";
 import { DEFAULT_DETACH_KEYS, detachRule, parseDetachKeys, type DetachKeys } from "./keys.js";
-import { TIMINGS, bridge, type End, type Timings } from "./tty.js";
+import type { End, Timings } from "./tty.js";
 
 // What the terminal of a session is opened with.
 export interface SessionOptions {
@@ -55,14 +55,25 @@ function castModule(): typeof import("./cast.js") {
   return require("./cast.js") as typeof import("./cast.js");
 }
 
-// openAgent runs `lap <agent>` and returns the exit status.
+// bridgeModule is the terminal bridge, loaded while the first request is
+// on the wire (io.preload) or, at the latest, when the bridge starts.
+function bridgeModule(): typeof import("./tty.js") {
+  return require("./tty.js") as typeof import("./tty.js");
+}
+
+// openAgent runs `lap <agent>` and returns the exit status. What attaching
+// needs is loaded while the platform answers: the bridge during the first
+// call, the WebSocket client during the second.
 export async function openAgent(io: IO, opts: OpenOptions): Promise<number> {
   const config = credentials(io);
   const prepared = prepare(io, opts, config);
   const api = connectApi(io, config);
-  io.preload?.();
-  const agent = await api.resolveAgent(opts.agent);
-  let session = opts.new ? null : await api.liveSession(agent.id);
+  const resolving = api.resolveAgent(opts.agent);
+  io.preload?.("bridge");
+  const agent = await resolving;
+  const live = opts.new ? null : api.liveSession(agent.id);
+  if (!agent.harness_id || hasTerminal(agent)) io.preload?.("websocket");
+  let session = await live;
   if (session) {
     say(io, `· reattaching to session ${session.id}`);
   } else {
@@ -77,8 +88,10 @@ export async function attachSession(io: IO, opts: AttachOptions): Promise<number
   const config = credentials(io);
   const prepared = prepare(io, opts, config);
   const api = connectApi(io, config);
-  io.preload?.();
-  const session = await api.getSession(sessionIdFrom(opts.session));
+  const getting = api.getSession(sessionIdFrom(opts.session));
+  io.preload?.("bridge");
+  io.preload?.("websocket");
+  const session = await getting;
   return connect(io, api, session, null, prepared);
 }
 
@@ -121,7 +134,7 @@ async function connect(io: IO, api: Api, first: Session, agent: Agent | null, op
   let end: End;
   let failed: string | null | undefined;
   try {
-    end = await bridge(io.terminal(), link, {
+    end = await bridgeModule().bridge(io.terminal(), link, {
       timings: linkTimings(io),
       redial: dial,
       alive: async () => {
@@ -207,7 +220,7 @@ function linkTimings(io: IO): Partial<Timings> {
   const { reconnectTimeoutMs, keepaliveMs } = io.settings;
   return {
     ...(reconnectTimeoutMs !== undefined && { retryGiveUpMs: reconnectTimeoutMs }),
-    ...(keepaliveMs !== undefined && { pingMs: keepaliveMs, pongDeadlineMs: Math.min(TIMINGS.pongDeadlineMs, keepaliveMs / 2) }),
+    ...(keepaliveMs !== undefined && { pingMs: keepaliveMs, pongDeadlineMs: Math.min(bridgeModule().TIMINGS.pongDeadlineMs, keepaliveMs / 2) }),
   };
 }
 

@@ -1,7 +1,7 @@
 // The login, logout and config commands, and finding the credentials every
 // other command uses.
 
-import * as fs from "node:fs";
+import fs from "node:fs";
 import { normalizeBase, profileNames, readConfig, removeProfile, saveProfile, type Config } from "./config.js";
 import { LapError } from "./errors.js";
 import { prompt, type IO } from "./io.js";

@@ -4,8 +4,8 @@
 // for output, [seconds, "r", "COLSxROWS"] for a resize, and [seconds, "i",
 // text] for input only when asked for (it holds everything typed).
 
-import * as fs from "node:fs";
-import * as path from "node:path";
+import fs from "node:fs";
+import path from "node:path";
 import { StringDecoder } from "node:string_decoder";
 import { LapError } from "./errors.js";
 import type { Size } from "./tty.js";

@@ -10,7 +10,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import * as readline from "node:readline";
+import readline from "node:readline";
 import { StringDecoder } from "node:string_decoder";
 import { Transform, Writable } from "node:stream";
 import { HttpError, type Answer, type Api, type MessageBody, type Part, type Session, type Skill } from "./api.js";

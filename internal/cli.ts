@@ -4,11 +4,11 @@
 // edit here. main(argv, io) runs a command and returns the exit status; it
 // never touches the process (lap.ts does).
 
-import * as fs from "node:fs";
-import * as path from "node:path";
+import fs from "node:fs";
+import path from "node:path";
 import { parseArgs } from "node:util";
 import { EXIT_FAILURE, LapError, describe, usageError } from "./errors.js";
-import type { IO } from "./io.js";
+import type { IO, Preloaded } from "./io.js";
 import type { FetchInit } from "./nodefetch.js";
 import { cleanText, visible } from "./output.js";
 import type { Settings } from "./settings.js";
@@ -535,7 +535,7 @@ export async function main(argv: string[], base: ProcessIO): Promise<number> {
     const lenient = cmd.cmd === "completion" || cmd.cmd === "complete";
     const settings = lenient ? tryReadSettings(env, base.home) : settingsModule().readSettings(env, base.home);
     debug = settings.debug;
-    const extra = { env, settings, fetch: base.fetch ?? httpFetch(settings), dial: base.dial ?? dialer(settings), preload: base.preload ?? preloadWebSocket };
+    const extra = { env, settings, fetch: base.fetch ?? httpFetch(settings), dial: base.dial ?? dialer(settings), preload: base.preload ?? preload };
     // Copied as descriptors, not spread: the process's streams are getters
     // that make each stream on first use, and a spread would make them all.
     const io = Object.defineProperties({}, { ...Object.getOwnPropertyDescriptors(base), ...Object.getOwnPropertyDescriptors(extra) }) as IO;
@@ -577,10 +577,10 @@ function httpFetch(settings: Settings): IO["fetch"] {
   }) as IO["fetch"];
 }
 
-// preloadWebSocket loads the WebSocket client while the first API call is
-// on the wire, so attaching does not wait for it afterwards.
-function preloadWebSocket(): void {
-  setImmediate(() => require("./ws.js"));
+// preload loads a part of attaching on the next turn of the event loop,
+// which is after the requests just made were written.
+function preload(part: Preloaded): void {
+  setImmediate(() => require(part === "bridge" ? "./tty.js" : "./ws.js"));
 }
 
 // dialer opens terminal WebSockets, through the proxy when one is set; the

@@ -4,8 +4,8 @@
 // that top-level pair is the default profile, and named profiles sit beside
 // it as {"profiles": {"NAME": {"base", "key"}}}, which older versions ignore.
 
-import * as fs from "node:fs";
-import * as path from "node:path";
+import fs from "node:fs";
+import path from "node:path";
 import { visible } from "./output.js";
 import { LapError } from "./errors.js";
 import { DEFAULT_PROFILE } from "./settings.js";

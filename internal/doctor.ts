@@ -4,8 +4,8 @@
 // idle connection survives — and says which step fails and what to do.
 
 import { lookup as dnsLookup } from "node:dns/promises";
-import * as net from "node:net";
-import * as tls from "node:tls";
+import net from "node:net";
+import tls from "node:tls";
 import { HttpError, Unsupported, connectApi, hasTerminal, isUUID, sessionIdFrom, terminalTarget, waitReady, type Agent, type Api, type Diagnosis, type Session } from "./api.js";
 import { findCredentials, type Found } from "./auth.js";
 import { cleanText, json, print, say, visible } from "./output.js";

@@ -1,7 +1,6 @@
 // One error type for everything the user is meant to read. lap.ts prints it
 // as "✗ message" plus an optional hint line and exits with its code.
 
-import * as os from "node:os";
 import { visible } from "./output.js";
 
 export const EXIT_OK = 0;
@@ -14,8 +13,10 @@ export const EXIT_LINK_LOST = 3;
 export const EXIT_INTERRUPTED = 130;
 
 // exitForSignal is the exit status for a signal, as shells report it: 128
-// and the signal's number on this system.
+// and the signal's number on this system. node:os is loaded only here, when
+// a signal came: start-up does not pay for it.
 export function exitForSignal(signal: string): number {
+  const os = require("node:os") as typeof import("node:os");
   return 128 + ((os.constants.signals as Record<string, number>)[signal] ?? 1);
 }
 

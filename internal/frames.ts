@@ -7,7 +7,7 @@
 // (record.ts), the local platform and the golden harness all read and
 // write it through this module.
 
-import * as buffer from "node:buffer";
+import buffer from "node:buffer";
 import fs from "node:fs";
 import type { Size } from "./tty.js";
 

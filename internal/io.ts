@@ -3,17 +3,25 @@
 // WebSocket clients. lap.ts builds it from the process; tests build their
 // own. Asking the user a question lives here too.
 
-import type { Readable, Writable } from "node:stream";
+import type { Readable } from "node:stream";
 import type { Fetch } from "./api.js";
 import { LapError, usageError } from "./errors.js";
 import type { Env, Settings } from "./settings.js";
 import type { Terminal } from "./tty.js";
 import type { DialOptions, Link } from "./ws.js";
 
+// Out is where lap writes its own text: the process's stdout or stderr, or a
+// test's stream. Only the terminal bridge needs a whole stream.
+export interface Out {
+  write(chunk: string | Uint8Array): boolean;
+}
+
+export type Preloaded = "bridge" | "websocket";
+
 export interface IO {
   stdin: Readable;
-  stdout: Writable;
-  stderr: Writable;
+  stdout: Out;
+  stderr: Out;
   stdinIsTTY: boolean;
   stdoutIsTTY: boolean;
   // Whether stderr is a terminal (progress spinners); absent means no.
@@ -26,9 +34,10 @@ export interface IO {
   // Loads the WebSocket client only when a command attaches, keeping
   // start-up of every other command free of it.
   dial: (url: string, opts: DialOptions) => Promise<Link>;
-  // Starts loading the WebSocket client once the current step has sent its
-  // request, so loading it overlaps the wait for the platform's answers.
-  preload?: () => void;
+  // Starts loading a part attaching needs (the terminal bridge, the
+  // WebSocket client) once the requests just made are on the wire, so the
+  // loading overlaps the wait for the platform's answers.
+  preload?: (part: Preloaded) => void;
   terminal: () => Terminal;
 }
 

@@ -5,8 +5,7 @@
 // a line, whichever call site printed it. Colour is added here too, and only
 // to lap's own marks. The remote terminal's bytes never come this way.
 
-import type { Writable } from "node:stream";
-import type { IO } from "./io.js";
+import type { IO, Out } from "./io.js";
 import type { Env } from "./settings.js";
 
 // What a terminal may obey or reorder: C0 controls (ESC, BEL, CR, ...), DEL,
@@ -60,7 +59,7 @@ export function fitWidth(line: string, columns: number | undefined): string {
 }
 
 // say writes one line for the user to stderr.
-export function say(io: { stderr: Writable }, line: string): void {
+export function say(io: { stderr: Out }, line: string): void {
   io.stderr.write(cleanText(line) + "\n");
 }
 
@@ -124,20 +123,10 @@ export function paintMarks(text: string): string {
   return text.replace(/^([✗✓!]) /gm, (_all, mark: string) => `${MARKS[mark]}${mark}${RESET} `);
 }
 
-// paintedStream passes everything written on to out, with the marks at the
-// start of lines coloured. Used for stderr, where lap writes whole lines.
-export function paintedStream(out: Writable): Writable {
-  // node:stream is loaded here, not with this module: lap's start-up does not need it.
-  const { Writable } = require("node:stream") as typeof import("node:stream");
-  return new Writable({
-    // Strings stay strings; bytes (never lap's own messages) pass untouched,
-    // so a character split across writes is not broken.
-    decodeStrings: false,
-    // Handed on at once, so nothing waits in this wrapper: lap.ts waits for
-    // out itself to flush before exiting, and a message must not be lost.
-    write(chunk: Buffer | string, _enc, done) {
-      out.write(typeof chunk === "string" ? paintMarks(chunk) : chunk);
-      done();
-    },
-  });
+// painted passes everything written on to out, with the marks at the start
+// of lines coloured. Used for stderr, where lap writes whole lines. Bytes
+// (never lap's own messages) pass untouched, so a character split across
+// writes is not broken.
+export function painted(out: Out): Out {
+  return { write: (chunk) => out.write(typeof chunk === "string" ? paintMarks(chunk) : chunk) };
 }

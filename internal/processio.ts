@@ -3,11 +3,11 @@
 // hands over to run() once it knows Node is new enough; nothing else in lap
 // touches process.
 
-import * as os from "node:os";
-import type { Writable } from "node:stream";
+import fs from "node:fs";
 import { main, report, type ProcessIO } from "./cli.js";
 import { exitForSignal } from "./errors.js";
-import { cleanText, colourWanted, fitWidth, paintedStream } from "./output.js";
+import type { Out } from "./io.js";
+import { cleanText, colourWanted, fitWidth, painted } from "./output.js";
 import type { Terminal } from "./tty.js";
 
 // Signals that end lap: with a session open the bridge ends it cleanly;
@@ -28,9 +28,11 @@ function onTerminatingSignal(signal: string): void {
 }
 
 // The standard streams a command has used: Node makes each on first use, and
-// making one loads the stream and socket machinery, which `lap --version`
-// must not pay for. Only streams that exist are restored or flushed at exit.
+// making one loads the stream and socket machinery (3 to 6 ms), which most
+// commands do not need. Only streams that exist are restored or flushed at
+// exit.
 const opened = { stdin: false, stdout: false, stderr: false };
+const FD = { stdin: 0, stdout: 1, stderr: 2 } as const;
 
 function stdio<K extends keyof typeof opened>(name: K): NodeJS.Process[K] {
   if (name === "stdout" && !opened.stdout) {
@@ -41,6 +43,46 @@ function stdio<K extends keyof typeof opened>(name: K): NodeJS.Process[K] {
   }
   opened[name] = true;
   return process[name];
+}
+
+// direct is lap's own text to stdout or stderr, written at once with
+// write(2) (as Node's streams do for files and terminals) until a stream
+// exists for the descriptor; from then on it goes through the stream, so
+// nothing overtakes what the stream still holds.
+function direct(name: "stdout" | "stderr"): Out {
+  return {
+    write(chunk) {
+      if (opened[name]) return stdio(name).write(chunk);
+      const buf = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
+      let done = 0;
+      try {
+        while (done < buf.length) done += fs.writeSync(FD[name], buf, done);
+        return true;
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        // A descriptor someone left non-blocking is full: the stream waits.
+        if (code === "EAGAIN") return stdio(name).write(buf.subarray(done));
+        if (code !== "EPIPE") throw err;
+        // A reader that went away (lap agents | head) is not an error.
+        if (name === "stdout") process.exit(0);
+        return false;
+      }
+    },
+  };
+}
+
+// isTerminal is isatty(3). Asking node:tty costs ~5 ms (it loads the socket
+// machinery), so descriptors fstat shows cannot be a terminal (files, pipes,
+// sockets, /dev/null) are answered without it.
+function isTerminal(name: keyof typeof opened): boolean {
+  if (opened[name]) return !!process[name].isTTY;
+  try {
+    const st = fs.fstatSync(FD[name]);
+    if (!st.isCharacterDevice() || st.rdev === fs.statSync("/dev/null").rdev) return false;
+  } catch {
+    return false;
+  }
+  return (require("node:tty") as typeof import("node:tty")).isatty(FD[name]);
 }
 
 // processTerminal is built only when a command attaches: the bridge module
@@ -91,32 +133,34 @@ function processTerminal(): Terminal {
   };
 }
 
-// processIO is the process as an IO, each stream made when a command first
-// uses it.
+// processIO is the process as an IO: stdin made when a command first uses
+// it, stdout and stderr written directly.
 function processIO(): ProcessIO {
-  let stderr: Writable | undefined;
+  let stderr: Out | undefined;
+  const stdout = direct("stdout");
   return {
     get stdin() {
       return stdio("stdin");
     },
-    get stdout() {
-      return stdio("stdout");
-    },
+    stdout,
     get stderr() {
-      const raw = stdio("stderr");
-      return (stderr ??= colourWanted(!!raw.isTTY, process.env) ? paintedStream(raw) : raw);
+      return (stderr ??= colourWanted(isTerminal("stderr"), process.env) ? painted(direct("stderr")) : direct("stderr"));
     },
     get stdinIsTTY() {
-      return !!stdio("stdin").isTTY;
+      return isTerminal("stdin");
     },
     get stdoutIsTTY() {
-      return !!stdio("stdout").isTTY;
+      return isTerminal("stdout");
     },
     get stderrIsTTY() {
-      return !!stdio("stderr").isTTY;
+      return isTerminal("stderr");
     },
     env: process.env,
-    home: os.homedir(),
+    // os.homedir() answers HOME when it is set; node:os (~0.5 ms to load)
+    // is needed only when it is not.
+    get home() {
+      return process.env.HOME || (require("node:os") as typeof import("node:os")).homedir();
+    },
     terminal: processTerminal,
   };
 }

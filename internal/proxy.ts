@@ -9,10 +9,10 @@
 // The requests themselves are nodefetch.ts's; this file only says which
 // proxy applies and how to reach the platform through it.
 
-import * as http from "node:http";
-import * as https from "node:https";
-import * as net from "node:net";
-import * as tls from "node:tls";
+import http from "node:http";
+import https from "node:https";
+import net from "node:net";
+import tls from "node:tls";
 import { visible } from "./output.js";
 import { LapError, networkReason } from "./errors.js";
 import type { ProxySettings } from "./settings.js";

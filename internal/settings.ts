@@ -3,7 +3,7 @@
 // what `lap --help` lists and what `lap config` reports, so a variable added
 // here is documented and shown everywhere at once.
 
-import * as path from "node:path";
+import path from "node:path";
 import { visible } from "./output.js";
 import { EXIT_USAGE, LapError, usageError } from "./errors.js";
 

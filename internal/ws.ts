@@ -3,12 +3,31 @@
 // refused upgrade is read (status and the start of the body) so the user is
 // told why.
 
-import WebSocket from "ws";
+import fs from "node:fs";
+import path from "node:path";
+import type WebSocket from "ws";
 import type { ClientOptions } from "ws";
 import type { ClientRequest, IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { visible } from "./output.js";
 import { LapError, networkHint, networkReason } from "./errors.js";
+
+// The client class, required by its file. ws's index also loads its server
+// and its stream wrapper, which lap never uses, and its "exports" let only
+// the index be required by name; resolving a package through "exports"
+// costs Node 20 ~4 ms the first time as well. Together ~8 ms of every
+// attach here. So the file is looked for where require would look for the
+// package (the node_modules folders above this module); failing that, ws is
+// required by name.
+function webSocketClass(): typeof WebSocket {
+  for (const dir of module.paths) {
+    const file = path.join(dir, "ws", "lib", "websocket.js");
+    if (fs.existsSync(file)) return require(file) as typeof WebSocket;
+  }
+  return require("ws") as typeof WebSocket;
+}
+
+const WebSocketClient = webSocketClass();
 
 // An upgrade that takes longer than this, as a whole, is a dead path, not a
 // slow one; headers trickling in one line at a time do not extend it.
@@ -87,7 +106,7 @@ export function dial(url: string, opts: DialOptions = {}): Promise<Link> {
   if (opts.token && opts.tokenInQuery) target.searchParams.set("token", opts.token);
   const timeoutMs = opts.timeoutMs ?? HANDSHAKE_TIMEOUT_MS;
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(target, {
+    const ws = new WebSocketClient(target, {
       headers,
       ...(opts.createConnection ? { createConnection: opts.createConnection as unknown as ClientOptions["createConnection"] } : {}),
       handshakeTimeout: timeoutMs,

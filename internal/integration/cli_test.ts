@@ -10,7 +10,8 @@ import * as path from "node:path";
 import { once } from "node:events";
 import { Writable } from "node:stream";
 import { WebSocketServer } from "ws";
-import { InProcessLap, Lap, attachInProcess, homes, lap, platforms, run } from "../testutil/testcli.js";
+import { spawn } from "node:child_process";
+import { InProcessLap, LAP, Lap, attachInProcess, homes, lap, newSession, platforms, run } from "../testutil/testcli.js";
 
 const { home, loggedIn } = homes("lap-cli-test-");
 
@@ -298,6 +299,69 @@ test("every byte reaches a slow stdout pipe before lap exits", async () => {
   wss.close();
   assert.equal(r.code, 0, r.stderr);
   assert.equal(bytes, 384 * chunk.length);
+});
+
+// lap writes its own text (tables, help, messages) straight to the
+// descriptor; these are the two ways that can go wrong. PIPE_READER runs a
+// command with stdout a pipe, read slowly after O_NONBLOCK is set on it
+// ("slow"), or closed before the command starts ("closed", as when
+// `lap agents | head -1` has read its line).
+const PIPE_READER = `
+import fcntl, os, subprocess, sys, time
+r, w = os.pipe()
+if sys.argv[1] == "closed":
+    os.close(r)
+else:
+    fcntl.fcntl(w, fcntl.F_SETFL, fcntl.fcntl(w, fcntl.F_GETFL) | os.O_NONBLOCK)
+p = subprocess.Popen(sys.argv[2:], stdout=w)
+os.close(w)
+while sys.argv[1] == "slow":
+    time.sleep(0.002)
+    b = os.read(r, 16384)
+    if not b: break
+    sys.stdout.buffer.write(b)
+sys.exit(p.wait())
+`;
+
+function throughPipe(mode: "slow" | "closed", args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = spawn(process.env.PTYHOST_PYTHON || "python3", ["-c", PIPE_READER, mode, process.execPath, LAP, ...args], {
+    env: { PATH: process.env.PATH ?? "", ...env },
+    detached: true,
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d: Buffer) => (stdout += d.toString("utf8")));
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString("utf8")));
+  // A lap that does not notice its reader is gone would run on (logs -f):
+  // the reader and lap, a process group of their own, are ended together.
+  const timer = setTimeout(() => process.kill(-child.pid!, "SIGKILL"), 20_000);
+  return once(child, "close").then(([code]) => {
+    clearTimeout(timer);
+    return { code: code as number, stdout, stderr };
+  });
+}
+
+test("a table bigger than a pipe reaches a reader that left it non-blocking; a reader gone ends lap quietly", async () => {
+  const p = await platform();
+  for (let i = 0; i < 3000; i++) p.addAgent({ name: `agent-${String(i).padStart(4, "0")}`, harness_id: "claude-code", supports_tui: true });
+  const env = loggedIn(p);
+  const whole = await lap(["agents"], env);
+  assert.equal(whole.code, 0, whole.stderr);
+  assert.ok(whole.stdout.length > 128 << 10, "more than a pipe holds");
+
+  // lap's writes meet EAGAIN; every byte must still arrive, in order.
+  const slow = await throughPipe("slow", ["agents"], env);
+  assert.equal(slow.code, 0, slow.stderr);
+  assert.equal(slow.stdout, whole.stdout);
+
+  // lap's first write to stdout meets EPIPE: exit 0 and no error, even
+  // while following.
+  await newSession(p);
+  for (const args of [["agents"], ["--help"], ["--version"], ["logs", "demo", "-f"]]) {
+    const gone = await throughPipe("closed", args, env);
+    assert.equal(gone.code, 0, `${args.join(" ")}: ${gone.stderr}`);
+    assert.doesNotMatch(gone.stderr, /✗|error/i, args.join(" "));
+  }
 });
 
 test("a platform that cannot be reached is one line naming the host", async () => {
