@@ -32,6 +32,17 @@ const SCROLL_REGION = 0x72; // r
 // A sequence longer than this is not one we track; do not carry it over.
 const MAX_CARRY = 64;
 
+// nextEsc is the index of the next ESC from i, or -1. A full-screen redraw
+// has one every dozen bytes, where a native search per ESC costs more than
+// the search itself (a call into C++ each time): the next few bytes are
+// looked at here first, and only a longer stretch is left to indexOf.
+const NEAR = 32;
+function nextEsc(data: Buffer, i: number): number {
+  const near = Math.min(data.length, i + NEAR);
+  for (; i < near; i++) if (data[i] === ESC) return i;
+  return i < data.length ? data.indexOf(ESC, i) : -1;
+}
+
 export class ModeTracker {
   private on = new Set<number>();
   private cursorHidden = false;
@@ -49,9 +60,9 @@ export class ModeTracker {
   private carry: Buffer | null = null;
 
   // scan reads one chunk of output. It runs on every frame, so it finds
-  // sequences by native searches for ESC alone: ordinary text, however dense
-  // in = < > ?, costs one indexOf; each ESC costs a look at the few bytes of
-  // its sequence.
+  // sequences by searching for ESC alone (nextEsc): ordinary text, however
+  // dense in = < > ?, costs one native search; each ESC costs a look at the
+  // few bytes of its sequence.
   scan(data: Buffer): void {
     let from = 0;
     if (this.carry) {
@@ -70,7 +81,7 @@ export class ModeTracker {
         from = end - carried;
       }
     }
-    for (let i = data.indexOf(ESC, from); i >= 0; i = data.indexOf(ESC, i)) {
+    for (let i = nextEsc(data, from); i >= 0; i = nextEsc(data, i)) {
       const end = this.sequence(data, i);
       if (end < 0) {
         if (data.length - i <= MAX_CARRY) this.carry = Buffer.from(data.subarray(i));

@@ -66,10 +66,9 @@ export const TIMINGS = {
 };
 export type Timings = typeof TIMINGS;
 
-// Bytes queued towards the server before stdin is paused, and the level at
-// which it is resumed: a 16 MiB paste flows without filling memory.
+// Bytes queued towards the server before stdin is paused until they have
+// been written out: a 16 MiB paste flows without filling memory.
 const SEND_HIGH_WATER = 1 << 20;
-const SEND_LOW_WATER = 256 << 10;
 // Keystrokes held while reconnecting; beyond this they are dropped (and
 // the user is told), rather than replayed into a program long after.
 const HOLD_LIMIT = 64 << 10;
@@ -246,10 +245,17 @@ class Bridge {
       this.hold(data);
       return;
     }
+    if (link.bufferedAmount + data.length <= SEND_HIGH_WATER) {
+      link.sendBytes(data);
+      return;
+    }
+    // The socket is full: stdin waits until this chunk, the last before
+    // the pause, has been written out (or the link has ended: typing is
+    // then held for the next one).
+    term.input.pause();
     link.sendBytes(data, () => {
-      if (this.link && this.link.bufferedAmount < SEND_LOW_WATER && term.input.isPaused() && !this.finished) term.input.resume();
+      if (!this.finished) term.input.resume();
     });
-    if (link.bufferedAmount > SEND_HIGH_WATER) term.input.pause();
   }
 
   private hold(data: Buffer): void {

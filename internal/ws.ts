@@ -150,7 +150,9 @@ function wrap(ws: WebSocket): Link {
   let handlers: LinkHandlers | null = null;
   let held: ((h: LinkHandlers) => void)[] = [];
   const deliver = (event: (h: LinkHandlers) => void) => (handlers ? event(handlers) : held.push(event));
-  ws.on("message", (data: Buffer) => deliver((h) => h.message(data)));
+  // Until listen, messages are held; then each goes to the handler directly.
+  let onMessage = (data: Buffer): void => void held.push((h) => h.message(data));
+  ws.on("message", onMessage);
   ws.on("pong", () => deliver((h) => h.pong()));
   ws.on("error", (err: NodeJS.ErrnoException) => {
     lastError = networkReason(err);
@@ -173,6 +175,9 @@ function wrap(ws: WebSocket): Link {
       const events = held;
       held = [];
       for (const e of events) e(h);
+      ws.off("message", onMessage);
+      onMessage = (data) => h.message(data);
+      ws.on("message", onMessage);
     },
   };
 }
