@@ -116,7 +116,7 @@ export class ModeTracker {
     while (j < data.length && ((data[j] >= 0x30 && data[j] <= 0x39) || data[j] === 0x3b || data[j] === 0x3a)) j++;
     if (j >= data.length) return -1;
     const final = data[j];
-    if (priv) this.apply(lead, data.toString("latin1", i + 3, j), final);
+    if (priv) this.apply(lead, numbers(data, i + 3, j), final);
     else if (final === SGR) this.coloured = !onlyZeros(data, i + 2, j);
     else if (final === SCROLL_REGION) this.scrollRegion = j > i + 2;
     // A sequence with other bytes (intermediates) is none of ours: it is
@@ -124,11 +124,10 @@ export class ModeTracker {
     return j;
   }
 
-  private apply(lead: number, params: string, final: number): void {
+  private apply(lead: number, params: number[], final: number): void {
     const h = 0x68, l = 0x6c, u = 0x75, m = 0x6d;
     if (lead === 0x3f && (final === h || final === l)) {
-      for (const p of params.split(";")) {
-        const n = Number(p);
+      for (const n of params) {
         if (n === CURSOR) this.cursorHidden = final === l;
         else if (n === AUTOWRAP) this.autowrapOff = final === l;
         else if (final === h) this.on.add(n);
@@ -137,13 +136,14 @@ export class ModeTracker {
     } else if (final === u) {
       // kitty keyboard protocol: CSI > flags u pushes, CSI < n u pops n,
       // CSI = flags ; mode u sets the current flags.
+      // A pop of a count that is not a number is ignored.
+      const pop = params[0]! < 0 ? 1 : params[0]!;
       if (lead === 0x3e) this.kittyPushed++;
-      else if (lead === 0x3c) this.kittyPushed = Math.max(0, this.kittyPushed - Number(params || "1"));
-      else if (lead === 0x3d) this.kittySet = params !== "" && !params.startsWith("0");
-    } else if (lead === 0x3e && final === m && (params === "4" || params.startsWith("4;"))) {
+      else if (lead === 0x3c && pop >= 0) this.kittyPushed = Math.max(0, this.kittyPushed - pop);
+      else if (lead === 0x3d) this.kittySet = params[0]! > 0;
+    } else if (lead === 0x3e && final === m && params[0] === 4) {
       // xterm modifyOtherKeys: CSI > 4 ; n m, where n = 0 or absent resets it.
-      const n = params.slice(2);
-      this.modifyOtherKeys = n !== "" && n !== "0";
+      this.modifyOtherKeys = params.length > 1 && params[1]! > 0;
     }
   }
 
@@ -178,6 +178,24 @@ export class ModeTracker {
   keyboardExtended(): boolean {
     return this.kittyPushed > 0 || this.kittySet || this.modifyOtherKeys;
   }
+}
+
+// numbers reads the parameters of a sequence (digits separated by ";")
+// from data[from, to) without making a string: an empty one is -1, one with
+// a ":" sub-parameter NaN.
+function numbers(data: Buffer, from: number, to: number): number[] {
+  const out: number[] = [];
+  let n = -1;
+  for (let k = from; k < to; k++) {
+    const b = data[k]!;
+    if (b === 0x3b) {
+      out.push(n);
+      n = -1;
+    } else if (b === 0x3a) n = NaN;
+    else n = (n < 0 ? 0 : n * 10) + (b - 0x30);
+  }
+  out.push(n);
+  return out;
 }
 
 // onlyZeros: SGR parameters that reset every attribute ("", "0", "0;0").

@@ -40,6 +40,10 @@ test("the kitty keyboard stack and modifyOtherKeys are undone and reported", () 
   assert.equal(t.reset(), "\x1b[>4m");
   assert.equal(scan("\x1b[>4;2m\x1b[>4;0m").keyboardExtended(), false);
   assert.equal(scan("\x1b[>1u\x1b[<5u").reset(), "");
+  // A pop whose count is not a number pops nothing, and the push is still undone.
+  assert.equal(scan("\x1b[>1u\x1b[<1:2u").reset(), "\x1b[<1u");
+  assert.equal(scan("\x1b[>1u\x1b[<1;2u").reset(), "");
+  assert.equal(scan("\x1b[=;1u").reset(), "", "no flags: nothing set");
 });
 
 test("synchronized output left on is switched off", () => {
