@@ -95,9 +95,10 @@ test("answers without a body have none, and non-string bodies are refused", asyn
 // ---- undici is never loaded ----
 
 // The probe is --require'd into the compiled CLI and writes the list of
-// modules Node loaded, at exit, to the file PROBE_OUT names.
+// modules Node loaded (its own, then the files required), at exit, to the
+// file PROBE_OUT names.
 const probe = path.join(tmp, "probe.js");
-fs.writeFileSync(probe, 'process.on("exit", () => require("fs").writeFileSync(process.env.PROBE_OUT, process.moduleLoadList.join("\\n")));\n');
+fs.writeFileSync(probe, 'process.on("exit", () => require("fs").writeFileSync(process.env.PROBE_OUT, [...process.moduleLoadList, ...Object.keys(require.cache)].join("\\n")));\n');
 let probes = 0;
 
 function probed(env: Record<string, string>): { env: Record<string, string>; loaded: () => string[] } {
@@ -111,7 +112,8 @@ function probed(env: Record<string, string>): { env: Record<string, string>; loa
 function assertNoUndici(what: string, loaded: string[]): void {
   // The probe saw the command's own modules: it did run.
   assert.ok(loaded.some((m) => m === "NativeModule fs"), `${what}: the probe ran`);
-  const undici = loaded.filter((m) => /undici|internal\/deps\/undici|fetch/i.test(m));
+  // Node's own modules only (the files required follow them: nodefetch.js is lap's).
+  const undici = loaded.filter((m) => !path.isAbsolute(m) && /undici|fetch/i.test(m));
   assert.deepEqual(undici, [], `${what} loaded ${undici.join(", ")}`);
 }
 
@@ -157,3 +159,32 @@ for (const via of ["", "a proxy"]) {
     if (proxy) assert.ok(proxy.forwarded.length >= 4 && proxy.connects.length >= 2, "the commands went through the proxy");
   });
 }
+
+// ---- what a command loads ----
+
+test("start-up loads no stream machinery for --version and --help, and attaching loads ws's client class alone", async () => {
+  const p = await platform();
+  for (const args of [["--version"], ["--help"]]) {
+    const run = probed(loggedIn(p));
+    const r = await lap(args, run.env);
+    assert.equal(r.code, 0, r.stderr);
+    const loaded = run.loaded();
+    assert.ok(loaded.some((m) => m.endsWith(path.join("internal", "cli.js"))), "the probe saw lap");
+    // Making process.stdout (a pipe here) loads net and the streams: 3–6 ms.
+    const streams = loaded.filter((m) => /^NativeModule (net|stream|tty|internal\/streams\/(readable|writable|duplex))$/.test(m));
+    assert.deepEqual(streams, [], `lap ${args.join(" ")} loaded ${streams.join(", ")}`);
+  }
+
+  const listing = probed(loggedIn(p));
+  assert.equal((await lap(["agents"], listing.env)).code, 0);
+  assert.deepEqual(listing.loaded().filter((m) => m.includes(`${path.sep}ws${path.sep}`)), [], "lap agents loads no ws");
+
+  const attach = probed(loggedIn(p));
+  const attached = await attachAndRun(["demo"], attach.env);
+  assert.equal(attached.code, 0, attached.stderr);
+  const ws = attach.loaded().filter((m) => m.includes(`node_modules${path.sep}ws${path.sep}`)).map((m) => m.slice(m.lastIndexOf(`${path.sep}ws${path.sep}`) + 4));
+  assert.ok(ws.includes(path.join("lib", "websocket.js")), `ws loaded: ${ws.join(", ")}`);
+  for (const unused of ["index.js", path.join("lib", "websocket-server.js"), path.join("lib", "stream.js")]) {
+    assert.ok(!ws.includes(unused), `attaching loaded ws's ${unused}`);
+  }
+});
