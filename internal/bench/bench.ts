@@ -34,10 +34,12 @@ const ONLY = new Set((process.env.BENCH_ONLY ?? "").split(",").map((s) => s.trim
 
 // How often each benchmark runs. Warm-up runs fill the OS page cache and
 // the server's JIT; medians keep one slow run on a busy machine from counting.
+// Throughput runs are even in number: lap goes first in half the pairs, so
+// a machine still warming up favours neither.
 const PLAN = {
   startup: { warmup: 3, runs: QUICK ? 10 : 30 },
   attach: { warmup: 2, runs: QUICK ? 5 : 15 },
-  throughput: { warmup: 1, runs: QUICK ? 3 : 7, bytes: (QUICK ? 64 : 256) * MiB },
+  throughput: { warmup: 2, runs: QUICK ? 4 : 8, bytes: (QUICK ? 64 : 256) * MiB },
   keys: { warmup: 200, count: QUICK ? 500 : 2000, runs: QUICK ? 3 : 5 },
   slow: { bytes: (QUICK ? 32 : 256) * MiB, rate: 4 * MiB },
 };
