@@ -647,7 +647,8 @@ function inSink(argv: string[], sink: Sink): string[] {
 
 // throughputRun sends PLAN.throughput.bytes of a corpus to one client,
 // timed from the socket opening on the server to the client saying
-// "[ws closed]" (printed once every byte is handed to stdout). Seconds.
+// "[ws closed]" (printed once every byte is handed to stdout): the wall
+// time and the client's CPU time over that span, in seconds.
 async function throughputRun(srv: BenchServer, argv: string[], env: NodeJS.ProcessEnv, c: Corpus, sink: Sink): Promise<{ secs: number; cpu: number }> {
   const frames = PLAN.throughput.bytes / FRAME_BYTES;
   let started = 0;
@@ -685,6 +686,7 @@ function cpuSeconds(pid: number): number {
   return ns / 1e9;
 }
 
+// childPid is the first child of a process (the client ptysink.py runs).
 function childPid(pid: number): number {
   return Number(fs.readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(" ")[0]);
 }
