@@ -46,6 +46,9 @@ const SPIN_MS = 100;
 // The agent usually stops within a second of an abort; a stuck harness must
 // not keep the prompt away for long.
 const ABORT_WAIT_MS = 5_000;
+// An abort still on its way when the chat ends gets this long to arrive, so
+// that Ctrl-C, Ctrl-C, Ctrl-D does not leave the agent running unasked.
+const ABORT_SEND_MS = 2_000;
 const HISTORY_TURNS = 3;
 // Line-editing history kept within one chat.
 const LINE_HISTORY = 500;
@@ -88,6 +91,7 @@ class Chat {
   private attachments: NonNullable<MessageBody["attachments"]> = [];
   private pastes: PasteFilter | null = null;
   private leaving = false;
+  private aborting: Promise<void> | null = null;
 
   constructor(private readonly io: IO, private readonly api: Api, private readonly session: Session, private readonly opts: ChatOptions) {
     this.interactive = io.stdinIsTTY;
@@ -108,6 +112,7 @@ class Chat {
     } finally {
       offSignal();
     }
+    if (this.aborting) await within(this.aborting, ABORT_SEND_MS);
     if (this.interactive) io.stderr.write("\n");
     say(io, `· chat ended — session ${this.session.id} keeps running; continue: ${this.opts.again}`);
     return this.exitCode;
@@ -207,7 +212,7 @@ class Chat {
       if (turn.abortSent) return turn.cancel.abort();
       turn.abortSent = true;
       turn.status("· stopping the agent… (Ctrl-C again stops waiting)");
-      this.api.abortTurn(this.session.id).catch((err) => say(this.io, `! could not stop the agent: ${describe(err)}`));
+      this.aborting = this.api.abortTurn(this.session.id).catch((err) => say(this.io, `! could not stop the agent: ${describe(err)}`));
       turn.abortTimer = setTimeout(() => turn.cancel.abort(), this.opts.abortWaitMs ?? ABORT_WAIT_MS);
       return;
     }
@@ -817,6 +822,18 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
       clearTimeout(timer);
       resolve();
     }, { once: true });
+  });
+}
+
+// within settles when p does, or after ms, whichever comes first.
+function within(p: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    const done = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    p.then(done, done);
   });
 }
 

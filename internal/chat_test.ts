@@ -239,7 +239,8 @@ test("Ctrl-C during a turn stops the agent once, says so and gives the prompt ba
 });
 
 test("when the agent does not stop, Ctrl-C gives the prompt back after a short wait, or at once on a second Ctrl-C", async () => {
-  const { p, api, session } = await setup({ abortIgnored: true, chatScript: script([{ text: "stuck\n" }, { hold: true }]) });
+  // The abort is slow to arrive: leaving must still wait for it.
+  const { p, api, session } = await setup({ abortIgnored: true, abortDelayMs: 100, chatScript: script([{ text: "stuck\n" }, { hold: true }]) });
   const short = chatIO(true);
   const shortDone = chat(short.io, api, session, { ...OPTS, abortWaitMs: 50 });
   short.stdin.write("one\r");

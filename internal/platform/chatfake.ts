@@ -54,6 +54,8 @@ export interface ChatOptions {
   chunkBytes?: number;
   /** Abort answers ok but the turn goes on, like a stuck harness. */
   abortIgnored?: boolean;
+  /** Abort is taken this long after it arrives, as over a slow link. */
+  abortDelayMs?: number;
   /** What the stream shows after an abort; default session.aborted then session.idle. */
   abortShows?: "aborted" | "error" | "idle";
   /** The skills GET /api/v1/skills lists; default two. */
@@ -143,6 +145,15 @@ export class ChatFake {
   }
 
   abort(sessionId: string, res: http.ServerResponse): void {
+    const delay = this.options().abortDelayMs;
+    if (delay) {
+      setTimeout(() => this.abortNow(sessionId, res), delay);
+      return;
+    }
+    this.abortNow(sessionId, res);
+  }
+
+  private abortNow(sessionId: string, res: http.ServerResponse): void {
     this.aborts.push(sessionId);
     const turn = this.thread(sessionId).running;
     if (turn && !this.options().abortIgnored) {
