@@ -694,7 +694,7 @@ async function throughputRun(srv: BenchServer, argv: string[], env: NodeJS.Proce
   try {
     const said = await child.stderrShows("[ws closed]");
     const end = await child.guard(ended, sink === "pipe" ? `all ${bytes} bytes on stdout (${out} so far)` : "the link closing", CHILD_DEADLINE_MS);
-    return { secs: (end.at - started) / 1000, cpu: end.cpu - cpuAtStart, tail: Math.max(0, said - end.at) };
+    return { secs: (end.at - started) / 1000, cpu: end.cpu - cpuAtStart, tail: Math.max(0, said - end.at) / 1000 };
   } finally {
     await child.stop();
   }
