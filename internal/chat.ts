@@ -112,7 +112,11 @@ class Chat {
     } finally {
       offSignal();
     }
-    if (this.aborting) await within(this.aborting, ABORT_SEND_MS);
+    if (this.aborting) {
+      const waited = new AbortController();
+      await Promise.race([this.aborting, sleep(ABORT_SEND_MS, waited.signal)]);
+      waited.abort();
+    }
     if (this.interactive) io.stderr.write("\n");
     say(io, `· chat ended — session ${this.session.id} keeps running; continue: ${this.opts.again}`);
     return this.exitCode;
@@ -822,18 +826,6 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
       clearTimeout(timer);
       resolve();
     }, { once: true });
-  });
-}
-
-// within settles when p does, or after ms, whichever comes first.
-function within(p: Promise<unknown>, ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    const done = () => {
-      clearTimeout(timer);
-      resolve();
-    };
-    p.then(done, done);
   });
 }
 
