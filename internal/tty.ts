@@ -50,7 +50,8 @@ export type End =
 export const TIMINGS = {
   // Load balancers drop connections idle for 60 s: ping well inside that.
   pingMs: 20_000,
-  // A peer that has not answered a ping within this is gone.
+  // A peer from which nothing (a pong, or any output) has come within this
+  // of a ping is gone.
   pongDeadlineMs: 10_000,
   // Window managers send bursts of size changes while dragging; send the
   // size once it has been still this long.
@@ -208,6 +209,10 @@ class Bridge {
   // ---- output: socket → stdout, pausing the socket while stdout is full ----
 
   private onMessage = (data: Buffer): void => {
+    // Any frame shows the link alive, as a pong would: a pong queued behind
+    // a burst of output, or behind output paused for a slow terminal, comes
+    // late, and the link is not dead for that.
+    if (this.pongTimer !== undefined) this.stopWaitingForPong();
     this.modes?.scan(data);
     this.opts.onOutput?.(data);
     if (!this.term.output.write(data) && !this.outputBlocked) {
@@ -308,7 +313,7 @@ class Bridge {
     this.sizes.now(true);
   }
 
-  // ---- keepalive: a ping every pingMs; no pong in time means a dead link ----
+  // ---- keepalive: a ping every pingMs; no answer in time means a dead link ----
 
   private startKeepalive(l: Link): void {
     this.pingTimer = setInterval(() => {
@@ -320,10 +325,14 @@ class Bridge {
     }, this.t.pingMs);
   }
 
-  private stopKeepalive(): void {
-    clearInterval(this.pingTimer);
+  private stopWaitingForPong(): void {
     clearTimeout(this.pongTimer);
     this.pongTimer = undefined;
+  }
+
+  private stopKeepalive(): void {
+    clearInterval(this.pingTimer);
+    this.stopWaitingForPong();
   }
 
   // ---- the link, and reconnecting ----
@@ -332,10 +341,7 @@ class Bridge {
     this.link = l;
     l.listen({
       message: this.onMessage,
-      pong: () => {
-        clearTimeout(this.pongTimer);
-        this.pongTimer = undefined;
-      },
+      pong: () => this.stopWaitingForPong(),
       close: (code, reason, error, broken) => this.onClose(l, code, reason, error, broken),
     });
     this.startKeepalive(l);
