@@ -73,8 +73,10 @@ class Term extends Pane {
       "bash", "--norc", "--noprofile",
     ];
     await tmux.run("-u", "new-session", "-d", "-s", name, "-x", String(COLS), "-y", String(ROWS), "--", ...shell);
-    // Sizes change only by resize-window, never by an attaching client.
-    await tmux.run("set-option", "-g", "window-size", "manual");
+    // Sizes change only by resize-window, never by an attaching client. Set
+    // for this window, not globally: tmux 3.3a crashes on new-session when
+    // window-size is manual globally and no session is left.
+    await tmux.run("set-option", "-t", `=${name}:`, "window-size", "manual");
     const term = new Term(`=${name}:`);
     await term.expect(/^outer\$$/);
     return term;

@@ -21,6 +21,7 @@ export class TmuxServer {
   // user's tmux), no TMUX_TMPDIR.
   readonly env: Record<string, string>;
   private socket = "";
+  private started: Promise<unknown> | undefined;
 
   constructor(home?: string) {
     this.env = { PATH: process.env.PATH ?? "/usr/bin:/bin", LANG: "C.UTF-8", ...(home && { HOME: home }) };
@@ -29,6 +30,11 @@ export class TmuxServer {
   }
 
   async run(...args: string[]): Promise<string> {
+    // The server outlives its sessions until stop: otherwise a test closing
+    // the last session races the next one opening its own against the
+    // server's exit ("server exited unexpectedly").
+    this.started ??= exec("tmux", ["-L", this.name, "-f", "/dev/null", "start-server", ";", "set-option", "-s", "exit-empty", "off"], { env: this.env });
+    await this.started;
     const { stdout } = await exec("tmux", ["-L", this.name, "-f", "/dev/null", ...args], { env: this.env, encoding: "utf8" });
     if (this.socket === "") this.socket = (await exec("tmux", ["-L", this.name, "display-message", "-p", "#{socket_path}"], { env: this.env, encoding: "utf8" }).catch(() => ({ stdout: "" }))).stdout.trim();
     return stdout;
@@ -39,10 +45,11 @@ export class TmuxServer {
     try {
       execFileSync("tmux", ["-L", this.name, "kill-server"], { env: this.env, stdio: "ignore" });
     } catch {
-      // not running: it exits with its last session
+      // not running
     }
     if (this.socket) fs.rmSync(this.socket, { force: true });
     this.socket = "";
+    this.started = undefined;
   }
 }
 
