@@ -4,9 +4,15 @@
 import fs from "node:fs";
 import { normalizeBase, profileNames, readConfig, removeProfile, saveProfile, type Config } from "./config.js";
 import { LapError } from "./errors.js";
-import { prompt, type IO } from "./io.js";
+import type { IO } from "./io.js";
 import { json, print, say } from "./output.js";
 import { DEFAULT_PROFILE, mask, overrides } from "./settings.js";
+
+// prompt is loaded only when login asks: finding the credentials, which
+// `lap <agent>` and completion do, never asks.
+function prompt(...args: Parameters<typeof import("./io.js").prompt>): Promise<string> {
+  return (require("./io.js") as typeof import("./io.js")).prompt(...args);
+}
 
 export interface Found {
   config: Config;
