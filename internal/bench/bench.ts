@@ -43,8 +43,8 @@ const PLAN = {
   // whole life, so what narrows a median is many processes; what a client
   // pays once (lap's first full collection, 7–15 ms, soon after output
   // starts) needs runs long enough to spread it, on a fast machine too. To
-  // /dev/null or a pipe a run takes one to two seconds; to a terminal, a
-  // quarter of the bytes take four.
+  // /dev/null or a pipe a run takes half a second to two, as fast as the
+  // machine is; to a terminal, a quarter of the bytes take four.
   throughput: { warmup: 2, runs: QUICK ? 6 : 16, ptyRuns: QUICK ? 4 : 8, bytes: (QUICK ? 32 : 1024) * MiB, ptyBytes: (QUICK ? 32 : 256) * MiB },
   keys: { warmup: 200, count: QUICK ? 500 : 2000, runs: QUICK ? 3 : 5 },
   slow: { bytes: (QUICK ? 32 : 256) * MiB, rate: 4 * MiB },
@@ -1207,7 +1207,7 @@ function report(seconds: number): string {
       "The target is for /dev/null and a pipe; the terminal rows are reported without a verdict, since there lap does work the bare client does not. " +
       "A PTY is far slower than a pipe; what lap's own CPU adds shows there on full-screen output, where the mode tracker has an escape sequence every few bytes to look at. " +
       "lap pays once, soon after heavy output starts, for one full garbage collection (7–15 ms): the code V8 optimises for its output path takes a second code page, and the heap limit V8 set during start-up is then reached; " +
-      "the bare client's optimised code fits in the first page. It is paid once a session, not per byte, and the runs are long enough to spread it. " +
+      "the bare client's optimised code fits in the first page. It is paid once a session, not per byte: the longer a run, the less it counts. " +
       "The two control rows run the bare client against itself, the same way: their distance from 1.00× is what the bench cannot tell apart in this run, and a lap row closer to its floor than that is not a measured difference.",
     "- **round trip** overhead is lap minus floor at the same percentile; a few hundredths of a millisecond are noise on a busy machine.",
     "- **memory** is the most the process held while a reader far slower than the network drains it. Flow control keeps queued data small; " +
