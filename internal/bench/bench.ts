@@ -1226,7 +1226,7 @@ function report(seconds: number): string {
       "Over a session's first few thousand keys V8 optimises each client's key path, and each optimisation holds up one key by about a millisecond (pinned, a client and its compiler threads share one CPU). " +
       `A client has a few dozen such keys, as many as a p99 over ${PLAN.keys.count} keys looks at,` +
       " so p99 there is the size of those stalls, for the bare client as much as for lap; " +
-      "without TurboFan (`--max-opt=1`) they are gone. The target is judged on the keys after them, which is most of a session's typing; the first keys are shown too.",
+      "with TurboFan off (`--max-opt=1`), keys 1000 to 3000 stall no more often than later ones. The target is judged on the keys after them, which is most of a session's typing; the first keys are shown too.",
     "- **memory** is the most the process held while a reader far slower than the network drains it. Flow control keeps queued data small; " +
       "what remains above the idle size is mostly dead 64 KiB network buffers that V8 frees at its next young-generation GC. " +
       "The bare client pauses its socket the same way, so its peak is the floor for any node + ws client on this machine.",
