@@ -154,6 +154,14 @@ export function lap(args: string[], env: Record<string, string>, input = ""): Pr
   return l.exited;
 }
 
+// screenText is a terminal byte stream as the text it draws, in order:
+// escape sequences and line breaks left out. A line the harness's tmux drew
+// in two pieces, with cursor moves between (the program's write split where
+// the PTY's buffer was full), still reads whole.
+export function screenText(stream: string): string {
+  return stream.replace(/\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][0-9A-Za-z]|\x1b[=>]|[\r\n]/g, "");
+}
+
 // attachAndRun opens lap <args>, runs one shell command remotely, waits for
 // its output, then detaches with Ctrl-D and returns the finished run.
 // (Piped stdin that ends is not a detach: lap sends the end-of-file
