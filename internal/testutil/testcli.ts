@@ -154,8 +154,8 @@ export function lap(args: string[], env: Record<string, string>, input = ""): Pr
   return l.exited;
 }
 
-// screenText is a terminal byte stream as the text it draws, in order:
-// escape sequences and line breaks left out. A line the harness's tmux drew
+// screenText is the text of a terminal byte stream in the order it was
+// sent, with escape sequences and line breaks left out. A line the harness's tmux drew
 // in two pieces, with cursor moves between (the program's write split where
 // the PTY's buffer was full), still reads whole.
 export function screenText(stream: string): string {
