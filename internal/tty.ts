@@ -4,7 +4,7 @@
 
 import fs from "node:fs";
 import tty from "node:tty";
-import type { Readable, Writable } from "node:stream";
+import type { Readable } from "node:stream";
 import type { DetachRule } from "./keys.js";
 import type { Link } from "./ws.js";
 import { ModeTracker } from "./modes.js";
@@ -14,11 +14,23 @@ export interface Size {
   rows: number;
 }
 
+// Output is where the program's output is written: a Writable stream, or
+// anything that writes the same way (lap.ts writes a file or /dev/null
+// without a stream). write returning false means full: wait for "drain". A
+// write's callback runs once it and every write before it are handed on.
+export interface Output {
+  write(data: Uint8Array | string, cb?: () => void): boolean;
+  once(event: "drain" | "error", cb: () => void): unknown;
+  readonly writableLength: number;
+  readonly writableEnded: boolean;
+  readonly destroyed: boolean;
+}
+
 // Terminal is everything the bridge knows of the local side. lap.ts builds
 // one from the process; tests build one from in-memory streams.
 export interface Terminal {
   input: Readable;
-  output: Writable;
+  output: Output;
   // Whether input is a terminal: only then is raw mode entered.
   isTTY: boolean;
   // Whether output is a terminal: only then are modes tracked and reset.
@@ -466,10 +478,10 @@ function attempt(step: () => void): void {
   }
 }
 
-// drained resolves once everything written to the stream has been handed
-// on, so no output is lost when lap exits right after. An empty write's
+// drained resolves once everything written to output has been handed on,
+// so no output is lost when lap exits right after. An empty write's
 // callback runs after every write queued before it.
-function drained(out: Writable): Promise<void> {
+function drained(out: Output): Promise<void> {
   if (out.writableLength === 0 || out.destroyed || out.writableEnded) return Promise.resolve();
   return new Promise((resolve) => {
     out.once("error", () => resolve());

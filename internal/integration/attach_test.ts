@@ -1,22 +1,23 @@
 // How an attached session ends, through the compiled CLI against the local
-// platform: piped input that ends, the program ending, the session ending.
+// platform: piped input that ends (stdout a pipe or a file), a full disk,
+// the program ending, the session ending.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
 import { Lap, homes, platforms, screenText } from "../testutil/testcli.js";
 
-const { loggedIn } = homes("lap-attach-test-");
+const { tmp, loggedIn } = homes("lap-attach-test-");
 const platform = platforms();
 
-test("piped input that ends does not lose the output: end-of-file is sent and everything is printed until the program exits", async () => {
-  const p = await platform();
-  const l = new Lap(["demo"], loggedIn(p));
-  // Typed once the shell is there (keys sent before the harness's tmux has
-  // its pane are dropped by tmux, not by lap). stdin ends while the output
-  // streams, so lap's end-of-file reaches the terminal while seq runs and
-  // waits there for the next reader: cat, which exits on it, ending the
-  // program. The last line stays on the screen a second first (the
-  // harness's tmux sends screens, not every line).
+// Typed once the shell is there (keys sent before the harness's tmux has
+// its pane are dropped by tmux, not by lap). stdin ends while the output
+// streams, so lap's end-of-file reaches the terminal while seq runs and
+// waits there for the next reader: cat, which exits on it, ending the
+// program. The last line stays on the screen a second first (the harness's
+// tmux sends screens, not every line).
+async function pipedInputEnds(l: Lap): Promise<void> {
   await l.waitFor(/\$ /);
   l.type("seq 1 200000; echo END$((6*7)); sleep 1; exec cat\n");
   await l.waitFor(/\n\d{3,}/);
@@ -25,6 +26,25 @@ test("piped input that ends does not lose the output: end-of-file is sent and ev
   assert.equal(r.code, 0, r.stderr);
   assert.match(screenText(r.stdout), /END42/);
   assert.match(r.stderr, /\[ws closed\] 1005\n· the program ended;/);
+}
+
+test("piped input that ends does not lose the output: end-of-file is sent and everything is printed until the program exits", async () => {
+  const p = await platform();
+  await pipedInputEnds(new Lap(["demo"], loggedIn(p)));
+});
+
+// lap writes a file or /dev/null without a stream (what Node's stream for
+// it would do), so this path is a different one from a pipe's.
+test("stdout a file: everything is written to it, to the end", async () => {
+  const p = await platform();
+  await pipedInputEnds(new Lap(["demo"], loggedIn(p), path.join(tmp, "stdout-file")));
+});
+
+test("stdout a full disk (/dev/full): one line says so, exit status 1, nothing hangs", { skip: !fs.existsSync("/dev/full") && "no /dev/full here", timeout: 30_000 }, async () => {
+  const p = await platform();
+  const r = await new Lap(["demo"], loggedIn(p), "/dev/full").exited;
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /\n✗ cannot write to stdout: ENOSPC: no space left on device, write\n$/);
 });
 
 test("when the session itself has ended, lap says so with its status and reason, not a bare close code", async () => {

@@ -283,7 +283,7 @@ test("every byte reaches a slow stdout pipe before lap exits", async () => {
   const fallback = `ws://127.0.0.1:${(wss.address() as { port: number }).port}/tty`;
   const l = new Lap(["demo"], loggedIn(p, { LAP_TTY_FALLBACK: fallback }));
   let bytes = 0;
-  l.child.stdout.removeAllListeners("data");
+  l.child.stdout!.removeAllListeners("data");
   // A reader that takes a millisecond per chunk: lap's stdout pipe fills.
   const slow = new Writable({
     highWaterMark: 1024,
@@ -293,7 +293,7 @@ test("every byte reaches a slow stdout pipe before lap exits", async () => {
     },
   });
   const finished = once(slow, "finish");
-  l.child.stdout.pipe(slow);
+  l.child.stdout!.pipe(slow);
   const r = await l.exited;
   await finished;
   wss.close();
@@ -361,6 +361,15 @@ test("a table bigger than a pipe reaches a reader that left it non-blocking; a r
     const gone = await throughPipe("closed", args, env);
     assert.equal(gone.code, 0, `${args.join(" ")}: ${gone.stderr}`);
     assert.doesNotMatch(gone.stderr, /✗|error/i, args.join(" "));
+  }
+});
+
+test("a full disk under stdout is one line and exit status 1, never an internal error", { skip: !fs.existsSync("/dev/full") && "no /dev/full here" }, async () => {
+  const env = loggedIn(await platform());
+  for (const args of [["agents"], ["--help"], ["--version"]]) {
+    const r = await new Lap(args, env, "/dev/full").exited;
+    assert.equal(r.code, 1, args.join(" "));
+    assert.equal(r.stderr, "✗ cannot write to stdout: ENOSPC: no space left on device, write\n", args.join(" "));
   }
 });
 

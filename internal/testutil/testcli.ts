@@ -7,12 +7,12 @@
 
 import { after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcessByStdio } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { once } from "node:events";
-import { PassThrough, Writable } from "node:stream";
+import { PassThrough, Writable, type Readable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import { main, parseCommand } from "../cli.js";
 import { LapError } from "../errors.js";
@@ -29,18 +29,27 @@ export interface Run {
   stderr: string;
 }
 
-// Lap is one running lap: its output so far, and ways to feed it.
+// Lap is one running lap: its output so far, and ways to feed it. Its
+// stdout is a pipe, or the file stdoutFile names (/dev/full, say).
 export class Lap {
-  readonly child;
-  stdout = "";
+  readonly child: ChildProcessByStdio<Writable, Readable | null, Readable>;
   stderr = "";
   readonly exited: Promise<Run>;
+  private piped = "";
 
-  constructor(args: string[], env: Record<string, string>) {
-    this.child = spawn(process.execPath, [LAP, ...args], { env: { PATH: process.env.PATH ?? "", ...env } });
-    this.child.stdout.on("data", (d: Buffer) => (this.stdout += d.toString("utf8")));
+  constructor(args: string[], env: Record<string, string>, private readonly stdoutFile?: string) {
+    const out = stdoutFile === undefined ? "pipe" : fs.openSync(stdoutFile, "w");
+    this.child = spawn(process.execPath, [LAP, ...args], { env: { PATH: process.env.PATH ?? "", ...env }, stdio: ["pipe", out, "pipe"] }) as Lap["child"];
+    if (typeof out === "number") fs.closeSync(out);
+    this.child.stdout?.on("data", (d: Buffer) => (this.piped += d.toString("utf8")));
     this.child.stderr.on("data", (d: Buffer) => (this.stderr += d.toString("utf8")));
     this.exited = once(this.child, "close").then(([code]) => ({ code: code as number, stdout: this.stdout, stderr: this.stderr }));
+  }
+
+  // What lap has written to stdout so far; nothing, for a device.
+  get stdout(): string {
+    if (this.stdoutFile === undefined) return this.piped;
+    return fs.statSync(this.stdoutFile).isFile() ? fs.readFileSync(this.stdoutFile, "utf8") : "";
   }
 
   waitFor(re: RegExp, where: "stdout" | "stderr" = "stdout", ms = 15000): Promise<void> {
