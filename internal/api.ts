@@ -1,8 +1,7 @@
 // The platform's HTTP API: typed calls, paging, errors, waiting
 // for a session to be ready, and where its terminal WebSocket is.
 
-import { credentials } from "./auth.js";
-import type { Config } from "./config.js";
+import { credentials, type Config } from "./config.js";
 import type { Fetch, FetchAnswer } from "./nodefetch.js";
 import { visible } from "./output.js";
 import { LapError, networkHint, networkReason } from "./errors.js";

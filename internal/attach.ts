@@ -3,8 +3,7 @@
 // agent without a terminal, chat with it line by line (chat.ts).
 
 import { connectApi, hasTerminal, sessionIdFrom, terminalTarget, waitReady, type Agent, type Api, type Session } from "./api.js";
-import { credentials } from "./auth.js";
-import type { Config } from "./config.js";
+import { credentials, type Config } from "./config.js";
 import { say, visible } from "./output.js";
 import { describe, EXIT_FAILURE, EXIT_LINK_LOST, EXIT_OK, exitForSignal } from "./errors.js";
 import { type IO } from "./io.js";

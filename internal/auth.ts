@@ -1,63 +1,15 @@
-// The login, logout and config commands, and finding the credentials every
-// other command uses.
+// The login, logout and config commands.
 
 import fs from "node:fs";
-import { normalizeBase, profileNames, readConfig, removeProfile, saveProfile, type Config } from "./config.js";
+import { findCredentials, normalizeBase, profileNames, removeProfile, saveProfile, type Found } from "./config.js";
 import { LapError } from "./errors.js";
 import type { IO } from "./io.js";
 import { json, print, say } from "./output.js";
 import { DEFAULT_PROFILE, mask, overrides } from "./settings.js";
 
-// prompt is loaded only when login asks: finding the credentials, which
-// `lap <agent>` and completion do, never asks.
+// prompt is loaded only when login asks.
 function prompt(...args: Parameters<typeof import("./io.js").prompt>): Promise<string> {
   return (require("./io.js") as typeof import("./io.js")).prompt(...args);
-}
-
-export interface Found {
-  config: Config;
-  file: string;
-  profile: string;
-  // Whether the config file was read at all (not when both variables are set).
-  fromFile: boolean;
-  baseFromEnv: boolean;
-  keyFromEnv: boolean;
-  looseMode: boolean;
-}
-
-// findCredentials works out the platform and key: LAP_BASE_URL and
-// LAP_MASTER_KEY together need no config file (CI jobs); either one alone
-// overrides that half of the active profile. Throws "not logged in" with
-// what to do when there is nothing to use.
-export function findCredentials(io: IO): Found {
-  const { configFile: file, profile, baseUrl: envBase, masterKey: envKey } = io.settings;
-  const found = { file, profile, baseFromEnv: !!envBase, keyFromEnv: !!envKey, looseMode: false };
-  if (envBase && envKey) return { ...found, config: { base: normalizeBase(envBase), key: envKey }, fromFile: false };
-  const loaded = readConfig(file, profile);
-  if (!loaded) {
-    if (envBase || envKey) {
-      const [set, unset] = envBase ? ["LAP_BASE_URL", "LAP_MASTER_KEY"] : ["LAP_MASTER_KEY", "LAP_BASE_URL"];
-      throw new LapError(`${set} is set but ${unset} is not`, "set both to work without a config file, or run 'lap login'");
-    }
-    throw notLoggedIn(file, profile);
-  }
-  const config = { ...loaded.config, base: envBase ? normalizeBase(envBase) : loaded.config.base, key: envKey ?? loaded.config.key };
-  return { ...found, config, fromFile: true, looseMode: loaded.looseMode };
-}
-
-function notLoggedIn(file: string, profile: string): LapError {
-  if (profile !== DEFAULT_PROFILE) {
-    return new LapError(`not logged in to profile '${profile}'`, `run 'lap login --profile ${profile}' first`);
-  }
-  const others = profileNames(file);
-  return new LapError("not logged in", others.length ? `run 'lap login' first, or pick a profile: ${others.map((n) => `--profile ${n}`).join(", ")}` : "run 'lap login' first");
-}
-
-// credentials returns the platform and key to use, or says how to log in.
-export function credentials(io: IO): Config {
-  const found = findCredentials(io);
-  if (found.looseMode) say(io, `! ${found.file} is readable by other users — run: chmod 600 ${found.file}`);
-  return found.config;
 }
 
 export interface LoginOptions {

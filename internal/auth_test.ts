@@ -3,9 +3,8 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { findCredentials, login, logout, showConfig, type ConfigReport } from "./auth.js";
+import { login, logout, showConfig, type ConfigReport } from "./auth.js";
 import { prompt } from "./io.js";
-import { readSettings } from "./settings.js";
 import { LapError } from "./errors.js";
 import { memoryIO } from "./testutil/testio.js";
 
@@ -18,24 +17,6 @@ function configFile(data?: unknown): string {
   if (data !== undefined) fs.writeFileSync(file, JSON.stringify(data), { mode: 0o600 });
   return file;
 }
-
-test("credentials come from the environment, the active profile, or both, in that order", () => {
-  const file = configFile({ base: "https://prod.example.com", key: "sk-prod-key-0001", profiles: { ci: { base: "https://ci.example.com", key: "sk-ci-key-00002" } } });
-  const found = (env: Record<string, string>) => findCredentials(memoryIO({ env: { LAP_CONFIG: file, ...env } }).io);
-  assert.deepEqual(found({}).config, { base: "https://prod.example.com", key: "sk-prod-key-0001" });
-  assert.deepEqual(found({ LAP_PROFILE: "ci" }).config, { base: "https://ci.example.com", key: "sk-ci-key-00002" });
-  const both = found({ LAP_BASE_URL: "https://env.example.com/", LAP_MASTER_KEY: " sk-env " });
-  assert.deepEqual(both.config, { base: "https://env.example.com", key: "sk-env" });
-  assert.equal(both.fromFile, false);
-  const half = found({ LAP_MASTER_KEY: "sk-env" });
-  assert.deepEqual(half.config, { base: "https://prod.example.com", key: "sk-env" });
-  assert.deepEqual([half.fromFile, half.baseFromEnv, half.keyFromEnv], [true, false, true]);
-  // Both set: a damaged file is not even read.
-  fs.writeFileSync(file, "{");
-  assert.equal(found({ LAP_BASE_URL: "http://h", LAP_MASTER_KEY: "k" }).config.base, "http://h");
-  assert.throws(() => found({}), /is not valid JSON/);
-  assert.throws(() => readSettings({ LAP_PROFILE: "../x" }, "/h"), /is not a profile name/);
-});
 
 test("login from a pipe saves to the active profile; with --url it reads only the key", async () => {
   const file = configFile({ base: "https://prod.example.com", key: "sk-prod" });

@@ -8,7 +8,7 @@
 // and `lap __complete` prints only words that are safe as shell words.
 
 import type { Api } from "./api.js";
-import { profileNames } from "./config.js";
+import { credentials, profileNames } from "./config.js";
 import { usageError } from "./errors.js";
 import type { IO } from "./io.js";
 import { DEFAULT_PROFILE } from "./settings.js";
@@ -68,7 +68,7 @@ export async function completeWords(io: IO, what: string): Promise<void> {
 // platform is the API client, loaded only once credentials are found: a
 // user not logged in gets the one line that says so, quickly.
 async function platform(io: IO): Promise<Api> {
-  const config = (await import("./auth.js")).credentials(io);
+  const config = credentials(io);
   return (await import("./api.js")).connectApi(io, config);
 }
 

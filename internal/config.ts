@@ -1,13 +1,16 @@
 // The config file: where it is, reading and checking it, writing it
-// atomically with 0600 permissions, removing it. The format is the one older
-// lap versions wrote, {"base": URL, "key": KEY}, so existing logins work;
-// that top-level pair is the default profile, and named profiles sit beside
-// it as {"profiles": {"NAME": {"base", "key"}}}, which older versions ignore.
+// atomically with 0600 permissions, removing it; and the credentials every
+// command that talks to the platform draws from it and the environment.
+// The format is the one older lap versions wrote, {"base": URL, "key": KEY},
+// so existing logins work; that top-level pair is the default profile, and
+// named profiles sit beside it as {"profiles": {"NAME": {"base", "key"}}},
+// which older versions ignore.
 
 import fs from "node:fs";
 import path from "node:path";
-import { visible } from "./output.js";
+import { say, visible } from "./output.js";
 import { LapError } from "./errors.js";
+import type { IO } from "./io.js";
 import { DEFAULT_PROFILE } from "./settings.js";
 
 export interface Config {
@@ -45,6 +48,52 @@ export function readConfig(file: string, profile = DEFAULT_PROFILE): Loaded | nu
 // does not have it.
 export function parseConfig(text: string, file: string, profile = DEFAULT_PROFILE): Config | null {
   return pickProfile(parseFile(text, file), file, profile);
+}
+
+export interface Found {
+  config: Config;
+  file: string;
+  profile: string;
+  // Whether the config file was read at all (not when both variables are set).
+  fromFile: boolean;
+  baseFromEnv: boolean;
+  keyFromEnv: boolean;
+  looseMode: boolean;
+}
+
+// findCredentials works out the platform and key: LAP_BASE_URL and
+// LAP_MASTER_KEY together need no config file (CI jobs); either one alone
+// overrides that half of the active profile. Throws "not logged in" with
+// what to do when there is nothing to use.
+export function findCredentials(io: IO): Found {
+  const { configFile: file, profile, baseUrl: envBase, masterKey: envKey } = io.settings;
+  const found = { file, profile, baseFromEnv: !!envBase, keyFromEnv: !!envKey, looseMode: false };
+  if (envBase && envKey) return { ...found, config: { base: normalizeBase(envBase), key: envKey }, fromFile: false };
+  const loaded = readConfig(file, profile);
+  if (!loaded) {
+    if (envBase || envKey) {
+      const [set, unset] = envBase ? ["LAP_BASE_URL", "LAP_MASTER_KEY"] : ["LAP_MASTER_KEY", "LAP_BASE_URL"];
+      throw new LapError(`${set} is set but ${unset} is not`, "set both to work without a config file, or run 'lap login'");
+    }
+    throw notLoggedIn(file, profile);
+  }
+  const config = { ...loaded.config, base: envBase ? normalizeBase(envBase) : loaded.config.base, key: envKey ?? loaded.config.key };
+  return { ...found, config, fromFile: true, looseMode: loaded.looseMode };
+}
+
+function notLoggedIn(file: string, profile: string): LapError {
+  if (profile !== DEFAULT_PROFILE) {
+    return new LapError(`not logged in to profile '${profile}'`, `run 'lap login --profile ${profile}' first`);
+  }
+  const others = profileNames(file);
+  return new LapError("not logged in", others.length ? `run 'lap login' first, or pick a profile: ${others.map((n) => `--profile ${n}`).join(", ")}` : "run 'lap login' first");
+}
+
+// credentials returns the platform and key to use, or says how to log in.
+export function credentials(io: IO): Config {
+  const found = findCredentials(io);
+  if (found.looseMode) say(io, `! ${found.file} is readable by other users — run: chmod 600 ${found.file}`);
+  return found.config;
 }
 
 // profileNames lists the profiles the file holds, the default first; none

@@ -4,9 +4,10 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { spawnSync } from "node:child_process";
-import { normalizeBase, parseConfig, profileNames, readConfig, removeConfig, removeProfile, saveProfile, writeConfig } from "./config.js";
+import { findCredentials, normalizeBase, parseConfig, profileNames, readConfig, removeConfig, removeProfile, saveProfile, writeConfig } from "./config.js";
 import { LapError } from "./errors.js";
 import { checkProfileName, readSettings } from "./settings.js";
+import { memoryIO } from "./testutil/testio.js";
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "lap-config-"));
 
@@ -186,4 +187,23 @@ test("saving a profile waits for another lap holding the lock, and a stale lock 
   assert.deepEqual(profileNames(file), ["a"]);
   assert.equal(fs.existsSync(`${file}.lock`), false, "the lock is gone after saving");
   fs.rmSync(dir, { recursive: true });
+});
+
+test("credentials come from the environment, the active profile, or both, in that order", () => {
+  const file = path.join(tmp(), "config.json");
+  fs.writeFileSync(file, JSON.stringify({ base: "https://prod.example.com", key: "sk-prod-key-0001", profiles: { ci: { base: "https://ci.example.com", key: "sk-ci-key-00002" } } }), { mode: 0o600 });
+  const found = (env: Record<string, string>) => findCredentials(memoryIO({ env: { LAP_CONFIG: file, ...env } }).io);
+  assert.deepEqual(found({}).config, { base: "https://prod.example.com", key: "sk-prod-key-0001" });
+  assert.deepEqual(found({ LAP_PROFILE: "ci" }).config, { base: "https://ci.example.com", key: "sk-ci-key-00002" });
+  const both = found({ LAP_BASE_URL: "https://env.example.com/", LAP_MASTER_KEY: " sk-env " });
+  assert.deepEqual(both.config, { base: "https://env.example.com", key: "sk-env" });
+  assert.equal(both.fromFile, false);
+  const half = found({ LAP_MASTER_KEY: "sk-env" });
+  assert.deepEqual(half.config, { base: "https://prod.example.com", key: "sk-env" });
+  assert.deepEqual([half.fromFile, half.baseFromEnv, half.keyFromEnv], [true, false, true]);
+  // Both set: a damaged file is not even read.
+  fs.writeFileSync(file, "{");
+  assert.equal(found({ LAP_BASE_URL: "http://h", LAP_MASTER_KEY: "k" }).config.base, "http://h");
+  assert.throws(() => found({}), /is not valid JSON/);
+  assert.throws(() => readSettings({ LAP_PROFILE: "../x" }, "/h"), /is not a profile name/);
 });

@@ -7,7 +7,7 @@ import { lookup as dnsLookup } from "node:dns/promises";
 import net from "node:net";
 import tls from "node:tls";
 import { HttpError, Unsupported, connectApi, hasTerminal, isUUID, sessionIdFrom, terminalTarget, waitReady, type Agent, type Api, type Diagnosis, type Session } from "./api.js";
-import { findCredentials, type Found } from "./auth.js";
+import { findCredentials, type Found } from "./config.js";
 import { cleanText, json, print, say, visible } from "./output.js";
 import { DEFAULT_PROFILE, mask, type ProxySettings } from "./settings.js";
 import { describeProxy, proxyFor } from "./proxy.js";

@@ -4,7 +4,8 @@
 // comes back exactly as it was, and leaves one summary line behind.
 
 import { connectApi, hasTerminal, type Agent, type Api, type Session } from "./api.js";
-import { findCredentials, login } from "./auth.js";
+import { login } from "./auth.js";
+import { findCredentials } from "./config.js";
 import { attachSession, openAgent, type AttachOptions, type OpenOptions } from "./attach.js";
 import { EXIT_INTERRUPTED, exitForSignal, LapError } from "./errors.js";
 import { type IO } from "./io.js";

@@ -1219,7 +1219,8 @@ function report(seconds: number): string {
     "- **throughput** compares times for the same bytes: 1.00× is the floor. When stdout is not a terminal lap has no terminal to restore; on a terminal it tracks the modes a program switches on, so the full-screen corpus is also measured on a PTY. " +
       "The target is for /dev/null and a pipe; the terminal rows are reported without a verdict, since there lap does work the bare client does not. " +
       "A PTY is far slower than a pipe; what lap's own CPU adds shows there on full-screen output, where the mode tracker has an escape sequence every few bytes to look at. " +
-      "lap pays once, soon after heavy output starts, for one full garbage collection (7–15 ms): the code V8 optimises for its output path takes a second code page, and the heap limit V8 set during start-up is then reached; " +
+      "To a file or /dev/null lap makes the write(2) Node's stream for it would make, without the stream's work per frame. " +
+      "In some runs lap pays once, soon after heavy output starts, for one full garbage collection (7–15 ms): the code V8 optimises for its output path takes a second code page, and the heap limit V8 set during start-up is then reached; " +
       "the bare client's optimised code fits in the first page. It is paid once a session, not per byte: the longer a run, the less it counts. " +
       "The two control rows run the bare client against itself, the same way: their distance from 1.00× is what the bench cannot tell apart in this run, and a lap row closer to its floor than that is not a measured difference.",
     "- **round trip** overhead is lap minus floor at the same percentile; a few hundredths of a millisecond are noise on a busy machine. " +
