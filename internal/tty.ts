@@ -15,8 +15,8 @@ export interface Size {
 }
 
 // Output is where the program's output is written: a Writable stream, or
-// anything that writes the same way (lap.ts writes a file or /dev/null
-// without a stream). write returning false means full: wait for "drain". A
+// anything that writes the same way (processio.ts writes a file or
+// /dev/null without a stream). write returning false means full: wait for "drain". A
 // write's callback runs once it and every write before it are handed on.
 export interface Output {
   write(data: Uint8Array | string, cb?: () => void): boolean;
@@ -26,8 +26,8 @@ export interface Output {
   readonly destroyed: boolean;
 }
 
-// Terminal is everything the bridge knows of the local side. lap.ts builds
-// one from the process; tests build one from in-memory streams.
+// Terminal is everything the bridge knows of the local side. processio.ts
+// builds one from the process; tests build one from in-memory streams.
 export interface Terminal {
   input: Readable;
   output: Output;
