@@ -112,8 +112,9 @@ export class ModeTracker {
     const lead = data[i + 2];
     const priv = lead >= 0x3c && lead <= 0x3f; // < = > ?
     let j = priv ? i + 3 : i + 2;
-    // Parameters: digits, ; and : (colour sub-parameters).
-    while (j < data.length && ((data[j] >= 0x30 && data[j] <= 0x39) || data[j] === 0x3b || data[j] === 0x3a)) j++;
+    // Parameters: digits, : (colour sub-parameters) and ;, which are 0x30
+    // to 0x3b: one range to check per byte.
+    while (j < data.length && data[j]! >= 0x30 && data[j]! <= 0x3b) j++;
     if (j >= data.length) return -1;
     const final = data[j];
     if (priv) this.apply(lead, numbers(data, i + 3, j), final);
