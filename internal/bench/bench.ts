@@ -67,6 +67,18 @@ const SERVER_HIGH_WATER = 4 * MiB;
 // cost per byte.
 const SETTLE_MS = 300;
 
+// glibc gives the top of its heap back to the kernel whenever more than
+// trim_threshold (128 KiB by default) lies free there. In a process whose
+// 64 KiB frame buffers happen to end up at the top of its heap, every
+// frame's buffer, once freed, goes back to the kernel and the next one is
+// faulted in again: that process takes three to four times the minor page
+// faults, twice the system time, and about twice as long, for its whole
+// life. Which processes do is chance: lap in 6 of 28 scratch runs, the bare
+// client in 13 of 28. A higher threshold, the same for both clients in the
+// throughput runs, keeps that chance out of their ratio; the details give
+// each side's page faults.
+const MALLOC_TUNABLE = "glibc.malloc.trim_threshold=268435456";
+
 // The targets of issue 12.
 const TARGET = {
   startupRatio: 1.1,
@@ -736,19 +748,20 @@ function sinkBytes(sink: Sink): number {
 // span, in seconds. What a client does once the link is over (lap asks the
 // platform whether the session is still ready) is its tail: the time from
 // the close to its "[ws closed]".
-async function throughputRun(srv: BenchServer, argv: string[], env: NodeJS.ProcessEnv, c: Corpus, sink: Sink): Promise<{ secs: number; cpu: number; tail: number }> {
+async function throughputRun(srv: BenchServer, argv: string[], env: NodeJS.ProcessEnv, c: Corpus, sink: Sink): Promise<{ secs: number; cpu: number; faults: number; tail: number }> {
   const bytes = sinkBytes(sink);
   let started = 0;
   let cpuAtStart = 0;
+  let faultsAtStart = 0;
   const child = new Child(inSink(argv, sink), sink === "pipe" ? "pipe" : "ignore", env);
   // The client itself: under ptysink.py, its one child.
   const client = () => (sink === "pty" ? childPid(child.proc.pid!) : child.proc.pid!);
   // The later of the link closing and, on a pipe, the last byte out.
   let waiting = sink === "pipe" ? 2 : 1;
   let mark!: () => void;
-  const ended = new Promise<{ at: number; cpu: number }>((resolve) => {
+  const ended = new Promise<{ at: number; cpu: number; faults: number }>((resolve) => {
     mark = () => {
-      if (--waiting === 0) resolve({ at: performance.now(), cpu: cpuSeconds(client()) });
+      if (--waiting === 0) resolve({ at: performance.now(), cpu: cpuSeconds(client()), faults: minorFaults(client()) });
     };
   });
   srv.harness = (ws) => {
@@ -757,6 +770,7 @@ async function throughputRun(srv: BenchServer, argv: string[], env: NodeJS.Proce
       if (ws.readyState !== WebSocket.OPEN) return; // the client is gone: its Child says why
       started = performance.now();
       cpuAtStart = cpuSeconds(client());
+      faultsAtStart = minorFaults(client());
       pump(ws, bytes / FRAME_BYTES, (i) => c.frames[i % c.frames.length]!).then(() => ws.close(1000), () => ws.terminate());
     }, SETTLE_MS);
   };
@@ -771,7 +785,7 @@ async function throughputRun(srv: BenchServer, argv: string[], env: NodeJS.Proce
   try {
     const said = await child.stderrShows("[ws closed]");
     const end = await child.guard(ended, sink === "pipe" ? `all ${bytes} bytes on stdout (${out} so far)` : "the link closing", CHILD_DEADLINE_MS);
-    return { secs: (end.at - started) / 1000, cpu: end.cpu - cpuAtStart, tail: Math.max(0, said - end.at) / 1000 };
+    return { secs: (end.at - started) / 1000, cpu: end.cpu - cpuAtStart, faults: end.faults - faultsAtStart, tail: Math.max(0, said - end.at) / 1000 };
   } finally {
     await child.stop();
   }
@@ -792,6 +806,14 @@ function cpuSeconds(pid: number): number {
   return ns / 1e9;
 }
 
+// minorFaults is the minor page faults of a process so far, all its threads
+// (minflt, the tenth field of /proc/<pid>/stat).
+function minorFaults(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+  // The fields after the command name, which is in parentheses; minflt is the eighth of them.
+  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[7]);
+}
+
 // childPid is the first child of a process (the client ptysink.py runs).
 function childPid(pid: number): number {
   return Number(fs.readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(" ")[0]);
@@ -803,7 +825,8 @@ function childPid(pid: number): number {
 const CONTROL_CORPUS = "source";
 
 async function benchThroughput(srv: BenchServer, tmp: string): Promise<void> {
-  const env = childEnv({ LAP_CONFIG: writeConfig(tmp, "bench.json", srv.url, srv.key) });
+  const tunables = [process.env.GLIBC_TUNABLES, MALLOC_TUNABLE].filter(Boolean).join(":");
+  const env = childEnv({ LAP_CONFIG: writeConfig(tmp, "bench.json", srv.url, srv.key), GLIBC_TUNABLES: tunables });
   const plan: { name: string; sink: Sink; control?: true }[] = [];
   // BENCH_CORPORA=source,plain limits the throughput runs to some corpora.
   const only = new Set((process.env.BENCH_CORPORA ?? "").split(",").filter(Boolean));
@@ -822,6 +845,7 @@ async function benchThroughput(srv: BenchServer, tmp: string): Promise<void> {
     const c = corpus(name);
     const secs = { lap: [] as number[], bare: [] as number[] };
     const cpu = { lap: [] as number[], bare: [] as number[] };
+    const faults = { lap: [] as number[], bare: [] as number[] };
     const tail = { lap: [] as number[], bare: [] as number[] };
     for (let i = 0; i < warmup + runs; i++) {
       // Interleaved, the order swapped every run.
@@ -831,6 +855,7 @@ async function benchThroughput(srv: BenchServer, tmp: string): Promise<void> {
         if (i >= warmup) {
           secs[who].push(t.secs);
           cpu[who].push(t.cpu);
+          faults[who].push(t.faults);
           tail[who].push(t.tail);
         }
       }
@@ -853,7 +878,7 @@ async function benchThroughput(srv: BenchServer, tmp: string): Promise<void> {
       met: verdict,
       detail: `${bytes / MiB} MiB in 64 KiB frames (${c.about}); ${who} ${spread(secs.lap.map(rate), 0, "MiB/s")}; bare ${spread(secs.bare.map(rate), 0, "MiB/s")}; ` +
         `the ratio of the medians: ${(lap / floor).toFixed(2)}×; CPU time over the same span, median: ${who} ${ms(median(cpu.lap) * 1000, 0)}, bare ${ms(median(cpu.bare) * 1000, 0)} ` +
-        `(${pairedRatio(cpu.lap, cpu.bare).toFixed(2)}×); from the link closing to \`[ws closed]\`, median: ${who} ${ms(median(tail.lap) * 1000, 1)}, bare ${ms(median(tail.bare) * 1000, 1)}`,
+        `(${pairedRatio(cpu.lap, cpu.bare).toFixed(2)}×); minor page faults over the span, median: ${who} ${median(faults.lap).toFixed(0)}, bare ${median(faults.bare).toFixed(0)}; from the link closing to \`[ws closed]\`, median: ${who} ${ms(median(tail.lap) * 1000, 1)}, bare ${ms(median(tail.bare) * 1000, 1)}`,
     });
   }
 }
@@ -1196,7 +1221,8 @@ function report(seconds: number): string {
       "timed from the first frame to the link closing (a client answers the close only after handing every frame before it to stdout) or, on a pipe, to the last byte read, whichever is later, with the client's CPU time (all threads, from schedstat) over the same span; " +
       "on a pipe the bench counts every byte. What a client does once the link is over is not throughput: lap then asks the platform whether the session is still ready before it says `[ws closed]`, and the details give that tail. " +
       "stdout is /dev/null, or a pipe the bench reads and discards as fast as it can, or a terminal: `python3 internal/bench/ptysink.py` makes a PTY (120×40) the client's stdout and reads its master as fast as it can. " +
-      `${p.throughput.runs} runs each (${p.throughput.ptyRuns} to a terminal) after ${p.throughput.warmup} warm-up, lap and the bare client in turn, the order swapped every run.`,
+      `${p.throughput.runs} runs each (${p.throughput.ptyRuns} to a terminal) after ${p.throughput.warmup} warm-up, lap and the bare client in turn, the order swapped every run. ` +
+      `Both clients run with \`GLIBC_TUNABLES=${MALLOC_TUNABLE}\` (see "How to read it").`,
     "- the corpora: **source text** is this repository's .ts files (CRLF, as a PTY prints them), repeated; **coloured output** mixes `ls --color` rows, `git diff --color` hunks of those sources and test-runner lines with ticks, crosses and timings; " +
       "**full-screen redraw** is a Claude-Code-like stream: every redraw in `ESC[?2026h` … `ESC[?2026l`, cursor hidden and shown, 24 lines erased upwards (`ESC[2K ESC[1A`), box and text lines in truecolour SGR ending `ESC[K`, cursor addressing, " +
       "and every 40 redraws one of: alternate screen, bracketed paste, mouse (1000/1002/1006), focus events, kitty keyboard (`ESC[>1u` / `ESC[<u`), keypad (`ESC=` / `ESC>`), modifyOtherKeys; **plain text** is lorem ipsum with no ESC and none of `= < > ? { } ;`, the best case. " +
@@ -1222,6 +1248,9 @@ function report(seconds: number): string {
       "To a file or /dev/null lap makes the write(2) Node's stream for it would make, without the stream's work per frame. " +
       "In some runs lap pays once, soon after heavy output starts, for one full garbage collection (7–15 ms): the code V8 optimises for its output path takes a second code page, and the heap limit V8 set during start-up is then reached; " +
       "the bare client's optimised code fits in the first page. It is paid once a session, not per byte: the longer a run, the less it counts. " +
+      "With glibc's default trim threshold, a process whose 64 KiB frame buffers end up at the top of its heap gives each one back to the kernel when it is freed and faults the next one in again: " +
+      "three to four times the minor page faults and about twice the time, for that process's whole life, lap's or the bare client's alike, at random. " +
+      "Both clients therefore run these rows with a higher threshold; the details give each side's minor page faults over the span, which are then alike. " +
       "The two control rows run the bare client against itself, the same way: their distance from 1.00× is what the bench cannot tell apart in this run, and a lap row closer to its floor than that is not a measured difference.",
     "- **round trip** overhead is lap minus floor at the same percentile; a few hundredths of a millisecond are noise on a busy machine. " +
       "Over a session's first few thousand keys V8 optimises each client's key path, and each optimisation holds up one key by about a millisecond (pinned, a client and its compiler threads share one CPU). " +
