@@ -71,12 +71,12 @@ const SETTLE_MS = 300;
 // trim_threshold (128 KiB by default) lies free there. In a process whose
 // 64 KiB frame buffers happen to end up at the top of its heap, every
 // frame's buffer, once freed, goes back to the kernel and the next one is
-// faulted in again: that process takes three to four times the minor page
-// faults, twice the system time, and about twice as long, for its whole
-// life. Which processes do is chance: lap in 6 of 28 scratch runs, the bare
-// client in 13 of 28. A higher threshold, the same for both clients in the
-// throughput runs, keeps that chance out of their ratio; the details give
-// each side's page faults.
+// faulted in again: that process takes two to four times the minor page
+// faults, more than twice the system time, and about twice as long, for its
+// whole life. Which processes do is chance: lap in 4 of 30 scratch runs, the
+// bare client in 12 of 30. A higher threshold, the same for both clients in
+// the throughput runs, keeps that chance out of their ratio; the details
+// give each side's page faults.
 const MALLOC_TUNABLE = "glibc.malloc.trim_threshold=268435456";
 
 // The targets of issue 12.
@@ -1249,7 +1249,7 @@ function report(seconds: number): string {
       "In some runs lap pays once, soon after heavy output starts, for one full garbage collection (7–15 ms): the code V8 optimises for its output path takes a second code page, and the heap limit V8 set during start-up is then reached; " +
       "the bare client's optimised code fits in the first page. It is paid once a session, not per byte: the longer a run, the less it counts. " +
       "With glibc's default trim threshold, a process whose 64 KiB frame buffers end up at the top of its heap gives each one back to the kernel when it is freed and faults the next one in again: " +
-      "three to four times the minor page faults and about twice the time, for that process's whole life, lap's or the bare client's alike, at random. " +
+      "two to four times the minor page faults and about twice the time, for that process's whole life, lap's or the bare client's alike, at random. " +
       "Both clients therefore run these rows with a higher threshold; the details give each side's minor page faults over the span, which are then alike. " +
       "The two control rows run the bare client against itself, the same way: their distance from 1.00× is what the bench cannot tell apart in this run, and a lap row closer to its floor than that is not a measured difference.",
     "- **round trip** overhead is lap minus floor at the same percentile; a few hundredths of a millisecond are noise on a busy machine. " +
