@@ -4,7 +4,9 @@
 // The entry point. It is written in the syntax of ES5 (var, function, no
 // arrows or template strings) so that any Node can parse it and say plainly
 // that it is too old, instead of failing with a SyntaxError from deep inside.
-// Then it hands over to internal/processio.ts, which owns the process.
+// Then it turns on Node's compile cache (internal/compilecache.ts), before
+// any other module of lap's loads, and hands over to internal/processio.ts,
+// which owns the process.
 
 function nodeMajor(version: string): number {
   return Number(String(version).replace(/^v/, "").split(".")[0]);
@@ -15,6 +17,11 @@ if (!(nodeMajor(process.versions.node) >= 18)) {
   process.stderr.write("lap needs Node 18 or newer; this is Node " + process.versions.node + "\n");
   process.exit(1);
 } else if (require.main === module) {
+  // Only Node 22.1 and newer have a compile cache: older ones are spared
+  // loading the module that turns it on.
+  if (typeof require("node:module").enableCompileCache === "function") {
+    require("./internal/compilecache.js").enableCompileCache(process.env, process.getuid ? process.getuid() : undefined);
+  }
   require("./internal/processio.js").run();
 }
 

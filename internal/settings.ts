@@ -1,7 +1,8 @@
 // Every environment variable lap reads, read and checked once, into one
 // typed object that commands receive (io.settings). The table below is also
 // what `lap --help` lists and what `lap config` reports, so a variable added
-// here is documented and shown everywhere at once.
+// here is documented and shown everywhere at once. XDG_CACHE_HOME alone is
+// read before this module loads, by compilecache.ts.
 
 import path from "node:path";
 import { visible } from "./output.js";
@@ -66,6 +67,8 @@ export const VARIABLES: Variable[] = [
   { name: "HTTPS_PROXY, HTTP_PROXY, NO_PROXY", help: "(or lowercase) a proxy: CONNECT for https and the terminal, absolute form for http", show: "url", foreign: true },
   { name: "NODE_EXTRA_CA_CERTS", help: "a file of extra CA certificates, for a platform with a private CA", show: "plain", foreign: true },
   { name: "NO_COLOR", help: "never colour the output (it is coloured only on a terminal)", show: "plain", foreign: true },
+  { name: "XDG_CACHE_HOME", help: "where Node 22+ keeps lap's compiled code, in lap/ (default ~/.cache)", show: "plain", foreign: true },
+  { name: "NODE_DISABLE_COMPILE_CACHE", help: "=1: no compiled code kept (Node's own switch)", show: "plain", foreign: true },
 ];
 
 // Durations beyond a day are mistakes, and beyond about 24.8 days Node's
