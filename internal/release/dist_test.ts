@@ -37,6 +37,12 @@ function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.Pro
   return r.stdout;
 }
 
+// The environment of a user who unpacked the archive: without what an outer
+// `make test NODE=...` hands its sub-makes (NODE itself, and in MAKEFLAGS),
+// which would override the archive's own make's choices (the old Node put
+// first on the PATH below).
+const { NODE, MAKEFLAGS, MFLAGS, MAKELEVEL, MAKEOVERRIDES, ...USER_ENV } = process.env;
+
 const git = (...args: string[]) => execFileSync("git", args, { cwd: ROOT, encoding: "utf8" }).trim();
 const dirty = () => git("status", "--porcelain") !== "";
 const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex");
@@ -247,7 +253,7 @@ test("the unpacked archive installs with no network and no npm, and lap --versio
   fs.writeFileSync(path.join(tmp, "x.tar.gz"), archive);
   run("tar", ["-xzf", path.join(tmp, "x.tar.gz"), "-C", unpacked]);
   const dir = path.join(unpacked, NAME);
-  run("make", ["-s", "check"], { cwd: dir });
+  run("make", ["-s", "check"], { cwd: dir, env: USER_ENV });
 
   // On an older Node (or none), make install says so in lap's words and installs nothing.
   const oldBin = path.join(tmp, "oldnode");
@@ -255,8 +261,8 @@ test("the unpacked archive installs with no network and no npm, and lap --versio
   fs.writeFileSync(path.join(oldBin, "node"), "#!/bin/sh\necho 16.20.2\n", { mode: 0o755 });
   const oldPrefix = path.join(tmp, "old-prefix");
   for (const [env, args, line] of [
-    [{ ...process.env, PATH: `${oldBin}:${process.env.PATH}` }, [], "lap needs Node 18 or newer; this is Node 16.20.2"],
-    [process.env, ["NODE=/nonexistent/node"], "lap needs Node 18 or newer; this is Node none (no /nonexistent/node on the PATH)"],
+    [{ ...USER_ENV, PATH: `${oldBin}:${USER_ENV.PATH}` }, [], "lap needs Node 18 or newer; this is Node 16.20.2"],
+    [USER_ENV, ["NODE=/nonexistent/node"], "lap needs Node 18 or newer; this is Node none (no /nonexistent/node on the PATH)"],
   ] as const) {
     const r = spawnSync("make", ["-s", "install", `PREFIX=${oldPrefix}`, ...args], { cwd: dir, env, encoding: "utf8", timeout: STEP_MS });
     assert.equal(r.stderr.split("\n")[0], line);
@@ -272,7 +278,7 @@ test("the unpacked archive installs with no network and no npm, and lap --versio
   for (const tool of ["npm", "npx"]) {
     fs.writeFileSync(path.join(fakeBin, tool), `#!/bin/sh\necho "${tool} must not run: $*" >&2\ntouch '${npmCalled}'\nexit 1\n`, { mode: 0o755 });
   }
-  const env = { ...process.env, PATH: `${fakeBin}:${path.dirname(process.execPath)}:/usr/bin:/bin`, npm_config_offline: "true" };
+  const env = { ...USER_ENV, PATH: `${fakeBin}:${path.dirname(process.execPath)}:/usr/bin:/bin`, npm_config_offline: "true" };
 
   const iso = isolation();
   if (iso) {
