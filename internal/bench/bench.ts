@@ -301,8 +301,8 @@ function lapArgvWith(flags: string[], ...args: string[]): string[] {
   return onClientCpu([process.execPath, ...flags, ...LAP_FLAGS, LAP, ...args]);
 }
 
-function bareArgvWith(flags: string[], url: string, token: string): string[] {
-  return onClientCpu([process.execPath, ...flags, BARE, url, token]);
+function bareArgvWith(flags: string[], ...args: string[]): string[] {
+  return onClientCpu([process.execPath, ...flags, BARE, ...args]);
 }
 
 // ---------- CPUs ----------
@@ -857,10 +857,40 @@ const CONTROL_CORPUS = "source";
 // compiling in line shows what is left once that is taken out.
 const DIAGNOSTIC = { corpus: "plain", sink: "devnull" as Sink, flags: ["--no-concurrent-recompilation"] };
 
+// Who runs in each of a row's two places: lap, the bare client, or the bare
+// client that first makes the two API calls lap makes to attach by name.
+// Two diagnostic rows, on DIAGNOSTIC's corpus and sink, put that client
+// beside the bare client (what the calls alone cost the stream after them)
+// and under lap as its floor (what is left of lap's own).
+type Client = "lap" | "bare" | "bare+api";
+const CLIENT_LABEL: Record<Client, string> = {
+  lap: "lap",
+  bare: "bare ws client",
+  "bare+api": "bare ws client after lap's two API calls",
+};
+
+interface ThroughputRow {
+  name: string;
+  sink: Sink;
+  // The client measured and its floor; lap against the bare client unless said.
+  pair?: [Client, Client];
+  // node flags for both clients (the diagnostic row).
+  flags?: string[];
+}
+
+function rowKind(row: ThroughputRow): string {
+  const [who, floor] = row.pair ?? ["lap", "bare"];
+  if (row.flags) return `throughput, diagnostic (both clients ${row.flags.map((f) => `\`${f}\``).join(" ")}: V8 optimises on the main thread)`;
+  if (who === "bare" && floor === "bare") return "throughput, control (the bare client in lap's place)";
+  if (who === "bare+api") return "throughput, diagnostic (the bare client after lap's two API calls, in lap's place)";
+  if (floor === "bare+api") return "throughput, diagnostic (lap against the bare client after lap's two API calls)";
+  return "throughput";
+}
+
 async function benchThroughput(srv: BenchServer, tmp: string): Promise<void> {
   const tunables = [process.env.GLIBC_TUNABLES, MALLOC_TUNABLE].filter(Boolean).join(":");
   const env = childEnv({ LAP_CONFIG: writeConfig(tmp, "bench.json", srv.url, srv.key), GLIBC_TUNABLES: tunables });
-  const plan: { name: string; sink: Sink; control?: true; flags?: string[] }[] = [];
+  const plan: ThroughputRow[] = [];
   // BENCH_CORPORA=source,plain limits the throughput runs to some corpora.
   const only = new Set((process.env.BENCH_CORPORA ?? "").split(",").filter(Boolean));
   for (const c of corpora().filter((x) => only.size === 0 || only.has(x.name))) {
@@ -869,11 +899,19 @@ async function benchThroughput(srv: BenchServer, tmp: string): Promise<void> {
     if (c.name === "fullscreen" || c.name === "source") plan.push({ name: c.name, sink: "pty" });
   }
   if (plan.some((p) => p.name === CONTROL_CORPUS)) {
-    plan.push({ name: CONTROL_CORPUS, sink: "devnull", control: true }, { name: CONTROL_CORPUS, sink: "pipe", control: true });
+    for (const sink of ["devnull", "pipe"] as const) plan.push({ name: CONTROL_CORPUS, sink, pair: ["bare", "bare"] });
   }
-  if (plan.some((p) => p.name === DIAGNOSTIC.corpus)) plan.push({ name: DIAGNOSTIC.corpus, sink: DIAGNOSTIC.sink, flags: DIAGNOSTIC.flags });
+  if (plan.some((p) => p.name === DIAGNOSTIC.corpus)) {
+    const { corpus: name, sink } = DIAGNOSTIC;
+    plan.push({ name, sink, flags: DIAGNOSTIC.flags }, { name, sink, pair: ["bare+api", "bare"] }, { name, sink, pair: ["lap", "bare+api"] });
+  }
+  const argvOf = (client: Client, flags: string[]) =>
+    client === "lap" ? lapArgvWith(flags, "bench", "--detach-on-eof")
+    : client === "bare" ? bareArgvWith(flags, srv.ttyUrl, srv.token)
+    : bareArgvWith(flags, srv.ttyUrl, srv.token, srv.url, srv.key);
   const { warmup } = PLAN.throughput;
-  for (const { name, sink, control, flags = [] } of plan) {
+  for (const row of plan) {
+    const { name, sink, pair = ["lap", "bare"], flags = [] } = row;
     const runs = sink === "pty" ? PLAN.throughput.ptyRuns : PLAN.throughput.runs;
     const bytes = sinkBytes(sink);
     const c = corpus(name);
@@ -883,16 +921,16 @@ async function benchThroughput(srv: BenchServer, tmp: string): Promise<void> {
     const faults = { lap: [] as number[], bare: [] as number[] };
     const tail = { lap: [] as number[], bare: [] as number[] };
     for (let i = 0; i < warmup + runs; i++) {
-      // Interleaved, the order swapped every run.
-      for (const who of i % 2 ? (["lap", "bare"] as const) : (["bare", "lap"] as const)) {
-        const argv = who === "lap" && !control ? lapArgvWith(flags, "bench", "--detach-on-eof") : bareArgvWith(flags, srv.ttyUrl, srv.token);
-        const t = await throughputRun(srv, argv, env, c, sink);
+      // Interleaved, the order swapped every run. "lap" is the place of the
+      // client measured, "bare" its floor's.
+      for (const place of i % 2 ? (["lap", "bare"] as const) : (["bare", "lap"] as const)) {
+        const t = await throughputRun(srv, argvOf(pair[place === "lap" ? 0 : 1], flags), env, c, sink);
         if (i >= warmup) {
-          secs[who].push(t.secs);
-          cpu[who].push(t.cpu);
-          mainCpu[who].push(t.mainCpu);
-          faults[who].push(t.faults);
-          tail[who].push(t.tail);
+          secs[place].push(t.secs);
+          cpu[place].push(t.cpu);
+          mainCpu[place].push(t.mainCpu);
+          faults[place].push(t.faults);
+          tail[place].push(t.tail);
         }
       }
     }
@@ -901,25 +939,26 @@ async function benchThroughput(srv: BenchServer, tmp: string): Promise<void> {
     const rate = (t: number) => bytes / MiB / t;
     const ratio = pairedRatio(secs.lap, secs.bare);
     const interval = medianInterval(secs.lap.map((t, i) => t / secs.bare[i]!));
-    const who = control ? "the bare client again" : "lap";
-    const diagnostic = flags.length > 0;
-    // The target is for /dev/null and a pipe; on a terminal lap also tracks
-    // modes, which the bare client does not, and the row is reported.
-    const verdict = control || diagnostic || sink === "pty" ? null : ratio <= TARGET.throughputTimeRatio;
-    const kind = control ? "throughput, control (the bare client in lap's place)"
-      : diagnostic ? `throughput, diagnostic (both clients ${flags.map((f) => `\`${f}\``).join(" ")}: V8 optimises on the main thread)`
-      : "throughput";
+    const kind = rowKind(row);
+    const control = pair[0] === "bare" && pair[1] === "bare";
+    const who = control ? "the bare client again" : CLIENT_LABEL[pair[0]];
+    const floorWho = pair[1] === "bare" ? "bare" : CLIENT_LABEL[pair[1]];
+    // The target is for lap against the bare client, to /dev/null and a
+    // pipe; on a terminal lap also tracks modes, which the bare client does
+    // not, and the row is reported.
+    const judged = pair[0] === "lap" && pair[1] === "bare" && flags.length === 0 && sink !== "pty";
+    const verdict = judged ? ratio <= TARGET.throughputTimeRatio : null;
     const cpuOf = (all: number[], main: number[]) => `${ms(median(all) * 1000, 0)} (main thread ${ms(median(main) * 1000, 0)})`;
     record({
       benchmark: `${kind}: ${c.label}, ${SINK_LABEL[sink]}`,
-      lap: `${rate(lap).toFixed(0)} MiB/s${control ? " (bare ws client)" : ""}`,
-      floor: `${rate(floor).toFixed(0)} MiB/s (bare ws client)`,
+      lap: `${rate(lap).toFixed(0)} MiB/s${pair[0] === "lap" ? "" : ` (${CLIENT_LABEL[pair[0]]})`}`,
+      floor: `${rate(floor).toFixed(0)} MiB/s (${CLIENT_LABEL[pair[1]]})`,
       compare: `${ratio.toFixed(2)}× the time (90%: ${interval.map((x) => x.toFixed(2)).join("–")}; CPU ${pairedRatio(cpu.lap, cpu.bare).toFixed(2)}×)`,
-      target: control ? "— (the bench's resolution)" : diagnostic || sink === "pty" ? "— (reported)" : `≤ ${TARGET.throughputTimeRatio}× the time`,
+      target: control ? "— (the bench's resolution)" : verdict === null ? "— (reported)" : `≤ ${TARGET.throughputTimeRatio}× the time`,
       met: verdict,
-      detail: `${bytes / MiB} MiB in 64 KiB frames (${c.about}); ${who} ${spread(secs.lap.map(rate), 0, "MiB/s")}; bare ${spread(secs.bare.map(rate), 0, "MiB/s")}; ` +
-        `the ratio of the medians: ${(lap / floor).toFixed(2)}×; CPU time over the same span, median: ${who} ${cpuOf(cpu.lap, mainCpu.lap)}, bare ${cpuOf(cpu.bare, mainCpu.bare)} ` +
-        `(${pairedRatio(cpu.lap, cpu.bare).toFixed(2)}×); minor page faults over the span, median: ${who} ${median(faults.lap).toFixed(0)}, bare ${median(faults.bare).toFixed(0)}; from the link closing to \`[ws closed]\`, median: ${who} ${ms(median(tail.lap) * 1000, 1)}, bare ${ms(median(tail.bare) * 1000, 1)}`,
+      detail: `${bytes / MiB} MiB in 64 KiB frames (${c.about}); ${who} ${spread(secs.lap.map(rate), 0, "MiB/s")}; ${floorWho} ${spread(secs.bare.map(rate), 0, "MiB/s")}; ` +
+        `the ratio of the medians: ${(lap / floor).toFixed(2)}×; CPU time over the same span, median: ${who} ${cpuOf(cpu.lap, mainCpu.lap)}, ${floorWho} ${cpuOf(cpu.bare, mainCpu.bare)} ` +
+        `(${pairedRatio(cpu.lap, cpu.bare).toFixed(2)}×); minor page faults over the span, median: ${who} ${median(faults.lap).toFixed(0)}, ${floorWho} ${median(faults.bare).toFixed(0)}; from the link closing to \`[ws closed]\`, median: ${who} ${ms(median(tail.lap) * 1000, 1)}, ${floorWho} ${ms(median(tail.bare) * 1000, 1)}`,
     });
   }
 }
@@ -1253,7 +1292,8 @@ function report(seconds: number): string {
       "since one process of a client can run tens of percent slower than the next for its whole life.",
     "- CPUs: the bench (its servers, and what drains a pipe or a terminal) keeps to one CPU, and every process measured, `node -e 0` and the bare client included, is started through `taskset -c` on another, all its threads with it. " +
       "Left to the scheduler, where a client landed (beside the server or not, on a faster CPU or a slower) held for its life and moved its throughput by tens of percent. With one CPU, or no taskset, nothing is pinned; the Machine section says which.",
-    "- the bare client is `node build/internal/bench/bench_bare.js <ws-url> <token>`: ws with lap's socket options, every message to stdout (the socket paused while stdout is full), stdin out as binary frames, stdin ending closes.",
+    "- the bare client is `node build/internal/bench/bench_bare.js <ws-url> <token>`: ws with lap's socket options, every message to stdout (the socket paused while stdout is full), stdin out as binary frames, stdin ending closes; " +
+      "with `<api-url> <api-key>` after them it first makes lap's two calls to attach by name.",
     "- lap is `node build/lap.js bench` with `LAP_CONFIG` naming a throw-away config; stdin is a pipe held open, with --detach-on-eof (stdin ending detaches).",
     `- time to attach: spawn → first byte on stdout, ${p.attach.runs} runs each after ${p.attach.warmup} warm-ups. lap asks the API for the agent and its live session, then opens /tty; the bare client opens /tty directly. ` +
       "Against the bench server the harness sends `$ ` the moment the socket opens; against the local platform (`startPlatform({bringUpMs: 0})`) the first byte is tmux drawing a real PTY.",
@@ -1296,7 +1336,11 @@ function report(seconds: number): string {
       "Pinned to one CPU, a client's other threads (V8 compiling optimised code, mostly) take their time from its main thread, and until a function's optimised code is ready the main thread runs the slower code. " +
       "V8 optimises lap's output path in other pieces than the bare client's, and more of it; the CPU in the details shows that part as the difference between all threads and the main thread. " +
       `The diagnostic row runs both clients with \`${DIAGNOSTIC.flags.join(" ")}\`, V8 compiling on the main thread, in line: what separates it from 1.00× is lap's own work, with the compiler threads' share taken out. ` +
-      "On a machine with a core to spare the compiler threads run beside the main thread; no client is run that way outside this row.",
+      "On a machine with a core to spare the compiler threads run beside the main thread; no client is run that way outside this row. " +
+      "Before it attaches by name lap asks the platform for the agent and its sessions, over node:http; the bare client asks nothing. " +
+      "Two more diagnostic rows give the bare client those two calls first (`bench_bare.js` with the API's URL and key, made as lap makes them: one kept-alive connection, each body read to the end): " +
+      "one puts it in lap's place against the plain bare client, which is what having made the calls costs the stream after them, in a process that then runs no code of lap's; " +
+      "the other makes it lap's floor, which leaves lap's own output path.",
     "- **round trip** overhead is lap minus floor at the same percentile; a few hundredths of a millisecond are noise on a busy machine. " +
       "Over a session's first few thousand keys V8 optimises each client's key path, and each optimisation holds up one key by about a millisecond (pinned, a client and its compiler threads share one CPU). " +
       `A client has a few dozen such keys, as many as a p99 over ${PLAN.keys.count} keys looks at,` +
