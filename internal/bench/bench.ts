@@ -887,6 +887,15 @@ function rowKind(row: ThroughputRow): string {
   return "throughput";
 }
 
+// What one throughput run measured (throughputRun).
+type Measured = Awaited<ReturnType<typeof throughputRun>>;
+
+// takesPart says whether a row of `runs` runs is measured in the given
+// round of `rounds`: its runs spread evenly over them.
+function takesPart(round: number, runs: number, rounds: number): boolean {
+  return Math.floor(((round + 1) * runs) / rounds) > Math.floor((round * runs) / rounds);
+}
+
 async function benchThroughput(srv: BenchServer, tmp: string): Promise<void> {
   const tunables = [process.env.GLIBC_TUNABLES, MALLOC_TUNABLE].filter(Boolean).join(":");
   const env = childEnv({ LAP_CONFIG: writeConfig(tmp, "bench.json", srv.url, srv.key), GLIBC_TUNABLES: tunables });
@@ -910,32 +919,37 @@ async function benchThroughput(srv: BenchServer, tmp: string): Promise<void> {
     : client === "bare" ? bareArgvWith(flags, srv.ttyUrl, srv.token)
     : bareArgvWith(flags, srv.ttyUrl, srv.token, srv.url, srv.key);
   const { warmup } = PLAN.throughput;
-  // The judged rows' run-by-run ratios, by sink, for the pooled rows below.
-  const pooled = new Map<Sink, { ratios: number[]; corpora: number }>();
-  for (const row of plan) {
-    const { name, sink, pair = ["lap", "bare"], flags = [] } = row;
-    const runs = sink === "pty" ? PLAN.throughput.ptyRuns : PLAN.throughput.runs;
-    const bytes = sinkBytes(sink);
-    const c = corpus(name);
-    const secs = { lap: [] as number[], bare: [] as number[] };
-    const cpu = { lap: [] as number[], bare: [] as number[] };
-    const mainCpu = { lap: [] as number[], bare: [] as number[] };
-    const faults = { lap: [] as number[], bare: [] as number[] };
-    const tail = { lap: [] as number[], bare: [] as number[] };
-    for (let i = 0; i < warmup + runs; i++) {
-      // Interleaved, the order swapped every run. "lap" is the place of the
-      // client measured, "bare" its floor's.
-      for (const place of i % 2 ? (["lap", "bare"] as const) : (["bare", "lap"] as const)) {
-        const t = await throughputRun(srv, argvOf(pair[place === "lap" ? 0 : 1], flags), env, c, sink);
-        if (i >= warmup) {
-          secs[place].push(t.secs);
-          cpu[place].push(t.cpu);
-          mainCpu[place].push(t.mainCpu);
-          faults[place].push(t.faults);
-          tail[place].push(t.tail);
-        }
+  const runsOf = (row: ThroughputRow) => (row.sink === "pty" ? PLAN.throughput.ptyRuns : PLAN.throughput.runs);
+  // The rows take turns, one pair each a round, rather than one row after
+  // another. A shared machine drifts over minutes, and not alike for lap
+  // and the bare client: four rows of the same corpus, run one after
+  // another, came to 1.12, 1.10, 0.96 and 1.06×. Taking turns spreads each
+  // row over the whole section; a row with fewer runs (a terminal) sits out
+  // rounds evenly. "lap" is the place of the client measured, "bare" its
+  // floor's.
+  const results = plan.map(() => ({ done: 0, lap: [] as Measured[], bare: [] as Measured[] }));
+  for (let round = 0; round < warmup + PLAN.throughput.runs; round++) {
+    for (const [k, row] of plan.entries()) {
+      const { name, sink, pair = ["lap", "bare"], flags = [] } = row;
+      const measuring = round - warmup;
+      if (measuring >= 0 && !takesPart(measuring, runsOf(row), PLAN.throughput.runs)) continue;
+      const r = results[k]!;
+      // The order swapped every time the row runs.
+      for (const place of r.done++ % 2 ? (["lap", "bare"] as const) : (["bare", "lap"] as const)) {
+        const t = await throughputRun(srv, argvOf(pair[place === "lap" ? 0 : 1], flags), env, corpus(name), sink);
+        if (measuring >= 0) r[place].push(t);
       }
     }
+  }
+  // The judged rows' run-by-run ratios, by sink, for the pooled rows below.
+  const pooled = new Map<Sink, { ratios: number[]; corpora: number }>();
+  for (const [k, row] of plan.entries()) {
+    const { name, sink, pair = ["lap", "bare"], flags = [] } = row;
+    const bytes = sinkBytes(sink);
+    const c = corpus(name);
+    const r = results[k]!;
+    const of = (key: keyof Measured) => ({ lap: r.lap.map((t) => t[key]), bare: r.bare.map((t) => t[key]) });
+    const [secs, cpu, mainCpu, faults, tail] = [of("secs"), of("cpu"), of("mainCpu"), of("faults"), of("tail")];
     const lap = median(secs.lap);
     const floor = median(secs.bare);
     const rate = (t: number) => bytes / MiB / t;
@@ -1325,7 +1339,7 @@ function report(seconds: number): string {
       "timed from the first frame to the link closing (a client answers the close only after handing every frame before it to stdout) or, on a pipe, to the last byte read, whichever is later, with the client's CPU time (all threads, from schedstat; the details give its main thread's share too) over the same span; " +
       "on a pipe the bench counts every byte. What a client does once the link is over is not throughput: lap then asks the platform whether the session is still ready before it says `[ws closed]`, and the details give that tail. " +
       "stdout is /dev/null, or a pipe the bench reads and discards as fast as it can, or a terminal: `python3 internal/bench/ptysink.py` makes a PTY (120×40) the client's stdout and reads its master as fast as it can. " +
-      `${p.throughput.runs} runs each (${p.throughput.ptyRuns} to a terminal) after ${p.throughput.warmup} warm-up, lap and the bare client in turn, the order swapped every run. ` +
+      `${p.throughput.runs} runs each (${p.throughput.ptyRuns} to a terminal) after ${p.throughput.warmup} warm-ups, lap and the bare client in turn, the order swapped every run; the rows take turns too, one pair each a round, so that each spreads over the whole section (a row of terminal runs sits out every other round). ` +
       `Both clients run with \`GLIBC_TUNABLES=${MALLOC_TUNABLE}\` (see "How to read it").`,
     "- the corpora: **source text** is this repository's .ts files (CRLF, as a PTY prints them), repeated; **coloured output** mixes `ls --color` rows, `git diff --color` hunks of those sources and test-runner lines with ticks, crosses and timings; " +
       "**full-screen redraw** is a Claude-Code-like stream: every redraw in `ESC[?2026h` … `ESC[?2026l`, cursor hidden and shown, 24 lines erased upwards (`ESC[2K ESC[1A`), box and text lines in truecolour SGR ending `ESC[K`, cursor addressing, " +
