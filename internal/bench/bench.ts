@@ -53,6 +53,8 @@ const PLAN = {
   // session's typing.
   keys: { warmup: 200, warm: QUICK ? 1000 : 3200, count: QUICK ? 500 : 2000, runs: QUICK ? 3 : 5 },
   slow: { bytes: (QUICK ? 32 : 256) * MiB, rate: 4 * MiB },
+  // Runs of each client with V8's GC trace, as many bytes as a throughput run.
+  gc: { runs: QUICK ? 2 : 6 },
 };
 // Each corpus is this many distinct 64 KiB frames, sent over and over.
 const CORPUS_FRAMES = 64;
@@ -201,7 +203,7 @@ class Child {
   private errText = "";
   private watchers: { text: string; resolve: (at: number) => void }[] = [];
 
-  constructor(argv: string[], stdout: "pipe" | "ignore", env: NodeJS.ProcessEnv = childEnv()) {
+  constructor(argv: string[], stdout: "pipe" | "ignore" | number, env: NodeJS.ProcessEnv = childEnv()) {
     this.proc = spawn(argv[0]!, argv.slice(1), { stdio: ["pipe", stdout, "pipe"], env });
     running.add(this.proc);
     this.exited = new Promise((resolve) => {
@@ -757,14 +759,17 @@ function sinkBytes(sink: Sink): number {
 // out, whichever is later: the wall time and the client's CPU time over that
 // span, in seconds. What a client does once the link is over (lap asks the
 // platform whether the session is still ready) is its tail: the time from
-// the close to its "[ws closed]".
-async function throughputRun(srv: BenchServer, argv: string[], env: NodeJS.ProcessEnv, c: Corpus, sink: Sink): Promise<{ secs: number; cpu: number; mainCpu: number; faults: number; tail: number }> {
+// the close to its "[ws closed]". Given a file, stdout goes there instead
+// of /dev/null: a client writes both alike (write(2), no drain).
+async function throughputRun(srv: BenchServer, argv: string[], env: NodeJS.ProcessEnv, c: Corpus, sink: Sink, file?: string): Promise<{ secs: number; cpu: number; mainCpu: number; faults: number; tail: number }> {
   const bytes = sinkBytes(sink);
   let started = 0;
   let cpuAtStart = 0;
   let mainAtStart = 0;
   let faultsAtStart = 0;
-  const child = new Child(inSink(argv, sink), sink === "pipe" ? "pipe" : "ignore", env);
+  const out = file !== undefined && sink === "devnull" ? fs.openSync(file, "w") : undefined;
+  const child = new Child(inSink(argv, sink), sink === "pipe" ? "pipe" : out ?? "ignore", env);
+  if (out !== undefined) fs.closeSync(out); // the child has its own
   // The client itself: under ptysink.py, its one child.
   const client = () => (sink === "pty" ? childPid(child.proc.pid!) : child.proc.pid!);
   // The later of the link closing and, on a pipe, the last byte out.
@@ -787,16 +792,16 @@ async function throughputRun(srv: BenchServer, argv: string[], env: NodeJS.Proce
     }, SETTLE_MS);
   };
   // Drained as fast as it comes, and counted.
-  let out = 0;
+  let drained = 0;
   if (sink === "pipe") {
     child.stdout.on("data", (d: Buffer) => {
-      out += d.length;
-      if (out === bytes) mark();
+      drained += d.length;
+      if (drained === bytes) mark();
     });
   }
   try {
     const said = await child.stderrShows("[ws closed]");
-    const end = await child.guard(ended, sink === "pipe" ? `all ${bytes} bytes on stdout (${out} so far)` : "the link closing", CHILD_DEADLINE_MS);
+    const end = await child.guard(ended, sink === "pipe" ? `all ${bytes} bytes on stdout (${drained} so far)` : "the link closing", CHILD_DEADLINE_MS);
     return {
       secs: (end.at - started) / 1000,
       cpu: end.cpu - cpuAtStart,
@@ -896,9 +901,22 @@ function takesPart(round: number, runs: number, rounds: number): boolean {
   return Math.floor(((round + 1) * runs) / rounds) > Math.floor((round * runs) / rounds);
 }
 
-async function benchThroughput(srv: BenchServer, tmp: string): Promise<void> {
+// clientArgv starts one of the clients a throughput row compares.
+function clientArgv(srv: BenchServer, client: Client, flags: string[]): string[] {
+  if (client === "lap") return lapArgvWith(flags, "bench", "--detach-on-eof");
+  if (client === "bare") return bareArgvWith(flags, srv.ttyUrl, srv.token);
+  return bareArgvWith(flags, srv.ttyUrl, srv.token, srv.url, srv.key);
+}
+
+// The environment of every throughput run: lap's config, and glibc's trim
+// threshold (MALLOC_TUNABLE) the same for both clients.
+function throughputEnv(srv: BenchServer, tmp: string): NodeJS.ProcessEnv {
   const tunables = [process.env.GLIBC_TUNABLES, MALLOC_TUNABLE].filter(Boolean).join(":");
-  const env = childEnv({ LAP_CONFIG: writeConfig(tmp, "bench.json", srv.url, srv.key), GLIBC_TUNABLES: tunables });
+  return childEnv({ LAP_CONFIG: writeConfig(tmp, "bench.json", srv.url, srv.key), GLIBC_TUNABLES: tunables });
+}
+
+async function benchThroughput(srv: BenchServer, tmp: string): Promise<void> {
+  const env = throughputEnv(srv, tmp);
   const plan: ThroughputRow[] = [];
   // BENCH_CORPORA=source,plain limits the throughput runs to some corpora.
   const only = new Set((process.env.BENCH_CORPORA ?? "").split(",").filter(Boolean));
@@ -914,10 +932,6 @@ async function benchThroughput(srv: BenchServer, tmp: string): Promise<void> {
     const { corpus: name, sink } = DIAGNOSTIC;
     plan.push({ name, sink, flags: DIAGNOSTIC.flags }, { name, sink, pair: ["bare+api", "bare"] }, { name, sink, pair: ["lap", "bare+api"] });
   }
-  const argvOf = (client: Client, flags: string[]) =>
-    client === "lap" ? lapArgvWith(flags, "bench", "--detach-on-eof")
-    : client === "bare" ? bareArgvWith(flags, srv.ttyUrl, srv.token)
-    : bareArgvWith(flags, srv.ttyUrl, srv.token, srv.url, srv.key);
   const { warmup } = PLAN.throughput;
   const runsOf = (row: ThroughputRow) => (row.sink === "pty" ? PLAN.throughput.ptyRuns : PLAN.throughput.runs);
   // The rows take turns, one pair each a round, rather than one row after
@@ -936,7 +950,7 @@ async function benchThroughput(srv: BenchServer, tmp: string): Promise<void> {
       const r = results[k]!;
       // The order swapped every time the row runs.
       for (const place of r.done++ % 2 ? (["lap", "bare"] as const) : (["bare", "lap"] as const)) {
-        const t = await throughputRun(srv, argvOf(pair[place === "lap" ? 0 : 1], flags), env, corpus(name), sink);
+        const t = await throughputRun(srv, clientArgv(srv, pair[place === "lap" ? 0 : 1], flags), env, corpus(name), sink);
         if (measuring >= 0) r[place].push(t);
       }
     }
@@ -998,6 +1012,81 @@ async function benchThroughput(srv: BenchServer, tmp: string): Promise<void> {
       detail: `the median of all ${ratios.length} run-by-run ratios of the ${corpora} rows above to ${SINK_LABEL[sink]}`,
     });
   }
+}
+
+// ---------- full collections ----------
+
+// Full collections (Mark-Compact) during a stream, counted and placed. V8
+// frees the clients' dead read buffers in young-generation collections; a
+// full one stops the stream for milliseconds and throws away optimised code
+// that V8 then compiles again. Run with --trace-gc and stdout a file, V8's
+// trace lines land among the bytes at the point in the stream where they
+// happened.
+async function benchFullCollections(srv: BenchServer, tmp: string): Promise<void> {
+  const env = throughputEnv(srv, tmp);
+  const c = corpus(DIAGNOSTIC.corpus);
+  const file = path.join(tmp, "gc.out");
+  const clients: Client[] = ["lap", "bare", "bare+api"];
+  const seen = new Map<Client, FullCollection[][]>(clients.map((k) => [k, []]));
+  for (let run = 0; run < PLAN.gc.runs; run++) {
+    for (const client of clients) {
+      await throughputRun(srv, clientArgv(srv, client, ["--trace-gc"]), env, c, "devnull", file);
+      seen.get(client)!.push(fullCollections(file));
+    }
+  }
+  fs.rmSync(file, { force: true });
+  const count = (client: Client) => {
+    const runs = seen.get(client)!;
+    const pauses = runs.flat().map((f) => f.ms).filter(Number.isFinite);
+    return `in ${runs.filter((r) => r.length > 0).length} of ${runs.length} runs${pauses.length ? `, median pause ${ms(median(pauses))}` : ""}`;
+  };
+  const run = (r: FullCollection[]) => (r.length ? r.map((f) => `${f.mib.toFixed(0)} MiB${Number.isFinite(f.ms) ? ` (${ms(f.ms)})` : ""}`).join(" + ") : "none");
+  record({
+    benchmark: `full collections: ${PLAN.throughput.bytes / MiB} MiB of ${c.label}, stdout a file`,
+    lap: count("lap"),
+    floor: `${count("bare")} (bare ws client)`,
+    compare: `${CLIENT_LABEL["bare+api"]}: ${count("bare+api")}`,
+    target: "— (reported)",
+    met: null,
+    detail: `where in the output each run's came, and its pause: ${clients.map((k) => `${CLIENT_LABEL[k]}: ${seen.get(k)!.map(run).join(", ")}`).join("; ")}`,
+  });
+}
+
+interface FullCollection {
+  // Where in the output V8 traced it, in MiB from the start.
+  mib: number;
+  // The pause, as V8 traced it.
+  ms: number;
+}
+
+// fullCollections finds V8's --trace-gc lines for full collections in a
+// client's output ("... Mark-Compact 5.5 (9.7) -> 4.7 (9.7) MB, 8.13 / 0.00 ms ...").
+function fullCollections(file: string): FullCollection[] {
+  const needle = Buffer.from("Mark-Compact");
+  const line = /^Mark-Compact[^,\n]*, ([\d.]+) \/ [\d.]+ ms/;
+  const chunk = Buffer.alloc(4 * MiB);
+  const found: FullCollection[] = [];
+  const fd = fs.openSync(file, "r");
+  try {
+    // Each read is searched from just before its start, so that a line cut
+    // in two by a read is found: what is kept of the last read is shorter
+    // than the word, and cannot hold one already found.
+    let tail = Buffer.alloc(0);
+    let offset = 0;
+    for (let n; (n = fs.readSync(fd, chunk, 0, chunk.length, null)) > 0; ) {
+      const buf = Buffer.concat([tail, chunk.subarray(0, n)]);
+      for (let i = buf.indexOf(needle); i !== -1; i = buf.indexOf(needle, i + 1)) {
+        const pause = line.exec(buf.subarray(i, i + 160).toString("latin1"));
+        found.push({ mib: (offset + i) / MiB, ms: pause ? Number(pause[1]) : NaN });
+      }
+      const keep = Math.min(buf.length, needle.length - 1);
+      offset += buf.length - keep;
+      tail = Buffer.from(buf.subarray(buf.length - keep));
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return found;
 }
 
 // ---------- keystroke round trip ----------
@@ -1317,9 +1406,9 @@ function report(seconds: number): string {
     "",
     "## Commands",
     "",
-    "- `make bench` builds, then runs `node build/internal/bench/bench.js` (≈ 12–15 minutes on a quiet machine: the slow reader takes " +
+    "- `make bench` builds, then runs `node build/internal/bench/bench.js` (the time at the top: most of it is the throughput section's runs; the slow reader takes " +
       `${(PLAN.slow.bytes / PLAN.slow.rate).toFixed(0)} s per client and corpus). \`BENCH_QUICK=1 make bench\` scales the sizes down. ` +
-      "`BENCH_ONLY=startup,attach,platform,throughput,keys,memory,install` runs some and prints them without writing this file. " +
+      `\`BENCH_ONLY=${BENCHMARKS.map((b) => b.name).join(",")}\` runs some and prints them without writing this file. ` +
       "`BENCH_LAP=<path>/build/lap.js` measures another build against the same floor (before-and-after figures).",
     `- start-up: \`node build/lap.js --version\`, \`--help\`, \`__complete agents\` (HOME with no config: logged out, exit 1), an empty CommonJS file, an empty ES module and \`node -e 0\`, ` +
       `${p.startup.runs} runs each after ${p.startup.warmup} warm-ups, interleaved; wall time from spawn to exit.`,
@@ -1345,6 +1434,8 @@ function report(seconds: number): string {
       "**full-screen redraw** is a Claude-Code-like stream: every redraw in `ESC[?2026h` … `ESC[?2026l`, cursor hidden and shown, 24 lines erased upwards (`ESC[2K ESC[1A`), box and text lines in truecolour SGR ending `ESC[K`, cursor addressing, " +
       "and every 40 redraws one of: alternate screen, bracketed paste, mouse (1000/1002/1006), focus events, kitty keyboard (`ESC[>1u` / `ESC[<u`), keypad (`ESC=` / `ESC>`), modifyOtherKeys; **plain text** is lorem ipsum with no ESC and none of `= < > ? { } ;`, the best case. " +
       "Frames cut the stream anywhere, mid-sequence and mid-character. The details line gives each corpus's density of those bytes.",
+    `- full collections: ${p.gc.runs} runs each of lap, the bare client and the bare client with lap's two API calls, in turn, as the throughput runs on ${DIAGNOSTIC.corpus} text but with node's \`--trace-gc\` and stdout a file (written like /dev/null, with write(2)): ` +
+      "V8 prints its trace to stdout, so each full collection's line lands in the file where the stream was when it came; the bench finds them (`Mark-Compact`) and reads the pause V8 gives.",
     `- keystroke round trip: one byte written to the client's stdin, echoed by the server as a text frame, read back from the client's stdout pipe; the next key goes when the echo is back. ` +
       `lap and the bare client run side by side and are typed to in turn, ${p.keys.warm + p.keys.count} keys each per run, ${p.keys.runs} runs. ` +
       `Two windows of ${p.keys.count} keys are timed: from key ${p.keys.warm}, and from key ${p.keys.warmup}; the table shows the medians of the runs' p50 and p99.`,
@@ -1364,8 +1455,10 @@ function report(seconds: number): string {
       "The target is for /dev/null and a pipe; the terminal rows are reported without a verdict, since there lap does work the bare client does not. " +
       "A PTY is far slower than a pipe; what lap's own CPU adds shows there on full-screen output, where the mode tracker has an escape sequence every few bytes to look at. " +
       "To a file or /dev/null lap makes the write(2) Node's stream for it would make, without the stream's work per frame. " +
-      "In some runs lap pays once, soon after heavy output starts, for one full garbage collection (7–15 ms): the code V8 optimises for its output path takes a second code page, and the heap limit V8 set during start-up is then reached; " +
-      "the bare client's optimised code fits in the first page. It is paid once a session, not per byte: the longer a run, the less it counts. " +
+      "lap pays, soon after heavy output starts, for one full garbage collection (5–15 ms) and for compiling again the optimised code V8 throws away in it; the row \"full collections\" counts them and says where they came. " +
+      "V8 collects instead of growing the heap when the code it compiles for the output path needs a new page: during a stream it counts the dead 64 KiB read buffers, tens of MiB between young-generation collections, against the heap's limit. " +
+      "lap starts its stream with more compiled code than the bare client (its start-up's regular expressions and functions, compiled to machine code), so its output path's code is what needs the page; " +
+      "the bare client's fits. The bare client that first makes lap's two API calls (below) compiles more at start-up too, and pays the same collection; the row says in how many runs. It is paid once a session, not per byte: the longer a run, the less it counts. " +
       "With glibc's default trim threshold, a process whose 64 KiB frame buffers end up at the top of its heap gives each one back to the kernel when it is freed and faults the next one in again: " +
       "two to four times the minor page faults and about twice the time, for that process's whole life, lap's or the bare client's alike, at random. " +
       "Both clients therefore run these rows with a higher threshold; the details give each side's minor page faults over the span, which are then alike. " +
@@ -1402,6 +1495,7 @@ const BENCHMARKS: { name: string; run: (srv: BenchServer, tmp: string) => Promis
   { name: "attach", label: "time to attach (bench server)", target: `≤ floor + ${TARGET.attachOverMs} ms`, run: benchAttach },
   { name: "platform", label: "time to attach (local platform)", target: `≤ floor + ${TARGET.attachOverMs} ms`, run: (_, tmp) => benchAttachPlatform(tmp) },
   { name: "throughput", label: "throughput", target: `≤ ${TARGET.throughputTimeRatio}× the time`, run: benchThroughput },
+  { name: "gc", label: "full collections during a stream", target: "— (reported)", run: benchFullCollections },
   { name: "keys", label: "keystroke round trip", target: `p99 overhead ≤ ${TARGET.keyOverheadMs} ms`, run: benchKeys },
   { name: "memory", label: "memory under a slow reader", target: `≤ floor + ${TARGET.peakOverMiB} MiB`, run: benchSlowReader },
   { name: "install", label: "installed size", target: "one runtime package (ws), < 1 MiB", run: (_, tmp) => benchInstall(tmp) },
