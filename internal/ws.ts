@@ -109,7 +109,6 @@ export function dial(url: string, opts: DialOptions = {}): Promise<Link> {
     const ws = new WebSocketClient(target, {
       headers,
       ...(opts.createConnection ? { createConnection: opts.createConnection as unknown as ClientOptions["createConnection"] } : {}),
-      handshakeTimeout: timeoutMs,
       maxPayload: MAX_PAYLOAD,
       perMessageDeflate: false,
       // Terminal output is bytes: a character split across two text frames
@@ -118,15 +117,21 @@ export function dial(url: string, opts: DialOptions = {}): Promise<Link> {
       followRedirects: false,
     });
     let opened = false;
-    // ws's handshakeTimeout is an idle timeout, restarted by every byte:
-    // this one bounds the whole upgrade.
+    // One deadline bounds the whole upgrade, a refusal's body included.
+    // ws's handshakeTimeout is not used: it is an idle timeout, restarted by
+    // every byte, and it leaves a cleared timer on the socket that Node
+    // refreshes on every read for as long as the terminal stays open.
+    let refusal: IncomingMessage | undefined;
     const deadline = setTimeout(() => {
+      // A refusal whose body stalls is told with as much as came.
+      if (refusal) return void refusal.destroy();
       reject(new LapError(`${host}: terminal upgrade took longer than ${seconds(timeoutMs)}`, "the harness or a proxy on the way is not answering; try again"));
       ws.terminate();
     }, timeoutMs);
     ws.on("unexpected-response", (req: ClientRequest, res: IncomingMessage) => {
-      clearTimeout(deadline);
+      refusal = res;
       readSome(res, REFUSAL_BODY_BYTES).then((body) => {
+        clearTimeout(deadline);
         req.destroy();
         reject(new UpgradeRefused(res.statusCode ?? 0, visible(body.trim(), 200), host));
       });

@@ -52,6 +52,49 @@ test("an upgrade whose headers trickle in one line at a time is bounded as a who
   s.close();
 });
 
+test("a refusal whose body stalls is told, with as much of it as came, within the deadline", async () => {
+  const s = await rawServer((socket) => {
+    socket.write("HTTP/1.1 403 Forbidden\r\ncontent-length: 100000\r\n\r\nno such token");
+  });
+  await assert.rejects(dial(s.url, { timeoutMs: 300 }), /terminal upgrade refused: 403 — no such token/);
+  s.close();
+});
+
+// Node refreshes a socket's idle timer on every read, even a cleared one, so
+// an idle timeout set while connecting would cost every frame of a session.
+test("reading the terminal's output refreshes no timer", async () => {
+  // Frames a few milliseconds apart, so that each takes a read of its own.
+  const frames = 50;
+  const s = await rawServer((socket, key) => {
+    accept(socket, key);
+    socket.setNoDelay(true);
+    let sent = 0;
+    const timer = setInterval(() => {
+      socket.write(Buffer.from([0x82, 5, 0x68, 0x65, 0x6c, 0x6c, 0x6f]));
+      if (++sent < frames) return;
+      clearInterval(timer);
+      socket.end();
+    }, 2);
+  });
+  const link = await dial(s.url);
+  const timeout = Object.getPrototypeOf(setTimeout(() => {}, 0)) as { refresh(): unknown };
+  const refresh = timeout.refresh;
+  let refreshed = 0;
+  timeout.refresh = function (this: unknown) {
+    refreshed++;
+    return refresh.call(this);
+  };
+  let received = 0;
+  try {
+    await new Promise<void>((resolve) => link.listen({ message: () => void received++, pong: () => {}, close: () => resolve() }));
+  } finally {
+    timeout.refresh = refresh;
+  }
+  assert.equal(received, frames);
+  assert.ok(refreshed < 5, `${refreshed} timer refreshes for ${frames} frames`);
+  s.close();
+});
+
 test("a frame over the payload limit ends the link, naming the limit", async () => {
   const s = await rawServer((socket, key) => {
     accept(socket, key);
