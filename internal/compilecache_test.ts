@@ -2,6 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { spawnSync } from "node:child_process";
 import nodeModule from "node:module";
 import { cacheDir, ownDir } from "./compilecache.js";
 import { homes, lap } from "./testutil/testcli.js";
@@ -70,4 +71,28 @@ test("lap keeps compiled code in ~/.cache/lap where Node has a compile cache, an
   const off = home();
   assert.equal((await lap(["--version"], { HOME: off, NODE_DISABLE_COMPILE_CACHE: "1" })).code, 0);
   assert.equal(fs.existsSync(path.join(off, ".cache")), false);
+});
+
+// Start-up is Node's own plus lap's modules: `lap --version` loads none of
+// Node's modules that an empty script does not, but its argument parser. A
+// Node with a compile cache also loads node:module to turn it on, so there
+// the script compared with requires it.
+test("lap --version loads no Node module beyond what an empty script does, but its argument parser", async () => {
+  const h = home();
+  const probe = path.join(h, "probe.js");
+  fs.writeFileSync(probe, 'process.on("exit", () => require("fs").writeFileSync(process.env.PROBE_OUT, process.moduleLoadList.join("\\n")));\n');
+  const script = path.join(h, "script.js");
+  fs.writeFileSync(script, nodeHasCache ? 'require("node:module");\n' : "");
+  const loaded = (out: string) => fs.readFileSync(out, "utf8").split("\n").filter((m) => m.startsWith("NativeModule "));
+
+  const floorOut = path.join(h, "floor.txt");
+  const floor = spawnSync(process.execPath, ["--require", probe, script], { env: { PATH: process.env.PATH ?? "", PROBE_OUT: floorOut } });
+  assert.equal(floor.status, 0, floor.stderr.toString());
+  const lapOut = path.join(h, "lap.txt");
+  const r = await lap(["--version"], { HOME: h, NODE_OPTIONS: `--require ${probe}`, PROBE_OUT: lapOut });
+  assert.equal(r.code, 0, r.stderr);
+
+  const base = new Set(loaded(floorOut));
+  const parser = (m: string) => m.startsWith("NativeModule internal/util/parse_args/");
+  assert.deepEqual(loaded(lapOut).filter((m) => !base.has(m) && !parser(m)), []);
 });
