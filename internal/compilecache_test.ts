@@ -84,12 +84,15 @@ test("lap --version loads no Node module beyond what an empty script does, but i
   const script = path.join(h, "script.js");
   fs.writeFileSync(script, nodeHasCache ? 'require("node:module");\n' : "");
   const loaded = (out: string) => fs.readFileSync(out, "utf8").split("\n").filter((m) => m.startsWith("NativeModule "));
+  // Under coverage (make test) Node passes NODE_V8_COVERAGE on to children
+  // and then loads its source-map cache for lap's files; both run without.
+  const noCoverage = { NODE_V8_COVERAGE: "" };
 
   const floorOut = path.join(h, "floor.txt");
-  const floor = spawnSync(process.execPath, ["--require", probe, script], { env: { PATH: process.env.PATH ?? "", PROBE_OUT: floorOut } });
+  const floor = spawnSync(process.execPath, ["--require", probe, script], { env: { PATH: process.env.PATH ?? "", PROBE_OUT: floorOut, ...noCoverage } });
   assert.equal(floor.status, 0, floor.stderr.toString());
   const lapOut = path.join(h, "lap.txt");
-  const r = await lap(["--version"], { HOME: h, NODE_OPTIONS: `--require ${probe}`, PROBE_OUT: lapOut });
+  const r = await lap(["--version"], { HOME: h, NODE_OPTIONS: `--require ${probe}`, PROBE_OUT: lapOut, ...noCoverage });
   assert.equal(r.code, 0, r.stderr);
 
   const base = new Set(loaded(floorOut));
