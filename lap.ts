@@ -12,15 +12,17 @@ function nodeMajor(version: string): number {
   return Number(String(version).replace(/^v/, "").split(".")[0]);
 }
 
+var major = nodeMajor(process.versions.node);
+
 // 18: the oldest Node lap supports, as package.json's "engines" says.
-if (!(nodeMajor(process.versions.node) >= 18)) {
+if (!(major >= 18)) {
   process.stderr.write("lap needs Node 18 or newer; this is Node " + process.versions.node + "\n");
   process.exit(1);
 } else if (require.main === module) {
   // Only Node 22.1 and newer have a compile cache. Older ones are spared
   // loading the module that turns it on, and node:module itself (about a
   // millisecond of every start on Node 20).
-  if (nodeMajor(process.versions.node) >= 22 && typeof require("node:module").enableCompileCache === "function") {
+  if (major >= 22 && typeof require("node:module").enableCompileCache === "function") {
     require("./internal/compilecache.js").enableCompileCache(process.env, process.getuid ? process.getuid() : undefined);
   }
   require("./internal/processio.js").run();
