@@ -1449,7 +1449,7 @@ function report(seconds: number): string {
       "lap cannot be faster than its floor; the targets say how close it must be.",
     "- **start-up ratios** include process spawn and node's own boot (" + (rows.find((r) => r.benchmark.startsWith("start-up: `node empty.cjs"))?.lap ?? "?") +
       " for an empty CommonJS file, " + (rows.find((r) => r.benchmark.startsWith("start-up: `node empty.mjs"))?.lap ?? "?") + " for an empty ES module): lap's own share is the difference.",
-    "- **time to attach** against the bench server is lap's cost alone (reading the config, two API calls on one kept-alive connection, loading ws while the first is answered, the upgrade). " +
+    "- **time to attach** against the bench server is lap's cost alone (reading the config, two API calls on one kept-alive connection, loading the bridge while the first is answered and ws while the second is, the upgrade). " +
       "Against the local platform a real PTY host and tmux sit behind the socket; both clients pay for them alike.",
     "- **throughput** compares times for the same bytes: 1.00× is the floor. When stdout is not a terminal lap has no terminal to restore; on a terminal it tracks the modes a program switches on, so the full-screen corpus is also measured on a PTY. " +
       "The target is for /dev/null and a pipe; the terminal rows are reported without a verdict, since there lap does work the bare client does not. " +
