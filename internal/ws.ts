@@ -20,11 +20,34 @@ import { LapError, networkHint, networkReason } from "./errors.js";
 // package (the node_modules folders above this module); failing that, ws is
 // required by name.
 function webSocketClass(): typeof WebSocket {
-  for (const dir of module.paths) {
-    const file = path.join(dir, "ws", "lib", "websocket.js");
-    if (fs.existsSync(file)) return require(file) as typeof WebSocket;
+  return withoutAddons(() => {
+    for (const dir of module.paths) {
+      const file = path.join(dir, "ws", "lib", "websocket.js");
+      if (fs.existsSync(file)) return require(file) as typeof WebSocket;
+    }
+    return require("ws") as typeof WebSocket;
+  });
+}
+
+// ws looks for two optional native add-ons, bufferutil and utf-8-validate,
+// wherever require finds packages: every node_modules folder above lap's
+// own, npm's global folder (PREFIX/lib/node_modules) among them, and
+// ~/.node_modules. lap runs only the code it ships, so ws is told not to
+// look, by the two switches it reads as it loads; they are set only while
+// it loads, and the environment is left as the user gave it.
+const ADDON_SWITCHES = ["WS_NO_BUFFER_UTIL", "WS_NO_UTF_8_VALIDATE"] as const;
+
+function withoutAddons<T>(load: () => T): T {
+  const saved = ADDON_SWITCHES.map((name) => process.env[name]);
+  for (const name of ADDON_SWITCHES) process.env[name] = "1";
+  try {
+    return load();
+  } finally {
+    ADDON_SWITCHES.forEach((name, i) => {
+      if (saved[i] === undefined) delete process.env[name];
+      else process.env[name] = saved[i];
+    });
   }
-  return require("ws") as typeof WebSocket;
 }
 
 const WebSocketClient = webSocketClass();

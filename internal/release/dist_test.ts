@@ -321,15 +321,33 @@ test("the unpacked archive installs with no network and no npm, and lap --versio
   if (dirtyAtBuild !== null) assert.equal(out.includes("-dirty"), dirtyAtBuild, `built from a ${dirtyAtBuild ? "dirty" : "clean"} tree: ${out}`);
 });
 
+// ws's optional native add-ons, planted where require would find them from
+// the installed ws: in npm's global folder beside lib/lap, and in
+// ~/.node_modules. Each notes in loaded/ that it was loaded.
+function plantAddons(dirs: string[], loaded: string): void {
+  for (const dir of dirs) {
+    for (const name of ["bufferutil", "utf-8-validate"]) {
+      const pkg = path.join(dir, name);
+      fs.mkdirSync(pkg, { recursive: true });
+      fs.writeFileSync(path.join(pkg, "package.json"), JSON.stringify({ name, version: "9.9.9", main: "index.js" }));
+      fs.writeFileSync(path.join(pkg, "index.js"),
+        `require("fs").writeFileSync(${JSON.stringify(path.join(loaded, name))}, __filename); throw new Error("planted");\n`);
+    }
+  }
+}
+
 // Only the install has to work offline; lap itself needs the network to do its
 // job, so this runs outside the namespace, against a platform on 127.0.0.1.
-test("the lap installed from the archive attaches to a session on the local platform", { timeout: 2 * STEP_MS }, async () => {
+test("the lap installed from the archive attaches to a session on the local platform, running only the code it ships", { timeout: 2 * STEP_MS }, async () => {
   assert.ok(prefix, "installed by the previous test");
   const platform = await startPlatform({ bringUpMs: 0 });
   try {
     platform.addAgent({ name: "demo", harness_id: "claude-code", supports_tui: true });
     const home = path.join(tmp, "home");
     fs.mkdirSync(path.join(home, ".lap"), { recursive: true, mode: 0o700 });
+    const loaded = path.join(tmp, "addons-loaded");
+    fs.mkdirSync(loaded);
+    plantAddons([path.join(prefix, "lib", "node_modules"), path.join(home, ".node_modules")], loaded);
     fs.writeFileSync(path.join(home, ".lap", "config.json"), JSON.stringify({ base: platform.url, key: platform.key }), { mode: 0o600 });
 
     const child = spawn(path.join(prefix, "bin", "lap"), ["demo"], {
@@ -357,6 +375,7 @@ test("the lap installed from the archive attaches to a session on the local plat
     const [code] = await exited;
     assert.equal(code, 0, stderr);
     assert.match(stderr, /· detached — session/);
+    assert.deepEqual(fs.readdirSync(loaded), [], "ws loaded an add-on from outside lap's install");
   } finally {
     await platform.close();
   }
