@@ -3,10 +3,10 @@
 
 import { credentials, type Config } from "./config.js";
 import type { Fetch, FetchAnswer } from "./nodefetch.js";
-import { visible } from "./output.js";
+import { isPlain, visible } from "./output.js";
 import { LapError, networkHint, networkReason } from "./errors.js";
 import type { IO } from "./io.js";
-import type { Settings } from "./settings.js";
+import { isToken, type Settings } from "./settings.js";
 
 export interface Agent {
   id: string;
@@ -602,10 +602,14 @@ export function pathId(id: string): string {
 }
 
 
-const ID = /^[^\u0000-\u001f\u007f]{1,200}$/;
+// An id lap takes from the server: one to 200 characters, none of which a
+// terminal obeys or reorders, since ids are printed and put in commands.
+function isId(id: unknown): id is string {
+  return typeof id === "string" && id.length >= 1 && id.length <= 200 && isPlain(id);
+}
 
 function isAgent(a: unknown): a is Agent {
-  return isRecord(a) && typeof a.id === "string" && ID.test(a.id) && (a.name === undefined || a.name === null || typeof a.name === "string");
+  return isRecord(a) && isId(a.id) && (a.name === undefined || a.name === null || typeof a.name === "string");
 }
 
 // agentOf keeps only the fields lap uses, each of the type it expects.
@@ -628,12 +632,13 @@ function sessionProblem(s: unknown): string | null {
   for (const f of ["id", "agent_id", "status"]) {
     if (typeof s[f] !== "string" || s[f] === "") return `${f} is ${s[f] === undefined ? "missing" : "not a string"}`;
   }
-  if (!ID.test(s.id as string)) return "id holds control characters";
+  if (!isId(s.id)) return "id is over 200 characters long or holds control characters";
   for (const f of SESSION_STRINGS) {
     if (s[f] !== undefined && s[f] !== null && typeof s[f] !== "string") return `${f} is not a string`;
   }
-  // The token goes into a header: a line break there would split it.
-  if (typeof s.tty_token === "string" && /[\u0000-\u001f\u007f]/.test(s.tty_token)) return "tty_token holds control characters";
+  // The token goes into a header: a line break there would split it, and
+  // Node refuses anything but visible ASCII.
+  if (typeof s.tty_token === "string" && s.tty_token !== "" && !isToken(s.tty_token)) return "tty_token holds control characters or others a header cannot carry";
   if (s.supports_tui !== undefined && s.supports_tui !== null && typeof s.supports_tui !== "boolean") return "supports_tui is not a boolean";
   if (s.idle_timeout_ms !== undefined && s.idle_timeout_ms !== null && typeof s.idle_timeout_ms !== "number") return "idle_timeout_ms is not a number";
   return null;

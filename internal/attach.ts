@@ -4,7 +4,8 @@
 
 import { connectApi, hasTerminal, sessionIdFrom, terminalTarget, waitReady, type Agent, type Api, type Session } from "./api.js";
 import { credentials, type Config } from "./config.js";
-import { say, visible } from "./output.js";
+import { agentCommand } from "./cli.js";
+import { say, shellQuoted, visible } from "./output.js";
 import { describe, EXIT_FAILURE, EXIT_LINK_LOST, EXIT_OK, exitForSignal } from "./errors.js";
 import { type IO } from "./io.js";
 import { DEFAULT_DETACH_KEYS, detachRule, parseDetachKeys, type DetachKeys } from "./keys.js";
@@ -107,7 +108,7 @@ function prepare(io: IO, opts: SessionOptions, config: Config): Prepared {
 
 async function connect(io: IO, api: Api, first: Session, agent: Agent | null, opts: Prepared): Promise<number> {
   const session = await waitReady(api, first, { timeoutMs: opts.timeoutMs, onPhase: (p) => say(io, `· ${visible(p, 80)}`) });
-  const again = agent?.name ? `lap ${agent.name}` : `lap attach ${session.id}`;
+  const again = agentCommand(agent?.name) ?? `lap attach ${shellQuoted(session.id)}`;
   if (session.supports_tui === false || (agent?.harness_id && !hasTerminal(agent))) {
     if (opts.record !== undefined) say(io, "! nothing is recorded: --record records a terminal, and this agent has none");
     const { showThinking, history, stdinMessage, json } = opts;
@@ -179,8 +180,8 @@ async function report(io: IO, api: Api, session: Session, end: End, again: strin
       say(io, `[ws closed] ${end.code}${reason}`);
       const programEnded = end.code === 1000 || end.code === 1005;
       if (s && programEnded) {
-        say(io, `· the program ended; session ${session.id} is still ready, and a new attach starts the program afresh in the same sandbox, files kept: lap attach ${session.id}`);
-      } else if (s) say(io, `· session ${session.id} is still ready; reattach: lap attach ${session.id}`);
+        say(io, `· the program ended; session ${session.id} is still ready, and a new attach starts the program afresh in the same sandbox, files kept: lap attach ${shellQuoted(session.id)}`);
+      } else if (s) say(io, `· session ${session.id} is still ready; reattach: lap attach ${shellQuoted(session.id)}`);
       return programEnded ? EXIT_OK : EXIT_FAILURE;
     }
     case "broken":

@@ -5,7 +5,7 @@ import { findCredentials, normalizeBase, profileNames, removeProfile, saveProfil
 import { LapError } from "./errors.js";
 import type { IO } from "./io.js";
 import { json, print, say } from "./output.js";
-import { DEFAULT_PROFILE, mask, overrides } from "./settings.js";
+import { DEFAULT_PROFILE, isToken, mask, overrides } from "./settings.js";
 
 // prompt is loaded only when login asks.
 function prompt(...args: Parameters<typeof import("./io.js").prompt>): Promise<string> {
@@ -32,6 +32,7 @@ export async function login(io: IO, opts: LoginOptions = {}): Promise<void> {
   }
   const base = normalizeBase(url ?? "");
   if (!key || !key.trim()) throw new LapError("no master key given", "run 'lap login' and paste the platform's master key");
+  if (!isToken(key.trim())) throw new LapError("the master key holds characters a header cannot carry", "paste the platform's master key: printable ASCII, without spaces");
   saveProfile(file, profile, { base, key: key.trim() });
   say(io, `✓ saved to ${file}${profile === DEFAULT_PROFILE ? "" : ` (profile ${profile})`}`);
 }

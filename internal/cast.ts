@@ -44,13 +44,16 @@ export interface Cast {
 // checkCastPath fails early, before any session is made, when the file
 // could not be written or exists and overwrite was not asked for.
 export function checkCastPath(file: string, overwrite = false): void {
-  let exists = true;
+  let st: fs.Stats | null = null;
   try {
-    fs.lstatSync(file);
+    st = fs.lstatSync(file);
   } catch {
-    exists = false;
+    // nothing there yet
   }
+  const exists = st !== null;
   try {
+    // A symbolic link is refused when opened (O_NOFOLLOW), with its own words.
+    if (st && !st.isSymbolicLink() && !writable(st)) throw notAFile();
     if (exists && !overwrite) throw Object.assign(new Error("exists"), { code: "EEXIST" });
     if (exists) fs.accessSync(file, fs.constants.W_OK);
     else fs.accessSync(path.dirname(path.resolve(file)), fs.constants.W_OK);
@@ -59,8 +62,19 @@ export function checkCastPath(file: string, overwrite = false): void {
   }
 }
 
+// A recording goes to a regular file, or a device such as /dev/null; a FIFO
+// would hold lap in open() until something reads it, deaf to signals.
+function writable(st: fs.Stats): boolean {
+  return st.isFile() || st.isCharacterDevice();
+}
+
+function notAFile(): Error {
+  return Object.assign(new Error("not a regular file"), { code: "ENOTFILE" });
+}
+
 function cannotWrite(file: string, err: unknown): LapError {
   const e = err as NodeJS.ErrnoException;
+  if (e.code === "ENOTFILE" || e.code === "ENXIO") return new LapError(`the recording ${file} is not a regular file`, "give --record the path of a regular file");
   if (e.code === "EEXIST") return new LapError(`the recording ${file} exists`, "give --overwrite to replace it, or another path");
   if (e.code === "ELOOP") return new LapError(`the recording ${file} is a symbolic link: lap does not write through one`, "give --record the path of a regular file");
   const why = e.code === "ENOENT" ? "no such directory" : e.code === "EACCES" ? "permission denied" : e.message;
@@ -70,16 +84,18 @@ function cannotWrite(file: string, err: unknown): LapError {
 // Recordings hold the whole screen and maybe what is typed: owner only,
 // created afresh (O_EXCL) so a file or link another user placed at a
 // predictable path is never written through, and never through a symbolic
-// link (O_NOFOLLOW) even with overwrite.
-const CREATE = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW;
+// link (O_NOFOLLOW) even with overwrite. O_NONBLOCK: a FIFO put in the
+// file's place fails to open (ENXIO) or is refused below, never waited on.
+const CREATE = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK;
 
 // createPrivate opens file for a new recording, mode 0600 whatever existed
 // before; an existing file is an EEXIST error unless overwrite.
 export function createPrivate(file: string, overwrite: boolean): number {
   const fd = fs.openSync(file, CREATE | (overwrite ? fs.constants.O_TRUNC : fs.constants.O_EXCL), FILE_MODE);
   try {
-    // A device (/dev/null) is not a recording to make private.
     const st = fs.fstatSync(fd);
+    if (!writable(st)) throw notAFile();
+    // A device (/dev/null) is not a recording to make private.
     if (st.isFile() && (st.mode & 0o777) !== FILE_MODE) fs.fchmodSync(fd, FILE_MODE);
   } catch (err) {
     fs.closeSync(fd);

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { execFileSync } from "node:child_process";
 import { once } from "node:events";
 import { WebSocketServer } from "ws";
 import { checkCastPath, openCast } from "./cast.js";
@@ -203,4 +204,21 @@ test("the bridge feeds a recording every output byte and each resize it sends", 
   assert.deepEqual(events.filter((e) => e[1] === "r").map((e) => e[2]), ["132x43"]);
   assert.deepEqual(events.filter((e) => e[1] === "i").map((e) => e[2]), ["hi"]);
   for (let i = 1; i < events.length; i++) assert.ok(events[i][0] >= events[i - 1][0], "times never go back");
+});
+
+test("a FIFO at the path is refused, before anything starts and when opened, never waited on", () => {
+  const fifo = castFile();
+  execFileSync("mkfifo", [fifo]);
+  const refused = { message: `the recording ${fifo} is not a regular file` };
+  assert.throws(() => checkCastPath(fifo, true), refused);
+  // No reader: open(2) would wait for one for as long as it takes.
+  assert.throws(() => openCast(fifo, { input: false, overwrite: true }), refused);
+  // A reader: the open succeeds, and the file is still refused.
+  const reader = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  try {
+    assert.throws(() => openCast(fifo, { input: false, overwrite: true }), refused);
+  } finally {
+    fs.closeSync(reader);
+  }
+  checkCastPath("/dev/null", true);
 });

@@ -18,7 +18,7 @@ import { describe, EXIT_INTERRUPTED, exitForSignal, LapError } from "./errors.js
 import { readEvents } from "./events.js";
 import { type IO } from "./io.js";
 import { AnswerWriter, dim, terminalSafe, textMode } from "./markdown.js";
-import { cleanText, say, visible } from "./output.js";
+import { cleanText, isShellWord, json, say, visible } from "./output.js";
 
 export interface ChatOptions {
   // The agent's name for messages.
@@ -58,7 +58,8 @@ const FATAL = new Set([401, 403, 404, 409, 410]);
 export const MAX_ATTACHMENTS = 10;
 export const MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024;
 // Following a cut stream through the events route: give up after this many
-// failed reconnections in a row, waiting this long between them.
+// reconnections in a row that failed or brought nothing, opening a stream at
+// most once this long.
 const FOLLOW_ATTEMPTS = 5;
 const FOLLOW_RETRY_MS = 1_000;
 const COMMANDS = ["/help", "/attach ", "/history", "/quit"];
@@ -186,7 +187,8 @@ class Chat {
     io.stderr.write(PASTE_ON);
     try {
       await this.showHistory(this.opts.history ?? HISTORY_TURNS, true);
-      rl.prompt();
+      // The cursor stays where typing ahead left it, not at the line's start.
+      rl.prompt(true);
       for (let next = await lines.next(); !next.done; next = await lines.next()) {
         const line = next.value;
         // Leaving drops the lines still queued; a plain end of input does not.
@@ -227,9 +229,12 @@ class Chat {
     this.rl?.prompt();
   }
 
+  // complete is Tab at the prompt. readline writes what it offers as it
+  // is, so only skills whose names are plain words are offered.
   private async complete(line: string): Promise<string[]> {
     if (!line.startsWith("/") || line.includes(" ")) return [];
-    const names = [...COMMANDS, ...(await this.skills()).map((s) => "/" + s.name + " ")];
+    const skills = (await this.skills()).filter((s) => isShellWord(s.name));
+    const names = [...COMMANDS, ...skills.map((s) => "/" + s.name + " ")];
     return names.filter((n) => n.startsWith(line));
   }
 
@@ -376,7 +381,7 @@ class Chat {
         if (!this.leaving) say(this.io, "· stopped waiting; the agent may still finish that turn");
         return;
       }
-      if (this.opts.json) this.io.stdout.write(view.json(describe(err)) + "\n");
+      if (this.opts.json) this.io.stdout.write(view.json(describe(err)));
       if (!this.interactive || (err instanceof HttpError && FATAL.has(err.status))) throw err;
       say(this.io, `! no answer: ${describe(err)}`);
       return;
@@ -443,28 +448,59 @@ class Chat {
     view.end("done");
   }
 
+  // follow reads the session's events until the turn ends. Streams are
+  // opened at most once a FOLLOW_RETRY_MS; one that cannot be opened, or
+  // that ends with nothing in it, is a failure, and FOLLOW_ATTEMPTS of those
+  // in a row end the wait: a platform that closes every stream at once is
+  // not asked again and again.
   private async follow(view: TurnView, signal: AbortSignal): Promise<void> {
     for (let failures = 0; !view.ended; ) {
-      let events: AsyncIterable<Uint8Array>;
+      const opened = Date.now();
+      let brought: boolean;
       try {
-        events = await this.api.followEvents(this.session.id, signal);
+        brought = await this.followOnce(view, signal);
       } catch (err) {
         if (signal.aborted || ++failures >= FOLLOW_ATTEMPTS) throw err;
         await sleep(FOLLOW_RETRY_MS, signal);
         continue;
       }
-      failures = 0;
+      if (view.ended || signal.aborted) return;
+      if (brought) failures = 0;
+      else if (++failures >= FOLLOW_ATTEMPTS) {
+        throw new LapError(`the session's event stream ended ${FOLLOW_ATTEMPTS} times in a row with nothing in it; stopped following the turn`,
+          "the agent may still be working: its answer is in /history");
+      }
+      await sleep(opened + FOLLOW_RETRY_MS - Date.now(), signal);
+    }
+  }
+
+  // followOnce reads one stream of the session's events; true when it
+  // brought anything. The stream has its own signal, tied to the turn's
+  // only while it is open, so the turn's gathers no listener per stream.
+  private async followOnce(view: TurnView, turn: AbortSignal): Promise<boolean> {
+    const own = new AbortController();
+    const stop = () => own.abort(turn.reason);
+    turn.addEventListener("abort", stop, { once: true });
+    try {
+      const events = await this.api.followEvents(this.session.id, own.signal);
       // The tail replays nothing: the turn may have ended while no stream
       // was open, which only the history tells.
-      if (await this.endedInHistory(view)) return;
+      if (await this.endedInHistory(view)) return true;
+      let brought = false;
       try {
         for await (const ev of readEvents(events)) {
+          brought = true;
           if (isRecord(ev) && ev.type === "harness_event") view.handle(ev.event);
           if (view.ended || (isRecord(ev) && ev.type === "error")) break;
         }
       } catch (err) {
-        if (signal.aborted) throw err;
+        if (turn.aborted) throw err;
       }
+      return brought;
+    } finally {
+      turn.removeEventListener("abort", stop);
+      // Ends the stream's request, and its timeout, if still open.
+      own.abort();
     }
   }
 
@@ -673,7 +709,7 @@ class TurnView {
   finish(meta: boolean): void {
     this.flushText();
     if (this.opts.json) {
-      if (meta) this.io.stdout.write(this.json() + "\n");
+      if (meta) this.io.stdout.write(this.json());
       return;
     }
     if (!this.io.stderrIsTTY) {
@@ -714,7 +750,7 @@ class TurnView {
       ended: this.ended?.how ?? null,
     };
     if (error ?? this.ended?.message) out.error = error ?? this.ended?.message;
-    return JSON.stringify(out);
+    return json(out, 0);
   }
 
   private say(line: string): void {
@@ -819,13 +855,18 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
+// sleep waits ms, or less if signal aborts; either way it leaves no
+// listener behind on the signal.
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (ms <= 0 || signal.aborted) return Promise.resolve();
   return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => {
+    const done = () => {
       clearTimeout(timer);
+      signal.removeEventListener("abort", done);
       resolve();
-    }, { once: true });
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
   });
 }
 

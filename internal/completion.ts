@@ -10,6 +10,7 @@
 import type { Api } from "./api.js";
 import { credentials, profileNames } from "./config.js";
 import { usageError } from "./errors.js";
+import { isShellWord } from "./output.js";
 import type { IO } from "./io.js";
 import { DEFAULT_PROFILE } from "./settings.js";
 
@@ -29,15 +30,6 @@ export interface CompletionSpec {
   // What each command's positional argument is.
   args: Record<string, "agents" | "sessions" | "shells" | "commands" | "">;
   shells: string[];
-}
-
-// A word a shell takes as it is, anywhere on a command line: no quotes,
-// spaces, $, backquotes, globs, redirections or separators, and not one
-// that starts like a flag.
-const SHELL_WORD = /^[A-Za-z0-9_][A-Za-z0-9_.:@%+=,/-]*$/;
-
-export function isShellWord(word: string): boolean {
-  return SHELL_WORD.test(word);
 }
 
 export function completionScript(shell: string, spec: CompletionSpec): string {

@@ -5,7 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { spawnSync } from "node:child_process";
 import { FLAGS, completionSpec } from "./cli.js";
-import { completeWords, completionScript, isShellWord, type CompletionSpec } from "./completion.js";
+import { completeWords, completionScript, type CompletionSpec } from "./completion.js";
 import { LapError } from "./errors.js";
 import { startPlatform, type Platform } from "./platform/platform.js";
 import { memoryIO } from "./testutil/testio.js";
@@ -100,8 +100,6 @@ test("lap __complete prints only words that are safe as shell words", async () =
   const m = memoryIO({ env: { LAP_BASE_URL: p.url, LAP_MASTER_KEY: p.key } });
   await completeWords(m.io, "agents");
   assert.deepEqual(m.stdout().split("\n").filter(Boolean).sort(), ["demo", "ok.name-2"]);
-  for (const w of ["demo", "a.b", "x=1", "u@h:p"]) assert.ok(isShellWord(w), w);
-  for (const w of ["$x", "a b", "`x`", "a;b", "-x", "a|b", "a>b", "~x", "a*", "\u009b", ""]) assert.ok(!isShellWord(w), w);
 });
 
 test("each shell gets its own script, and an unknown shell is a usage error", () => {

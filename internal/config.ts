@@ -11,7 +11,7 @@ import path from "node:path";
 import { say, visible } from "./output.js";
 import { LapError } from "./errors.js";
 import type { IO } from "./io.js";
-import { DEFAULT_PROFILE } from "./settings.js";
+import { DEFAULT_PROFILE, isToken } from "./settings.js";
 
 export interface Config {
   base: string;
@@ -175,6 +175,7 @@ function pickProfile(data: Json, file: string, profile: string): Config | null {
   if (base === undefined && key === undefined) return null;
   if (typeof base !== "string" || base === "") throw broken(file, `missing "base"${where}`);
   if (typeof key !== "string" || key === "") throw broken(file, `missing "key"${where}`);
+  if (!isToken(key)) throw broken(file, `holding a "key"${where} with characters a header cannot carry`);
   if (data.detachKeys !== undefined && typeof data.detachKeys !== "string") throw broken(file, `holding a "detachKeys" that is not a string`);
   return { base: normalizeBase(base), key, ...(data.detachKeys !== undefined && { detachKeys: data.detachKeys as string }) };
 }
@@ -205,24 +206,39 @@ export function normalizeBase(raw: string): string {
 
 // writeConfig replaces the file in one rename. The temporary file is created
 // with mode 0600 from the start, so the key is never readable by others, not
-// even for a moment; the directory is made 0700.
+// even for a moment; the directory is made 0700. When anything fails (a
+// full disk), the temporary file goes and the file is as it was.
 export function writeConfig(file: string, data: Config | Json): void {
   const dir = path.dirname(file);
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.tmp`);
-  const fd = fs.openSync(tmp, "wx", 0o600);
+  let created = false;
   try {
-    fs.writeSync(fd, JSON.stringify(data, null, 2) + "\n");
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  try {
+    makeConfigDir(file);
+    const fd = fs.openSync(tmp, "wx", 0o600);
+    created = true;
+    try {
+      fs.writeSync(fd, JSON.stringify(data, null, 2) + "\n");
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
     fs.renameSync(tmp, file);
   } catch (err) {
-    fs.rmSync(tmp, { force: true });
-    throw err;
+    if (created) fs.rmSync(tmp, { force: true });
+    throw err instanceof LapError ? err : cannotWrite(file, err);
   }
+}
+
+function makeConfigDir(file: string): void {
+  try {
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  } catch (err) {
+    throw cannotWrite(file, err);
+  }
+}
+
+function cannotWrite(file: string, err: unknown): LapError {
+  return new LapError(`cannot write ${file}: ${(err as Error).message}`, "free some space, or set LAP_CONFIG to a file in a directory you can write to");
 }
 
 // saveProfile stores one profile's credentials and keeps everything else in
@@ -311,7 +327,7 @@ const LOCK_RETRY_MS = 10;
 // read-modify-write (as kubectl locks its kubeconfig).
 function withLock<T>(file: string, fn: () => T): T {
   const lock = `${file}.lock`;
-  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  makeConfigDir(file);
   const deadline = Date.now() + LOCK_WAIT_MS;
   for (;;) {
     try {

@@ -28,6 +28,23 @@ test("a written config reads back, is 0600 in a 0700 directory, and leaves no te
   fs.rmSync(dir, { recursive: true });
 });
 
+test("a config that cannot be written is one line that says so, and leaves nothing half-written", () => {
+  const dir = tmp();
+  const cannot = (file: string) => (err: unknown) => err instanceof LapError && err.message.startsWith(`cannot write ${file}: `) && /LAP_CONFIG/.test(err.hint ?? "");
+  // Its directory is a link to nowhere.
+  fs.symlinkSync(path.join(dir, "gone"), path.join(dir, "dangling"));
+  const inDangling = path.join(dir, "dangling", "config.json");
+  assert.throws(() => writeConfig(inDangling, { base: "https://x", key: "k" }), cannot(inDangling));
+  assert.throws(() => saveProfile(inDangling, "default", { base: "https://x", key: "k" }), cannot(inDangling));
+  // Written whole, the file cannot take the place of what is there (a directory).
+  const taken = path.join(dir, "taken");
+  fs.mkdirSync(path.join(taken, "config.json"), { recursive: true });
+  fs.writeFileSync(path.join(taken, "config.json", "x"), "");
+  assert.throws(() => writeConfig(path.join(taken, "config.json"), { base: "https://x", key: "k" }), cannot(path.join(taken, "config.json")));
+  assert.deepEqual(fs.readdirSync(taken), ["config.json"], "the temporary file is gone");
+  fs.rmSync(dir, { recursive: true });
+});
+
 test("rewriting a config that others could read leaves it 0600", () => {
   const dir = tmp();
   const file = path.join(dir, "config.json");
@@ -55,6 +72,7 @@ test("broken configs are errors that say what is wrong and how to fix it", () =>
     ["null", "config f is not a JSON object"],
     ['{"key":"k"}', 'config f is missing "base"'],
     ['{"base":"http://h"}', 'config f is missing "key"'],
+    ['{"base":"http://h","key":"sk k\u00e9y"}', 'config f is holding a "key" with characters a header cannot carry'],
     ['{"base":"not a url","key":"k"}', "'not a url' is not a URL"],
   ];
   for (const [text, message] of cases) {

@@ -6,6 +6,7 @@
 import type { Readable } from "node:stream";
 import type { Fetch } from "./api.js";
 import { LapError, usageError } from "./errors.js";
+import { cleanText } from "./output.js";
 import type { Env, Settings } from "./settings.js";
 import type { Terminal } from "./tty.js";
 import type { DialOptions, Link } from "./ws.js";
@@ -42,7 +43,8 @@ export interface IO {
 }
 
 // prompt reads one line from the terminal. With hidden set, what is typed
-// is not echoed (the prompt itself still is). Ctrl-C rejects with cancelled.
+// is not echoed (the prompt itself still is). Ctrl-C, or Ctrl-D before an
+// answer, rejects with cancelled.
 export async function prompt(io: IO, question: string, hidden: boolean, cancelled = "login cancelled"): Promise<string> {
   const readline = await import("node:readline");
   const { Writable } = await import("node:stream");
@@ -55,14 +57,17 @@ export async function prompt(io: IO, question: string, hidden: boolean, cancelle
   });
   const rl = readline.createInterface({ input: io.stdin, output, terminal: true });
   return new Promise((resolve, reject) => {
-    rl.question(question, (answer) => {
+    let answered = false;
+    rl.question(cleanText(question), (answer) => {
+      answered = true;
       rl.close();
       if (hidden) io.stderr.write("\n");
       resolve(answer);
     });
     muted = hidden;
-    rl.on("SIGINT", () => {
-      rl.close();
+    rl.on("SIGINT", () => rl.close());
+    rl.on("close", () => {
+      if (answered) return;
       io.stderr.write("\n");
       reject(new LapError(cancelled));
     });

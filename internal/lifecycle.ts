@@ -5,7 +5,8 @@
 import { HttpError, connectApi, isUUID, sessionIdFrom, type Api, type LogEntry, type Session } from "./api.js";
 import { EXIT_INTERRUPTED, LapError } from "./errors.js";
 import { confirm, mayAsk, type IO } from "./io.js";
-import { cleanText, json, print, say, visible } from "./output.js";
+import { agentCommand } from "./cli.js";
+import { cleanText, json, print, say, shellQuoted, visible } from "./output.js";
 import { findSession } from "./sessions.js";
 
 // A detail cut to fit a terminal keeps at least this much, even in a narrow window.
@@ -75,7 +76,7 @@ export async function targetSession(api: Api, target: string): Promise<Session> 
     const newest = newestFirst((await api.listSessions(agent.id, 1)).filter((s) => s.agent_id === agent.id))[0];
     if (newest) return newest;
     if (agent.harness_id !== "" || !isUUID(target)) {
-      throw new LapError(`agent ${visible(agent.name ?? agent.id)} has no sessions`, `start one with: lap ${agent.name ?? agent.id}`);
+      throw new LapError(`agent ${visible(agent.name ?? agent.id)} has no sessions`, `start one with: ${agentCommand(agent.name) ?? `lap ${shellQuoted(agent.id)}`}`);
     }
     agentError = new LapError(`no agent or session with id ${target}`, "see 'lap agents' and 'lap sessions'");
   } catch (err) {
@@ -292,7 +293,7 @@ export async function restart(io: IO, opts: RestartOptions): Promise<number> {
   const fresh = await awaitRestart(io, api, session, opts.timeoutMs ?? RESTART_TIMEOUT_MS, opts.tickMs ?? TICK_MS);
   if (fresh === null) return EXIT_INTERRUPTED;
   say(io, `✓ session ${fresh.id} restarted: ${visible(fresh.status, 20)}`);
-  say(io, `  attach: lap attach ${fresh.id}`);
+  say(io, `  attach: lap attach ${shellQuoted(fresh.id)}`);
   return 0;
 }
 
@@ -326,7 +327,7 @@ async function awaitRestart(io: IO, api: Api, session: Session, timeoutMs: numbe
         `see 'lap sessions', or wait longer with --timeout`);
     }
     if (err instanceof HttpError && err.status === 409) {
-      throw new LapError(`session ${session.id} is still being created: nothing to restart`, `attach when it is ready: lap attach ${session.id}`);
+      throw new LapError(`session ${session.id} is still being created: nothing to restart`, `attach when it is ready: lap attach ${shellQuoted(session.id)}`);
     }
     if (err instanceof HttpError && err.status === 502) {
       const reason = err.message.replace(/^.*?: 502 /, "");

@@ -33,6 +33,8 @@ const NO_CODE = "\x1b[39m";
 const RULE = "─".repeat(40);
 // Code lines are shifted right by this, to set them apart from prose.
 const CODE_INDENT = "  ";
+// A line not whole after this many characters is drawn without markup.
+const LONG_LINE = 4096;
 
 export function dim(text: string): string {
   return DIM + text + NO_BOLD;
@@ -53,8 +55,10 @@ export class AnswerWriter {
   // Whether the last character handed out was a newline (or nothing was).
   atLineStart = true;
   // The line being written before it is whole: what kind it is, and how
-  // much of it (in characters of the agent's text) is out already.
-  private started: { kind: "code" | "text"; shown: number } | null = null;
+  // much of what is held of it (in characters of the agent's text) is out
+  // already. "plain" is a line too long to wait for: shown as it comes,
+  // without markup.
+  private started: { kind: "code" | "text" | "plain"; shown: number } | null = null;
 
   constructor(readonly mode: TextMode) {}
 
@@ -74,8 +78,13 @@ export class AnswerWriter {
     const nl = all.lastIndexOf("\n");
     const lines = nl === -1 ? [] : all.slice(0, nl).split("\n");
     const partial = all.slice(nl + 1);
-    this.held = partial + this.held;
-    return this.out(lines.map((line) => this.whole(line) + "\n").join("") + this.partial(partial));
+    const drawn = lines.map((line) => this.whole(line) + "\n").join("") + this.partial(partial);
+    // What is out of the line is not held again: each piece of a long line
+    // costs its own length, not the line's.
+    const shown = this.started?.shown ?? 0;
+    if (this.started) this.started.shown = 0;
+    this.held = partial.slice(shown) + this.held;
+    return this.out(drawn);
   }
 
   // end returns whatever was held back; the writer can be used again after.
@@ -102,7 +111,7 @@ export class AnswerWriter {
     this.started = null;
     if (!started) return this.line(line);
     const rest = terminalSafe(line.slice(started.shown).replace(/\r$/, ""));
-    return started.kind === "code" ? rest : inline(rest);
+    return started.kind === "text" ? inline(rest) : rest;
   }
 
   // partial writes what can be written of a line not yet whole, so a long
@@ -111,6 +120,13 @@ export class AnswerWriter {
   // that cannot be a closing fence); of prose, only words before any
   // markup character, up to a space, as markup may yet close later.
   private partial(line: string): string {
+    // A line this long is shown as it comes, its markup as written: held for
+    // its end, it would show nothing for as long as it lasts.
+    if (line.length > LONG_LINE && this.started?.kind !== "code") {
+      const shown = this.started?.shown ?? 0;
+      this.started = { kind: "plain", shown: line.length };
+      return terminalSafe(line.slice(shown));
+    }
     let out = "";
     if (!this.started) {
       const start = this.lineStart(line);

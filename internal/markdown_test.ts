@@ -117,3 +117,20 @@ test("rendered, prose is shown word by word before its line is whole; markup wai
   assert.equal(w.push("`\n# Tit"), "\x1b[2m```\x1b[22m\n");
   assert.equal(w.end(), "\x1b[1m\x1b[4mTit\x1b[24m\x1b[22m");
 });
+
+test("a line that does not end is shown as it comes once it is long, and is never held whole", () => {
+  for (const start of ["# heading ", "prose with *markup ", "1. item "]) {
+    const w = new AnswerWriter("rendered");
+    const piece = "x".repeat(1000);
+    let before = "";
+    let held = 0;
+    for (let i = 0; i < 2000; i++) {
+      before += w.push(i === 0 ? start + piece : piece);
+      held = Math.max(held, (w as unknown as { held: string }).held.length);
+    }
+    const all = start + piece.repeat(2000);
+    assert.ok(before.length > all.length - 8192, `${start}: ${before.length} of ${all.length} characters out before the end`);
+    assert.ok(held <= 8192, `${start}: held ${held} characters`);
+    assert.equal(before + w.end(), all, "every character, its markup as written");
+  }
+});

@@ -16,6 +16,7 @@ const DEC_MODES = [
   66, // application keypad (DECNKM)
   47, 1047, 1049, // alternate screen
 ];
+const TRACKED = new Set(DEC_MODES);
 // Modes that are on by default, so switching them off is what is tracked.
 const CURSOR = 25;
 const AUTOWRAP = 7;
@@ -131,6 +132,9 @@ export class ModeTracker {
       for (const n of params) {
         if (n === CURSOR) this.cursorHidden = final === l;
         else if (n === AUTOWRAP) this.autowrapOff = final === l;
+        // Only the modes reset() undoes are kept: a harness naming millions
+        // of others must not grow the set without end.
+        else if (!TRACKED.has(n)) continue;
         else if (final === h) this.on.add(n);
         else this.on.delete(n);
       }

@@ -103,3 +103,13 @@ test("a sequence too long to be tracked does not hide the ones after it", () => 
   assert.equal(scan(long.slice(0, 40), long.slice(40), "m\x1b[?2004h").reset(), "\x1b[?2004l");
   assert.equal(scan(long.slice(0, 40), long.slice(40) + "x\x1b[?2004h").reset(), "\x1b[?2004l");
 });
+
+test("a harness naming millions of private modes does not make the tracker grow", () => {
+  const t = new ModeTracker();
+  for (let frame = 0; frame < 10; frame++) {
+    const numbers = Array.from({ length: 100_000 }, (_, i) => 100_000_000 + frame * 100_000 + i);
+    t.scan(Buffer.from(`\x1b[?${numbers.join(";")}h\x1b[?2004h`, "latin1"));
+  }
+  assert.equal((t as unknown as { on: Set<number> }).on.size, 1, "only the modes reset() undoes are kept");
+  assert.equal(t.reset(), "\x1b[?2004l");
+});

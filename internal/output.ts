@@ -34,6 +34,30 @@ export function visible(s: unknown, max = 300): string {
   return text.replace(UNSAFE, escape);
 }
 
+// isPlain tells a string that visible would leave as it is: nothing in it a
+// terminal obeys or reorders.
+const UNSAFE_ANYWHERE = new RegExp(UNSAFE.source);
+
+export function isPlain(s: string): boolean {
+  return !UNSAFE_ANYWHERE.test(s);
+}
+
+// A word a shell takes as it is, anywhere on a command line: no quotes,
+// spaces, $, backquotes, globs, redirections or separators, and not one
+// that starts like a flag.
+const SHELL_WORD = /^[A-Za-z0-9_][A-Za-z0-9_.:@%+=,/-]*$/;
+
+export function isShellWord(word: string): boolean {
+  return SHELL_WORD.test(word);
+}
+
+// shellQuoted is a word from the server as lap writes it into a command
+// it suggests: as it is when a shell takes it so, else in single quotes,
+// so that pasting the suggestion runs nothing but lap.
+export function shellQuoted(word: string): string {
+  return isShellWord(word) ? word : `'${visible(word).replace(/'/g, `'\\''`)}'`;
+}
+
 // printable is a value that is not a string as text; a value too deeply
 // nested to print (a hostile answer) is named, not thrown.
 function printable(v: unknown): string {
@@ -70,11 +94,12 @@ export function print(io: Pick<IO, "stdout" | "stdoutIsTTY" | "settings">, text:
   io.stdout.write(io.stdoutIsTTY && io.settings.colour ? paintMarks(clean) : clean);
 }
 
-// json is the text of a --json document: indented, and with the characters
-// a terminal obeys but JSON.stringify leaves raw written as \u escapes, so
-// `lap sessions --json` on a terminal is as safe as the table.
-export function json(value: unknown): string {
-  return JSON.stringify(value, null, 2).replace(UNSAFE_IN_JSON, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`) + "\n";
+// json is the text of a --json document: indented (with indent 0, one
+// line, as a chat's turns are), and with the characters a terminal obeys
+// but JSON.stringify leaves raw written as \u escapes, so `lap sessions
+// --json` on a terminal is as safe as the table.
+export function json(value: unknown, indent = 2): string {
+  return JSON.stringify(value, null, indent).replace(UNSAFE_IN_JSON, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`) + "\n";
 }
 
 // table lays rows out in aligned columns under a header; every cell is

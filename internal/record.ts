@@ -47,7 +47,8 @@ export function recording(link: Link, file: string, size: Size | null, opts: Rec
   } catch (err) {
     link.close(1000, "");
     const e = err as NodeJS.ErrnoException;
-    const why = e.code === "EEXIST" ? "the file exists (--overwrite replaces it)" : e.code === "ELOOP" ? "it is a symbolic link" : e.message;
+    const why = e.code === "EEXIST" ? "the file exists (--overwrite replaces it)" : e.code === "ELOOP" ? "it is a symbolic link"
+      : e.code === "ENOTFILE" || e.code === "ENXIO" ? "it is not a regular file" : e.message;
     throw new LapError(`LAP_RECORD_FRAMES: cannot write ${file}: ${why}`);
   }
   const start = performance.now();

@@ -111,6 +111,19 @@ function flag(env: Env, name: string): boolean {
   throw usageError(`${name} '${visible(v)}' is not 1 or 0`, `e.g. export ${name}=1`);
 }
 
+// A key or token goes into an Authorization header as a bearer token, which
+// is visible ASCII: anything else Node would refuse only once lap is on its
+// way, with an error that names no setting.
+export function isToken(s: string): boolean {
+  return /^[\x21-\x7e]+$/.test(s);
+}
+
+function token(env: Env, name: string): string | undefined {
+  const v = text(env, name);
+  if (v !== undefined && !isToken(v)) throw usageError(`${name} holds characters a header cannot carry`, `check how ${name} is set: a key is printable ASCII, without spaces`);
+  return v;
+}
+
 function text(env: Env, name: string): string | undefined {
   const v = env[name]?.trim();
   if (!v) return undefined;
@@ -156,8 +169,8 @@ export function readSettings(env: Env, home: string): Settings {
     configFile: config ? path.resolve(config) : path.join(home, ".lap", "config.json"),
     profile: profile ? checkProfileName(profile) : DEFAULT_PROFILE,
     baseUrl: text(env, "LAP_BASE_URL"),
-    masterKey: text(env, "LAP_MASTER_KEY"),
-    ttyToken: text(env, "LAP_TTY_TOKEN"),
+    masterKey: token(env, "LAP_MASTER_KEY"),
+    ttyToken: token(env, "LAP_TTY_TOKEN"),
     ttyFallback: wsUrl(env, "LAP_TTY_FALLBACK"),
     ttyTokenInQuery: flag(env, "LAP_TTY_TOKEN_IN_QUERY"),
     reconnectTimeoutMs: durationOf("LAP_RECONNECT_TIMEOUT"),

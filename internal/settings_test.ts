@@ -35,6 +35,9 @@ test("a bad variable is a usage error naming it, before anything is sent", () =>
     return true;
   });
   assert.throws(() => readSettings({ LAP_TTY_TOKEN: "a\r\nX-Evil: 1" }, "/h"), usage(/LAP_TTY_TOKEN holds control characters/));
+  // Node would refuse these in a header only once lap had connected.
+  assert.throws(() => readSettings({ LAP_TTY_TOKEN: "tok\u2026" }, "/h"), usage(/^LAP_TTY_TOKEN holds characters a header cannot carry$/));
+  assert.throws(() => readSettings({ LAP_MASTER_KEY: "sk k\u00e9y" }, "/h"), usage(/^LAP_MASTER_KEY holds characters a header cannot carry$/));
   assert.throws(() => readSettings({ LAP_PROFILE: "../x" }, "/h"), usage(/is not a profile name/));
 });
 

@@ -180,6 +180,8 @@ class Bridge {
   private held: Buffer[] = [];
   private heldBytes = 0;
   private droppedNotice = false;
+  // Whether a status line is on the screen, to clear at the end.
+  private statusShown = false;
   // Keepalive.
   private pingTimer: NodeJS.Timeout | undefined;
   private pongTimer: NodeJS.Timeout | undefined;
@@ -424,6 +426,7 @@ class Bridge {
   // status fits the line to the window, so it never wraps and each one
   // overwrites the last in place, even over a full-screen program.
   private status(line: string): void {
+    this.statusShown = line !== "";
     const width = (this.term.size()?.cols ?? STATUS_WIDTH) - 1;
     this.term.status(line.length > width ? line.slice(0, Math.max(0, width - 1)) + "…" : line);
   }
@@ -438,6 +441,9 @@ class Bridge {
     if (this.finished) return;
     this.finished = true;
     this.restoreModes();
+    // The last status line (a reconnect attempt) goes, so what is said of
+    // the end starts a line of its own.
+    if (this.statusShown) attempt(() => this.status(""));
     const { term } = this;
     this.sizes.stop();
     this.stopKeepalive();

@@ -221,6 +221,7 @@ test("a link that opens and drops at once is given up within the budget and repo
   assert.equal(end.how, "lost");
   assert.equal(end.how === "lost" && end.flapping, true);
   assert.ok(m.statuses.some((s) => s.includes("keeps dropping")));
+  assert.equal(m.statuses.at(-1), "", "the last status is cleared, so the report of the end starts its own line");
   assert.ok(h.connections.length >= 2);
   for (const s of m.statuses) assert.ok(s.length <= 39, `status wider than the window: ${JSON.stringify(s)}`);
   await h.close();

@@ -135,6 +135,10 @@ test("lap login --url reads the key as one line from piped stdin", async () => {
   const empty = await run(["login", "--url", "https://lap.example.com"], { HOME: h }, "");
   assert.equal(empty.code, 1);
   assert.match(empty.stderr, /^✗ no master key given/);
+  const unsendable = await run(["login", "--url", "https://lap.example.com"], { HOME: h }, "sk-caf\u00e9 key\n");
+  assert.equal(unsendable.code, 1);
+  assert.match(unsendable.stderr, /^✗ the master key holds characters a header cannot carry\n {2}paste the platform's master key/);
+  assert.equal(JSON.parse(fs.readFileSync(file, "utf8")).key, "sk-from-a-pipe-0000", "the saved key is untouched");
 });
 
 test("profiles: an old config is the default, a named login sits beside it, and --profile or LAP_PROFILE picks one", async () => {

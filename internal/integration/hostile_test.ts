@@ -7,6 +7,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
+import { isPlain } from "../output.js";
 import { HOSTILE, obeyed } from "../testutil/hostile.js";
 import { homes, platforms, run, type Run } from "../testutil/testcli.js";
 
@@ -27,9 +28,9 @@ test("hostile names, ids, phases and reasons reach the terminal neutralised, in 
   for (const h of HOSTILE) p.addAgent({ name: `agent-${h.text}`, harness_id: `harness-${h.text}`, supports_tui: true });
   const env = loggedIn(p);
   const demo = p.agents.find((a) => a.name === "demo")!;
-  // Sessions whose every printed field is hostile; ids may not hold C0
-  // controls (lap refuses those outright), so they carry the rest.
-  const printable = HOSTILE.filter((h) => !/[\u0000-\u001f\u007f]/.test(h.text));
+  // Sessions whose every printed field is hostile; ids may not hold what a
+  // terminal obeys (lap refuses those outright), so they carry the rest.
+  const printable = HOSTILE.filter((h) => isPlain(h.text));
   for (const h of HOSTILE) {
     const res = await fetch(`${p.url}/api/v1/managed_agents/agents/${demo.id}/session`, {
       method: "POST", headers: { authorization: `Bearer ${p.key}` }, body: "{}",
@@ -83,6 +84,9 @@ test("answers of the wrong shape are each one clear line, never an internal erro
     ["a phase that is an object", ["attach", ID], () => ({ status: 200, body: session({ status: "creating", phase: { x: 1 } }) }), /phase is not a string/],
     ["a tty_url that is a number", ["attach", ID], () => ({ status: 200, body: session({ tty_url: 7 }) }), /tty_url is not a string/],
     ["a tty_token with CR/LF", ["attach", ID], () => ({ status: 200, body: session({ tty_token: "t\r\nX-Evil: 1" }) }), /tty_token holds control characters/],
+    ["a tty_token a header cannot carry", ["attach", ID], () => ({ status: 200, body: session({ tty_token: "tok\u20ac" }) }), /tty_token holds control characters or others a header cannot carry/],
+    ["an id with a C1 control", ["attach", ID], () => ({ status: 200, body: session({ id: "ab\u009b2J" }) }), /id is over 200 characters long or holds control characters/],
+    ["an id with a bidi override", ["attach", ID], () => ({ status: 200, body: session({ id: "ab\u202ecd" }) }), /id is over 200 characters long or holds control characters/],
     ["JSON nested a million deep", ["agents"], () => ({ status: 200, body: "[".repeat(1_000_000) + "]".repeat(1_000_000) }), /unexpected shape|not JSON/],
   ];
   for (const [what, args, route, want] of cases) {

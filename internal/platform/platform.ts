@@ -49,6 +49,8 @@ export interface PlatformOptions extends ChatOptions {
   heartbeatMs?: number;
   /** GET S/events: the stream is cut after this long with "stream timeout" (default 600 s). */
   eventsCutMs?: number;
+  /** GET S/events: answered 200 and ended at once, with nothing in it (a hostile or broken server). */
+  eventsEmpty?: boolean;
   /** An older platform without log, restart, diagnose and events: 404 JSON, or an HTML page (200) as a web UI's fallback serves. */
   olderPlatform?: "404" | "html";
 }
@@ -702,6 +704,7 @@ class LocalPlatform implements Platform {
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
     res.flushHeaders();
     this.streamCounts.set(id, (this.streamCounts.get(id) ?? 0) + 1);
+    if (this.options.eventsEmpty) return void res.end();
     const stream: EventStream = { sessionId: id, res, timers: [] };
     this.streams.add(stream);
     const heartbeat = { type: "harness_event", event: { type: "server.heartbeat", properties: {} } };
