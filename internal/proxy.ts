@@ -33,7 +33,7 @@ export function proxyFor(target: URL, settings: ProxySettings): URL | null {
   if (bypassed(target, settings.noProxy)) return null;
   let proxy: URL;
   try {
-    proxy = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw : `http://${raw}`);
+    proxy = new URL(SCHEME.test(raw) ? raw : `http://${raw}`);
   } catch {
     throw new LapError(`${name} is not a URL: ${visible(hideCredentials(raw))}`, "e.g. export HTTPS_PROXY=http://proxy.example.com:3128");
   }
@@ -49,8 +49,14 @@ export function describeProxy(proxy: URL): string {
   return `${proxy.protocol}//${proxy.host}`;
 }
 
+const SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
+
+// hideCredentials masks all before the last @ of a proxy that did not
+// parse, scheme or not: a password may hold / and @ itself.
 function hideCredentials(raw: string): string {
-  return raw.replace(/\/\/[^@/]*@/, "//…@");
+  const scheme = SCHEME.exec(raw)?.[0] ?? "";
+  const at = raw.lastIndexOf("@");
+  return at < scheme.length ? raw : `${scheme}…@${raw.slice(at + 1)}`;
 }
 
 // bypassed reads NO_PROXY: "*" for every host; otherwise comma- or
@@ -196,8 +202,17 @@ function refusal(res: { statusCode?: number; statusMessage?: string }): string {
 // a user or password, empty otherwise.
 function proxyAuthorization(proxy: URL): Record<string, string> {
   if (!proxy.username && !proxy.password) return {};
-  const user = `${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`;
+  const user = `${decoded(proxy.username)}:${decoded(proxy.password)}`;
   return { "proxy-authorization": `Basic ${Buffer.from(user).toString("base64")}` };
+}
+
+// decoded undoes a URL's %-escapes; a % that starts none is taken as itself.
+function decoded(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part;
+  }
 }
 
 // CreateConnection is what ws calls for the socket of a WebSocket: it may

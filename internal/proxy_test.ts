@@ -121,6 +121,10 @@ test("a proxy lap cannot use is a clear error, with its password hidden", () => 
     assert.equal(err.message, "HTTP_PROXY is not a URL: http://…@[bad");
     return true;
   });
+  // Without a scheme, and with / or @ in the password: still hidden.
+  for (const [raw, shown] of [["alice:hunter2@proxy.corp:31280x", "…@proxy.corp:31280x"], ["http://user:se/cr@t@[bad", "http://…@[bad"]]) {
+    assert.throws(() => proxyFor(new URL("http://p.example"), viaHttp(raw)), { message: `HTTP_PROXY is not a URL: ${shown}` }, raw);
+  }
 });
 
 test("NO_PROXY takes domains, subdomains, IPs, CIDR blocks, ports and *", () => {
@@ -179,6 +183,9 @@ test("a proxy URL with credentials sends them as Proxy-Authorization, and a 407 
   assert.deepEqual(res.headers.get("set-cookie"), "a=1, b=2");
   assert.equal(p.forwardAuths[0], `Basic ${Buffer.from("me:p@ss").toString("base64")}`);
   assert.equal(s.seen[0].headers["proxy-authorization"], undefined);
+  // A % that starts no escape is the password's own character, not an error.
+  assert.equal((await proxyFetch(viaHttp(p.url.replace("//", "//me:50%zz@")))(s.base + "/x")).status, 200);
+  assert.equal(p.forwardAuths[1], `Basic ${Buffer.from("me:50%zz").toString("base64")}`);
 
   const refusing = await proxy({ refuse: 407 });
   const api = new Api(s.base, "k", proxyFetch(viaHttp(refusing.url.replace("//", "//me:secret@"))));
