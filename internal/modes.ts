@@ -32,6 +32,9 @@ const SGR = 0x6d; // m
 const SCROLL_REGION = 0x72; // r
 // A sequence longer than this is not one we track; do not carry it over.
 const MAX_CARRY = 64;
+// Terminals keep a short kitty keyboard stack and drop its oldest entry
+// when full; lap keeps no more than this of it.
+const MAX_KITTY = 64;
 
 // nextEsc is the index of the next ESC from i, or -1. A full-screen redraw
 // has one every dozen bytes, where a native search per ESC costs more than
@@ -49,9 +52,12 @@ export class ModeTracker {
   private cursorHidden = false;
   private autowrapOff = false;
   private keypad = false;
-  private kittyPushed = 0;
-  private kittySet = false;
-  private modifyOtherKeys = false;
+  // The flags of each kitty keyboard push still on the stack, oldest first.
+  private kittyStack: number[] = [];
+  // Flags set with CSI = flags u (0: none).
+  private kittyFlags = 0;
+  // The modifyOtherKeys level (0: off).
+  private otherKeys = 0;
   private coloured = false;
   private scrollRegion = false;
   // A character set other than ASCII designated into G0 or G1.
@@ -142,13 +148,17 @@ export class ModeTracker {
       // kitty keyboard protocol: CSI > flags u pushes, CSI < n u pops n,
       // CSI = flags ; mode u sets the current flags.
       // A pop of a count that is not a number is ignored.
-      const pop = params[0]! < 0 ? 1 : params[0]!;
-      if (lead === 0x3e) this.kittyPushed++;
-      else if (lead === 0x3c && pop >= 0) this.kittyPushed = Math.max(0, this.kittyPushed - pop);
-      else if (lead === 0x3d) this.kittySet = params[0]! > 0;
+      const first = params[0]!;
+      const pop = first < 0 ? 1 : first;
+      if (lead === 0x3e) {
+        if (this.kittyStack.length === MAX_KITTY) this.kittyStack.shift();
+        this.kittyStack.push(first > 0 ? first : 0);
+      } else if (lead === 0x3c && pop >= 0) this.kittyStack.length = Math.max(0, this.kittyStack.length - pop);
+      else if (lead === 0x3d) this.kittyFlags = first > 0 ? first : 0;
     } else if (lead === 0x3e && final === m && params[0] === 4) {
       // xterm modifyOtherKeys: CSI > 4 ; n m, where n = 0 or absent resets it.
-      this.modifyOtherKeys = params.length > 1 && params[1]! > 0;
+      const level = params[1] ?? 0;
+      this.otherKeys = level > 0 ? level : 0;
     }
   }
 
@@ -158,9 +168,9 @@ export class ModeTracker {
     let out = "";
     for (const n of DEC_MODES) if (this.on.has(n)) out += `\x1b[?${n}l`;
     if (this.keypad) out += "\x1b>";
-    if (this.kittyPushed > 0) out += `\x1b[<${this.kittyPushed}u`;
-    if (this.kittySet) out += "\x1b[=0;1u";
-    if (this.modifyOtherKeys) out += "\x1b[>4m";
+    if (this.kittyStack.length > 0) out += `\x1b[<${this.kittyStack.length}u`;
+    if (this.kittyFlags) out += "\x1b[=0;1u";
+    if (this.otherKeys) out += "\x1b[>4m";
     // Clearing the scroll region homes the cursor: save and restore it
     // around, so lap's last line lands where the program left off.
     if (this.scrollRegion) out += "\x1b7\x1b[r\x1b8";
@@ -171,17 +181,34 @@ export class ModeTracker {
     if (this.coloured) out += "\x1b[0m";
     if (this.cursorHidden) out += "\x1b[?25h";
     this.on.clear();
-    this.cursorHidden = this.autowrapOff = this.keypad = this.kittySet = this.modifyOtherKeys = false;
+    this.cursorHidden = this.autowrapOff = this.keypad = false;
     this.coloured = this.scrollRegion = this.g0Special = this.g1Special = false;
-    this.kittyPushed = 0;
+    this.kittyStack = [];
+    this.kittyFlags = this.otherKeys = 0;
     this.carry = null;
+    return out;
+  }
+
+  // again returns the bytes that switch back on what reset() would switch
+  // off now, for a terminal given back and taken again (a suspend): the
+  // alternate screen first, so the program's redraw lands on it. Colours,
+  // glyphs and the scroll region are not known exactly; the redraw sets them.
+  again(): string {
+    let out = "";
+    for (const n of [...DEC_MODES].reverse()) if (this.on.has(n)) out += `\x1b[?${n}h`;
+    if (this.keypad) out += "\x1b=";
+    for (const flags of this.kittyStack) out += `\x1b[>${flags}u`;
+    if (this.kittyFlags) out += `\x1b[=${this.kittyFlags};1u`;
+    if (this.otherKeys) out += `\x1b[>4;${this.otherKeys}m`;
+    if (this.autowrapOff) out += "\x1b[?7l";
+    if (this.cursorHidden) out += "\x1b[?25l";
     return out;
   }
 
   // keyboardExtended tells whether the terminal was asked to report keys as
   // escape sequences (kitty or modifyOtherKeys), so Ctrl-D may not be 0x04.
   keyboardExtended(): boolean {
-    return this.kittyPushed > 0 || this.kittySet || this.modifyOtherKeys;
+    return this.kittyStack.length > 0 || this.kittyFlags > 0 || this.otherKeys > 0;
   }
 }
 

@@ -46,6 +46,24 @@ test("the kitty keyboard stack and modifyOtherKeys are undone and reported", () 
   assert.equal(scan("\x1b[=;1u").reset(), "", "no flags: nothing set");
 });
 
+test("again switches back on what reset switches off, and scanning it restores the same state", () => {
+  const on = "\x1b[?1049h\x1b[?2004h\x1b=\x1b[>1u\x1b[>5u\x1b[=3;1u\x1b[>4;2m\x1b[?7l\x1b[?25l\x1b[1;31m\x1b[2;20r";
+  const t = scan(on);
+  const again = t.again();
+  assert.equal(again, "\x1b[?1049h\x1b[?2004h\x1b=\x1b[>1u\x1b[>5u\x1b[=3;1u\x1b[>4;2m\x1b[?7l\x1b[?25l");
+  const reset = t.reset();
+  assert.equal(t.again(), "", "reset forgets");
+  t.scan(Buffer.from(again));
+  assert.equal(t.again(), again);
+  assert.equal(t.reset(), reset.replace("\x1b7\x1b[r\x1b8", "").replace("\x1b[0m", ""), "all but the colours and the scroll region, which the redraw sets");
+});
+
+test("the kitty keyboard stack kept is bounded, as terminals bound theirs", () => {
+  const t = scan("\x1b[>1u".repeat(10_000));
+  assert.equal(t.again(), "\x1b[>1u".repeat(64));
+  assert.equal(t.reset(), "\x1b[<64u");
+});
+
 test("synchronized output left on is switched off", () => {
   assert.equal(scan("\x1b[?2026h frame").reset(), "\x1b[?2026l");
 });

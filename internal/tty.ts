@@ -169,6 +169,8 @@ class Bridge {
   private random: () => number;
   // Undoes what the remote program left on; only with a terminal to undo it on.
   private modes: ModeTracker | null;
+  // What a resume switches on again (ModeTracker.again) after a suspend.
+  private modesAgain = "";
   private sizes: SizeQueue;
   private raw: boolean;
 
@@ -315,16 +317,32 @@ class Bridge {
 
   // ---- job control: the terminal is the user's while lap is stopped ----
 
+  // As tmux does: the modes the program switched on (the alternate screen,
+  // mouse reporting) are switched off while the user's shell has the
+  // terminal, and on again for the program, which is then made to redraw.
   private suspend(): void {
     if (this.finished) return;
+    const modes = this.modes;
+    if (modes) {
+      this.modesAgain = modes.again();
+      const reset = modes.reset();
+      if (reset) this.term.output.write(reset);
+    }
     if (this.raw) this.term.setRawMode(false);
   }
 
   private resume(): void {
     if (this.finished) return;
     if (this.raw) this.term.setRawMode(true);
-    // The window may have changed while lap was stopped.
-    this.sizes.now(true);
+    if (this.modes && this.modesAgain) {
+      this.modes.scan(Buffer.from(this.modesAgain, "latin1"));
+      this.term.output.write(this.modesAgain);
+    }
+    this.modesAgain = "";
+    // The window may have changed while lap was stopped, and the screen
+    // holds what the shell printed meanwhile.
+    if (this.link) this.repaint(this.link);
+    else this.sizes.now(true);
   }
 
   // ---- keepalive: a ping every pingMs; no answer in time means a dead link ----

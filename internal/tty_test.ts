@@ -197,20 +197,30 @@ test("read-only sends nothing typed and no size, and the detach keys still detac
   await h.close();
 });
 
-test("a suspend gives the terminal back, and a resume takes it again and resends the size", async () => {
-  const h = await harness(() => {});
+test("a suspend gives the terminal back with the program's modes off, and a resume switches them on again, resends the size and has the program redraw", async () => {
+  const modesOn = "\x1b[?1049h\x1b[?1000;1006h\x1b[>1u\x1b[?25l";
+  const h = await harness((ws) => ws.send(Buffer.from(modesOn)));
   const m = memoryTerminal({ size: { cols: 80, rows: 24 } });
   const done = bridge(m.term, await h.dial(), { detach: ctrlD, timings: fast });
+  await until(() => m.output().length === modesOn.length, "the program's modes");
   m.suspend();
   assert.deepEqual(m.rawCalls, [true, false]);
+  assert.equal(m.output().subarray(modesOn.length).toString(), "\x1b[?1000l\x1b[?1006l\x1b[?1049l\x1b[<1u\x1b[?25h", "the user's shell gets the terminal as it was");
   m.resize(100, 50);
+  const before = m.output().length;
   m.cont();
   assert.deepEqual(m.rawCalls, [true, false, true]);
-  await until(() => controls(h.connections[0]).length >= 2, "the size after the resume");
-  assert.deepEqual(controls(h.connections[0]).slice(0, 2), [{ type: "resize", cols: 80, rows: 24 }, { type: "resize", cols: 100, rows: 50 }]);
+  assert.equal(m.output().subarray(before).toString(), "\x1b[?1049h\x1b[?1006h\x1b[?1000h\x1b[>1u\x1b[?25l", "the alternate screen first, then the rest");
+  await until(() => controls(h.connections[0]).length >= 3, "the size after the resume");
+  assert.deepEqual(controls(h.connections[0]).slice(0, 3), [
+    { type: "resize", cols: 80, rows: 24 },
+    { type: "resize", cols: 101, rows: 50 },
+    { type: "resize", cols: 100, rows: 50 },
+  ]);
   m.input.write(Buffer.from([4]));
   await done;
   assert.deepEqual(m.rawCalls, [true, false, true, false]);
+  assert.ok(m.output().toString().endsWith("\x1b[?1000l\x1b[?1006l\x1b[?1049l\x1b[<1u\x1b[?25h"), "the modes switched on again are tracked, and undone at the detach");
   await h.close();
 });
 

@@ -194,12 +194,18 @@ test("SIGTSTP gives the terminal back before lap stops, and SIGCONT takes it aga
   assert.notEqual(raw, before, "attached, the terminal is raw");
   const pid = Number(execFileSync("pgrep", ["-f", `^${process.execPath} ${LAP} demo --timeout ${marker}`]).toString().trim());
 
+  // The remote program switches mouse reporting on, as a full-screen one would.
+  child.stdin!.write("printf '\\033[?1000hMOUSE-%s\\n' ON\r");
+  await until(() => /MOUSE-ON/.test(out()), "the remote's mouse reporting on");
+  const at = out().length;
   process.kill(pid, "SIGTSTP");
   await until(() => execFileSync("ps", ["-o", "stat=", "-p", String(pid)]).toString().startsWith("T"), "lap to stop");
   assert.equal(sttyOf(tty), before, "stopped, lap has given the terminal back as it found it");
+  await until(() => out().slice(at).includes("\x1b[?1000l"), "mouse reporting off while lap is stopped");
 
   process.kill(pid, "SIGCONT");
   await until(() => sttyOf(tty) === raw, "raw mode again after SIGCONT");
+  await until(() => out().slice(at).includes("\x1b[?1000h"), "mouse reporting on again for the remote program");
   child.stdin!.write('echo "R=$((6*7))"\r');
   await until(() => /R=42/.test(out()), "the shell to answer after the resume");
   child.stdin!.write("\x04");
