@@ -125,8 +125,9 @@ export class Api {
   // becomes a LapError naming the host and what went wrong; a non-2xx answer
   // becomes an HttpError carrying the status.
   async call(method: string, path: string, body?: unknown, opts: CallOptions = {}): Promise<unknown> {
-    const res = await this.send(method, path, body, "application/json", callSignal(opts.timeoutMs ?? this.timeoutMs, opts.signal));
-    const text = await readBody(res, this.host);
+    const signal = callSignal(opts.timeoutMs ?? this.timeoutMs, opts.signal);
+    const res = await this.send(method, path, body, "application/json", signal);
+    const text = await readBody(res, this.host, signal);
     if (res.status >= 300 && res.status < 400) {
       const to = res.headers.get("location") ?? "?";
       throw new HttpError(`${this.host}: redirected (${res.status}) to ${visible(to)}; not following it with the master key`, res.status,
@@ -392,10 +393,11 @@ export class Api {
   // openStream sends a request whose answer is an event stream and returns
   // its body; a refusal becomes an HttpError as in call.
   private async openStream(method: string, path: string, body: unknown, signal?: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
-    const res = await this.send(method, path, body, "text/event-stream", callSignal(MESSAGE_TIMEOUT_MS, signal));
+    const both = callSignal(MESSAGE_TIMEOUT_MS, signal);
+    const res = await this.send(method, path, body, "text/event-stream", both);
     const type = res.headers.get("content-type") ?? "";
     if (!res.ok || !type.startsWith("text/event-stream") || !res.body) {
-      const text = await readBody(res, this.host);
+      const text = await readBody(res, this.host, both);
       throw new HttpError(`${this.host}: ${method} ${path}: ${res.status} ${errorText(text)}`.trimEnd(), res.ok ? 404 : res.status,
         res.status === 401 || res.status === 403 ? "the master key was refused — run 'lap login' again" : "");
     }
@@ -658,7 +660,9 @@ export function errorText(body: string): string {
   return visible(squeezed, 120);
 }
 
-async function readBody(res: FetchAnswer, host: string): Promise<string> {
+// The call's own time running out while the body trickles in shows as the
+// connection being reset (lap resets it): signal tells which it was.
+async function readBody(res: FetchAnswer, host: string, signal: AbortSignal): Promise<string> {
   const declared = Number(res.headers.get("content-length") ?? "0");
   if (declared > MAX_BODY_BYTES) {
     await res.body?.cancel();
@@ -676,6 +680,9 @@ async function readBody(res: FetchAnswer, host: string): Promise<string> {
     return Buffer.concat(chunks).toString("utf8");
   } catch (err) {
     if (err instanceof LapError) throw err;
+    if (signal.aborted && (signal.reason as Error | undefined)?.name === "TimeoutError") {
+      throw new LapError(`${host}: timed out while reading the answer`, "try again: the platform was slow, or the connection stalled");
+    }
     throw new LapError(`${host}: ${networkReason(err)} while reading the answer`);
   }
 }

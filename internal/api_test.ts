@@ -140,3 +140,22 @@ test("waiting gives up after the timeout with what it last saw", async () => {
     /not ready after 5s \(last seen: pod_pending\)/,
   );
 });
+
+test("a call whose answer trickles in past the time allowed is a timeout, not a reset", async (t) => {
+  const http = await import("node:http");
+  const server = http.createServer((req, res) => {
+    res.writeHead(200, { "content-type": "application/json" });
+    res.write('{"data":[');
+    const drip = setInterval(() => res.write(" "), 50);
+    req.socket.on("close", () => clearInterval(drip));
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  t.after(() => server.close());
+  const { port } = server.address() as { port: number };
+  const api = new Api(`http://127.0.0.1:${port}`, "k", undefined, 300);
+  await assert.rejects(api.listAgents(), (err: LapError) => {
+    assert.equal(err.message, `127.0.0.1:${port}: timed out while reading the answer`);
+    assert.match(err.hint ?? "", /try again/);
+    return true;
+  });
+});
