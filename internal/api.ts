@@ -3,7 +3,7 @@
 
 import { credentials, type Config } from "./config.js";
 import type { Fetch, FetchAnswer } from "./nodefetch.js";
-import { isPlain, visible } from "./output.js";
+import { isPlain, shellQuoted, visible } from "./output.js";
 import { LapError, networkHint, networkReason } from "./errors.js";
 import type { IO } from "./io.js";
 import { isToken, type Settings } from "./settings.js";
@@ -511,11 +511,11 @@ export async function waitReady(api: Api, first: Session, opts: WaitOptions): Pr
     if (s.status === "ready") return s;
     if (s.status !== "creating") {
       const reason = s.failure_reason ? `: ${visible(s.failure_reason)}` : "";
-      throw new LapError(`session ${s.id} is ${visible(s.status)}${reason}`, `bring it back: lap restart ${s.id} — or start a new one: lap <agent> --new`);
+      throw new LapError(`session ${s.id} is ${visible(s.status)}${reason}`, `bring it back: lap restart ${shellQuoted(s.id)} — or start a new one: lap <agent> --new`);
     }
     if (now() >= deadline) {
       throw new LapError(`session ${s.id} not ready after ${Math.round(opts.timeoutMs / 1000)}s (last seen: ${visible(phase)})`,
-        "cold starts can take minutes: wait longer with --timeout, or run 'lap attach " + s.id + "' later");
+        `cold starts can take minutes: wait longer with --timeout, or attach later: lap attach ${shellQuoted(s.id)}`);
     }
     await sleep(Math.min(interval, Math.max(0, deadline - now())));
     interval = Math.min(interval * POLL_GROWTH, POLL_MAX_MS);

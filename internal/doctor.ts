@@ -8,7 +8,7 @@ import net from "node:net";
 import tls from "node:tls";
 import { HttpError, Unsupported, connectApi, hasTerminal, isUUID, sessionIdFrom, terminalTarget, waitReady, type Agent, type Api, type Diagnosis, type Session } from "./api.js";
 import { findCredentials, type Found } from "./config.js";
-import { cleanText, json, print, say, visible } from "./output.js";
+import { cleanText, json, print, say, shellQuoted, visible } from "./output.js";
 import { DEFAULT_PROFILE, mask, type ProxySettings } from "./settings.js";
 import { describeProxy, proxyFor } from "./proxy.js";
 import { EXIT_FAILURE, EXIT_OK, LapError, describe, networkReason } from "./errors.js";
@@ -469,7 +469,7 @@ async function stopStarted(api: Api, session: Session, r: Report): Promise<void>
     await api.stopSession(session.id);
     r.note("session", `stopped ${session.id}, started for this check`);
   } catch (err) {
-    r.fail("session", `could not stop ${session.id}, started for this check: ${describe(err)}`, `stop it with: lap stop ${session.id} --yes`);
+    r.fail("session", `could not stop ${session.id}, started for this check: ${describe(err)}`, `stop it with: lap stop ${shellQuoted(session.id)} --yes`);
   }
 }
 

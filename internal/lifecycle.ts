@@ -332,7 +332,7 @@ async function awaitRestart(io: IO, api: Api, session: Session, timeoutMs: numbe
     if (err instanceof HttpError && err.status === 502) {
       const reason = err.message.replace(/^.*?: 502 /, "");
       throw new LapError(/^session restart failed/i.test(reason) ? reason : `session restart failed: ${reason}`,
-        `the session is now failed; see why with: lap doctor ${session.id}`);
+        `the session is now failed; see why with: lap doctor ${shellQuoted(session.id)}`);
     }
     throw err;
   } finally {

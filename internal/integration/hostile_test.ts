@@ -5,7 +5,11 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
 import * as http from "node:http";
+import * as os from "node:os";
+import * as path from "node:path";
 import type { AddressInfo } from "node:net";
 import { isPlain } from "../output.js";
 import { HOSTILE, obeyed } from "../testutil/hostile.js";
@@ -120,5 +124,31 @@ test("a status code out of HTTP's range and ids that would climb the URL path ar
     const r = await run(["attach", id], { HOME: "/nonexistent", LAP_BASE_URL: "http://127.0.0.1:9", LAP_MASTER_KEY: "k" });
     assert.equal(r.code, 1, `${id}: ${r.stderr}`);
     assert.match(r.stderr, /^✗ '.*' is not a session id or a \.\.\.\/sessions\/<id> URL\n$/, id);
+  }
+});
+
+test("a command lap suggests with a server's id in it runs nothing but lap when pasted into a shell", async () => {
+  const evil = "x$(touch pwned)'`touch pwned`;touch pwned";
+  const s = await answering((p) => p.endsWith("/restart")
+    ? { status: 502, body: JSON.stringify({ error: "session restart failed: no nodes" }) }
+    : { status: 200, body: session({ id: evil, status: "failed", failure_reason: "oom" }) });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lap-pasted-"));
+  try {
+    const suggested: string[] = [];
+    for (const argv of [["attach", ID], ["restart", "--yes", ID]]) {
+      const r = await run(argv, { HOME: "/nonexistent", LAP_BASE_URL: s.url, LAP_MASTER_KEY: "k" });
+      assert.equal(r.code, 1, r.stderr);
+      const commands = [...r.stderr.matchAll(/\blap (?:attach|restart|doctor|stop) .*?(?= — |$)/gm)].map((m) => m[0]);
+      assert.ok(commands.length > 0, `${argv[0]} suggests a command: ${r.stderr}`);
+      suggested.push(...commands);
+    }
+    for (const command of suggested) {
+      // lap here is a function that writes down the words it was given.
+      const words = execFileSync("bash", ["-c", `lap() { printf '%s\\n' "$@"; }; ${command}`], { cwd: dir }).toString();
+      assert.ok(words.split("\n").includes(evil), `${command} names the session as it is: ${words}`);
+      assert.deepEqual(fs.readdirSync(dir), [], `pasting ${command} ran nothing`);
+    }
+  } finally {
+    s.close();
   }
 });
