@@ -11,7 +11,7 @@ import path from "node:path";
 import { say, visible } from "./output.js";
 import { LapError } from "./errors.js";
 import type { IO } from "./io.js";
-import { DEFAULT_PROFILE, isToken } from "./settings.js";
+import { DEFAULT_PROFILE, isProfileName, isToken } from "./settings.js";
 
 export interface Config {
   base: string;
@@ -103,7 +103,8 @@ export function profileNames(file: string): string[] {
   if (!found) return [];
   const { data } = found;
   const names = data.base !== undefined || data.key !== undefined ? [DEFAULT_PROFILE] : [];
-  return [...names, ...Object.keys(isObject(data.profiles) ? data.profiles : {}).filter((n) => n !== DEFAULT_PROFILE)];
+  const named = Object.keys(isObject(data.profiles) ? data.profiles : {}).filter((n) => n !== DEFAULT_PROFILE && isProfileName(n));
+  return [...names, ...named];
 }
 
 function readFile(file: string): { data: Json; looseMode: boolean } | null {
@@ -125,12 +126,15 @@ function readFile(file: string): { data: Json; looseMode: boolean } | null {
   }
 }
 
+// A config file lap will not use, since someone else could have written it.
+class UntrustedConfig extends LapError {}
+
 // checkTrusted refuses, as ssh does, a config file that someone else could
 // have written: not a regular file, too large, owned by another user, or
 // writable by others, or in a directory that is. It decides where the master
 // key is sent.
 function checkTrusted(file: string, st: fs.Stats): void {
-  const untrusted = (why: string, hint: string) => new LapError(`config ${file} ${why}; not using it`, hint);
+  const untrusted = (why: string, hint: string) => new UntrustedConfig(`config ${file} ${why}; not using it`, hint);
   if (!st.isFile()) throw untrusted("is not a regular file", "point LAP_CONFIG at a file, or run 'lap login'");
   if (st.size > MAX_CONFIG_BYTES) throw untrusted(`is larger than ${MAX_CONFIG_BYTES} bytes`, "point LAP_CONFIG at lap's config file");
   const uid = process.getuid?.();
@@ -167,7 +171,9 @@ function parseFile(text: string, file: string): Json {
 // an error when it is half there.
 function pickProfile(data: Json, file: string, profile: string): Config | null {
   const named = profile !== DEFAULT_PROFILE;
-  const entry = named ? (data.profiles as Json | undefined)?.[profile] : data;
+  // Own keys only: "constructor" is no profile of the file's.
+  const profiles = isObject(data.profiles) ? data.profiles : {};
+  const entry = named ? (Object.hasOwn(profiles, profile) ? profiles[profile] : undefined) : data;
   if (entry === undefined) return null;
   const where = named ? ` in profile '${profile}'` : "";
   if (!isObject(entry)) throw broken(file, `holding a profile '${profile}' that is not an object`);
@@ -187,6 +193,11 @@ function isObject(v: unknown): v is Json {
 // normalizeBase checks a platform URL and drops trailing slashes, so paths
 // can be appended to it.
 export function normalizeBase(raw: string): string {
+  // Without a scheme it may be the master key typed in the wrong place: it
+  // is not echoed.
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(raw.trim())) {
+    throw new LapError("the platform URL must start with https:// or http://", "give the platform's address, e.g. https://lap.example.com");
+  }
   let url: URL;
   try {
     url = new URL(raw.trim());
@@ -214,6 +225,7 @@ export function writeConfig(file: string, data: Config | Json): void {
   let created = false;
   try {
     makeConfigDir(file);
+    checkWritableDir(file);
     const fd = fs.openSync(tmp, "wx", 0o600);
     created = true;
     try {
@@ -235,6 +247,14 @@ function makeConfigDir(file: string): void {
   } catch (err) {
     throw cannotWrite(file, err);
   }
+}
+
+// checkWritableDir refuses to save the master key where lap would then
+// refuse to read it: in a directory others can write to.
+function checkWritableDir(file: string): void {
+  const dir = path.dirname(file);
+  if (process.getuid?.() === undefined || (fs.statSync(dir).mode & 0o022) === 0) return;
+  throw new LapError(`cannot write ${file}: its directory is writable by others`, `run: chmod go-w ${dir}, or set LAP_CONFIG to a file in a directory of your own`);
 }
 
 function cannotWrite(file: string, err: unknown): LapError {
@@ -282,8 +302,9 @@ function removeLocked(file: string, profile: string): "file" | "profile" | "none
     if (!found) return "none";
     data = found.data;
   } catch (err) {
-    // A damaged file holds no usable default login: deleting it is logging out.
-    if (err instanceof BrokenConfig && profile === DEFAULT_PROFILE && removeConfig(file)) return "file";
+    // A damaged file, or one lap will not use, holds no usable default
+    // login: deleting it is logging out.
+    if ((err instanceof BrokenConfig || err instanceof UntrustedConfig) && profile === DEFAULT_PROFILE && removeConfig(file)) return "file";
     throw err;
   }
   const profiles = isObject(data.profiles) ? { ...data.profiles } : {};
@@ -292,7 +313,7 @@ function removeLocked(file: string, profile: string): "file" | "profile" | "none
     delete data.base;
     delete data.key;
   } else {
-    if (!(profile in profiles)) return "none";
+    if (!Object.hasOwn(profiles, profile)) return "none";
     delete profiles[profile];
     if (Object.keys(profiles).length) data.profiles = profiles;
     else delete data.profiles;

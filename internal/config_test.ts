@@ -73,7 +73,8 @@ test("broken configs are errors that say what is wrong and how to fix it", () =>
     ['{"key":"k"}', 'config f is missing "base"'],
     ['{"base":"http://h"}', 'config f is missing "key"'],
     ['{"base":"http://h","key":"sk k\u00e9y"}', 'config f is holding a "key" with characters a header cannot carry'],
-    ['{"base":"not a url","key":"k"}', "'not a url' is not a URL"],
+    ['{"base":"not a url","key":"k"}', "the platform URL must start with https:// or http://"],
+    ['{"base":"https://[nope","key":"k"}', "'https://[nope' is not a URL"],
   ];
   for (const [text, message] of cases) {
     assert.throws(() => parseConfig(text, "f"), (err: unknown) => err instanceof LapError && err.message === message, text);
@@ -158,11 +159,43 @@ test("broken profiles are errors that name the profile", () => {
   assert.equal(parseConfig("{}", "f"), null);
 });
 
+test("a profile named like an object's own methods is just a profile the file does not hold", () => {
+  const dir = tmp();
+  const file = path.join(dir, "config.json");
+  saveProfile(file, "ci", { base: "http://ci", key: "k" });
+  fs.writeFileSync(file, JSON.stringify({ ...JSON.parse(fs.readFileSync(file, "utf8")), profiles: { ci: { base: "http://ci", key: "k" }, __proto__x: {} } }));
+  for (const name of ["constructor", "toString", "hasOwnProperty", "valueOf"]) {
+    assert.equal(parseConfig(fs.readFileSync(file, "utf8"), file, name), null, name);
+    assert.equal(removeProfile(file, name), "none", name);
+  }
+  assert.deepEqual(Object.keys(JSON.parse(fs.readFileSync(file, "utf8")).profiles), ["ci", "__proto__x"], "the file is left as it was");
+  fs.writeFileSync(file, '{"profiles":{"ci":{"base":"http://ci","key":"k"},"__proto__":{"base":"http://x","key":"k"},"a b":{}}}');
+  assert.deepEqual(profileNames(file), ["ci"], "names lap would refuse on the command line are not offered");
+  fs.rmSync(dir, { recursive: true });
+});
+
 test("profile names are plain words", () => {
   for (const good of ["staging", "eu-west.2", "A_1"]) assert.equal(checkProfileName(good), good);
   for (const bad of ["", "-x", "__proto__", "a b", "x".repeat(65), "a/b"]) {
     assert.throws(() => checkProfileName(bad), (err: unknown) => err instanceof LapError && err.code === 2, bad);
   }
+});
+
+test("the key is never saved where lap would refuse to read it, and a logout deletes a file lap will not use", () => {
+  const dir = tmp();
+  const file = path.join(dir, "config.json");
+  fs.chmodSync(dir, 0o777);
+  assert.throws(() => saveProfile(file, "default", { base: "http://h", key: "k" }), /^LapError: cannot write .*: its directory is writable by others$/);
+  assert.deepEqual(fs.readdirSync(dir), [], "no file, no temporary file and no lock left behind");
+  fs.writeFileSync(file, JSON.stringify({ base: "http://h", key: "k" }), { mode: 0o600 });
+  assert.throws(() => readConfig(file), /not using it/);
+  assert.equal(removeProfile(file, "default"), "file");
+  assert.deepEqual(fs.readdirSync(dir), []);
+  fs.rmSync(dir, { recursive: true });
+});
+
+test("a platform URL without a scheme is refused without being echoed: it may be the key", () => {
+  assert.throws(() => normalizeBase("sk-live-SECRET"), (err: unknown) => err instanceof LapError && !err.message.includes("SECRET"));
 });
 
 test("like ssh, a config file someone else could have written is refused, and so is one that is not a file", (t) => {

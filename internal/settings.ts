@@ -94,8 +94,12 @@ export function parseDuration(text: string, what: string, code = EXIT_USAGE): nu
 const PROFILE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 export const DEFAULT_PROFILE = "default";
 
+export function isProfileName(name: string): boolean {
+  return PROFILE_NAME.test(name);
+}
+
 export function checkProfileName(name: string, code = EXIT_USAGE): string {
-  if (!PROFILE_NAME.test(name)) {
+  if (!isProfileName(name)) {
     throw new LapError(`'${visible(name)}' is not a profile name`, "use letters, digits, '.', '_' or '-', e.g. --profile staging", code);
   }
   return name;
