@@ -12,11 +12,15 @@ const DEC_MODES = [
   1004, // focus events
   2004, // bracketed paste
   2026, // synchronized output
+  5, // reverse video (the whole screen)
   1, // application cursor keys
   66, // application keypad (DECNKM)
   47, 1047, 1049, // alternate screen
 ];
 const TRACKED = new Set(DEC_MODES);
+// ANSI (not private) modes: insert (IRM) and new-line (LNM), which would
+// garble the shell's line editing if left on.
+const ANSI_MODES = [4, 20];
 // Modes that are on by default, so switching them off is what is tracked.
 const CURSOR = 25;
 const AUTOWRAP = 7;
@@ -30,8 +34,14 @@ const G1 = 0x29; // )  designates the G1 character set
 const ASCII_SET = 0x42; // B
 const SGR = 0x6d; // m
 const SCROLL_REGION = 0x72; // r
-// A sequence longer than this is not one we track; do not carry it over.
-const MAX_CARRY = 64;
+const SET = 0x68; // h
+const RESET = 0x6c; // l
+const SPACE = 0x20; // the intermediate of DECSCUSR: CSI n SP q
+const CURSOR_STYLE = 0x71; // q
+// A sequence cut off at the end of a chunk is carried to the next while it
+// is no longer than this. Terminals obey parameters padded with zeros (tmux
+// up to 63 bytes, xterm without end), so it is well past what programs send.
+const MAX_CARRY = 1024;
 // Terminals keep a short kitty keyboard stack and drop its oldest entry
 // when full; lap keeps no more than this of it.
 const MAX_KITTY = 64;
@@ -50,6 +60,9 @@ function nextEsc(data: Buffer, i: number): number {
 export class ModeTracker {
   private on = new Set<number>();
   private cursorHidden = false;
+  private ansi = new Set<number>();
+  // The DECSCUSR style (0: the terminal's own).
+  private cursorStyle = 0;
   private autowrapOff = false;
   private keypad = false;
   // The flags of each kitty keyboard push still on the stack, oldest first.
@@ -127,6 +140,19 @@ export class ModeTracker {
     if (priv) this.apply(lead, numbers(data, i + 3, j), final);
     else if (final === SGR) this.coloured = !onlyZeros(data, i + 2, j);
     else if (final === SCROLL_REGION) this.scrollRegion = j > i + 2;
+    else if (final === SET || final === RESET) {
+      for (const n of numbers(data, i + 2, j)) {
+        if (!ANSI_MODES.includes(n)) continue;
+        if (final === SET) this.ansi.add(n);
+        else this.ansi.delete(n);
+      }
+    } else if (final === SPACE) {
+      if (j + 1 >= data.length) return -1;
+      if (data[j + 1] !== CURSOR_STYLE) return j;
+      const style = numbers(data, i + 2, j)[0]!;
+      if (style <= 6) this.cursorStyle = Math.max(0, style);
+      return j + 2;
+    }
     // A sequence with other bytes (intermediates) is none of ours: it is
     // passed over up to them, and the search for ESC goes on.
     return j;
@@ -175,12 +201,16 @@ export class ModeTracker {
     // around, so lap's last line lands where the program left off.
     if (this.scrollRegion) out += "\x1b7\x1b[r\x1b8";
     if (this.autowrapOff) out += "\x1b[?7h";
+    for (const n of ANSI_MODES) if (this.ansi.has(n)) out += `\x1b[${n}l`;
     if (this.g1Special) out += "\x1b)B";
     // Shift In as well: the program may have shifted to G1.
     if (this.g0Special || this.g1Special) out += "\x1b(B\x0f";
     if (this.coloured) out += "\x1b[0m";
     if (this.cursorHidden) out += "\x1b[?25h";
+    if (this.cursorStyle) out += "\x1b[0 q";
     this.on.clear();
+    this.ansi.clear();
+    this.cursorStyle = 0;
     this.cursorHidden = this.autowrapOff = this.keypad = false;
     this.coloured = this.scrollRegion = this.g0Special = this.g1Special = false;
     this.kittyStack = [];
@@ -201,7 +231,9 @@ export class ModeTracker {
     if (this.kittyFlags) out += `\x1b[=${this.kittyFlags};1u`;
     if (this.otherKeys) out += `\x1b[>4;${this.otherKeys}m`;
     if (this.autowrapOff) out += "\x1b[?7l";
+    for (const n of ANSI_MODES) if (this.ansi.has(n)) out += `\x1b[${n}h`;
     if (this.cursorHidden) out += "\x1b[?25l";
+    if (this.cursorStyle) out += `\x1b[${this.cursorStyle} q`;
     return out;
   }
 

@@ -47,10 +47,10 @@ test("the kitty keyboard stack and modifyOtherKeys are undone and reported", () 
 });
 
 test("again switches back on what reset switches off, and scanning it restores the same state", () => {
-  const on = "\x1b[?1049h\x1b[?2004h\x1b=\x1b[>1u\x1b[>5u\x1b[=3;1u\x1b[>4;2m\x1b[?7l\x1b[?25l\x1b[1;31m\x1b[2;20r";
+  const on = "\x1b[?1049h\x1b[?2004h\x1b=\x1b[>1u\x1b[>5u\x1b[=3;1u\x1b[>4;2m\x1b[?7l\x1b[?25l\x1b[1;31m\x1b[2;20r\x1b[4h\x1b[3 q";
   const t = scan(on);
   const again = t.again();
-  assert.equal(again, "\x1b[?1049h\x1b[?2004h\x1b=\x1b[>1u\x1b[>5u\x1b[=3;1u\x1b[>4;2m\x1b[?7l\x1b[?25l");
+  assert.equal(again, "\x1b[?1049h\x1b[?2004h\x1b=\x1b[>1u\x1b[>5u\x1b[=3;1u\x1b[>4;2m\x1b[?7l\x1b[4h\x1b[?25l\x1b[3 q");
   const reset = t.reset();
   assert.equal(t.again(), "", "reset forgets");
   t.scan(Buffer.from(again));
@@ -103,6 +103,11 @@ test("every tracked sequence is seen when split at every byte position, or cut i
     ["\x1b(0", "\x1b(B\x0f"],
     ["\x1b[?7l", "\x1b[?7h"],
     ["\x1b[3;20r", "\x1b7\x1b[r\x1b8"],
+    ["\x1b[4h", "\x1b[4l"],
+    ["\x1b[?5h", "\x1b[?5l"],
+    ["\x1b[5 q", "\x1b[0 q"],
+    // Padded as terminals still obey, and as a hostile harness might send it.
+    [`\x1b[?${"0".repeat(500)}1049h`, "\x1b[?1049l"],
   ];
   for (const [seq, undo] of cases) {
     const whole = `a=b?${seq}c<d>`;
@@ -117,7 +122,7 @@ test("every tracked sequence is seen when split at every byte position, or cut i
 });
 
 test("a sequence too long to be tracked does not hide the ones after it", () => {
-  const long = "\x1b[" + "1;".repeat(60);
+  const long = "\x1b[" + "1;".repeat(600);
   assert.equal(scan(long.slice(0, 40), long.slice(40), "m\x1b[?2004h").reset(), "\x1b[?2004l");
   assert.equal(scan(long.slice(0, 40), long.slice(40) + "x\x1b[?2004h").reset(), "\x1b[?2004l");
 });

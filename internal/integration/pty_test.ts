@@ -183,7 +183,7 @@ async function until(check: () => boolean, what: string | (() => string), ms = 1
   }
 }
 
-test("SIGTSTP gives the terminal back before lap stops, and SIGCONT takes it again, as ssh does", async () => {
+test("SIGTSTP gives the terminal back before lap stops, and SIGCONT takes it again, as ssh does", async (t) => {
   await setup();
   const marker = "575s";
   const { child, out, closed } = ptyRun(`tty; stty -g; "${process.execPath}" "${LAP}" demo --timeout ${marker}; echo "rc=$?"; stty -g`, { LAP_CONFIG: config });
@@ -193,6 +193,14 @@ test("SIGTSTP gives the terminal back before lap stops, and SIGCONT takes it aga
   const raw = sttyOf(tty);
   assert.notEqual(raw, before, "attached, the terminal is raw");
   const pid = Number(execFileSync("pgrep", ["-f", `^${process.execPath} ${LAP} demo --timeout ${marker}`]).toString().trim());
+  // A failure below must not leave this lap stopped for good.
+  t.after(() => {
+    try {
+      if (fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(marker)) process.kill(pid, "SIGKILL");
+    } catch {
+      // it has exited
+    }
+  });
 
   // The remote program switches mouse reporting on, as a full-screen one would.
   child.stdin!.write("printf '\\033[?1000hMOUSE-%s\\n' ON\r");
