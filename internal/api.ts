@@ -241,8 +241,8 @@ export class Api {
     return this.checkSession(s, "new session");
   }
 
-  async getSession(id: string): Promise<Session> {
-    const s = await this.call("GET", `/api/v1/managed_agents/sessions/${pathId(id)}`);
+  async getSession(id: string, opts: CallOptions = {}): Promise<Session> {
+    const s = await this.call("GET", `/api/v1/managed_agents/sessions/${pathId(id)}`, undefined, opts);
     return this.checkSession(s, "session");
   }
 

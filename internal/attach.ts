@@ -160,6 +160,10 @@ async function connect(io: IO, api: Api, first: Session, agent: Agent | null, op
   return code;
 }
 
+// After the server closed the link, how long lap asks whether the session
+// itself ended before it reports the close as it is: the user is waiting.
+const ENDED_CHECK_MS = 3_000;
+
 // report tells the user how the bridge ended and picks the exit status:
 // 0 for a detach or the program ending, 1 for a failure, 3 for a lost link.
 async function report(io: IO, api: Api, session: Session, end: End, again: string): Promise<number> {
@@ -171,7 +175,7 @@ async function report(io: IO, api: Api, session: Session, end: End, again: strin
       return EXIT_OK;
     case "closed": {
       // Said instead of a bare close code when the session itself is over.
-      const s = await api.getSession(session.id).catch(() => null);
+      const s = await api.getSession(session.id, { timeoutMs: ENDED_CHECK_MS }).catch(() => null);
       if (s && s.status !== "ready") {
         say(io, `· ${endedLine(s)}`);
         return EXIT_FAILURE;
