@@ -385,6 +385,8 @@ export class Api {
         signal,
       });
     } catch (err) {
+      // A proxy setting lap cannot use says so itself, with its own hint.
+      if (err instanceof LapError) throw err;
       const reason = networkReason(err);
       throw new LapError(`${this.host}: ${reason}`, networkHint(reason, "check the platform URL with 'lap config'"));
     }

@@ -113,7 +113,7 @@ function defaultPort(url: URL): string {
 // tunnel opens a CONNECT tunnel through the proxy to host:port and resolves
 // with its socket. Failures name the proxy (never its credentials); an
 // abort through signal rejects with the abort error itself.
-export function tunnel(proxy: URL, host: string, port: number, signal?: AbortSignal): Promise<net.Socket> {
+export function tunnel(proxy: URL, host: string, port: number, signal?: AbortSignal, timeoutMs = CONNECT_TIMEOUT_MS): Promise<net.Socket> {
   const authority = `${net.isIPv6(host) ? `[${host}]` : host}:${port}`;
   const headers: Record<string, string> = { host: authority, ...proxyAuthorization(proxy) };
   const named = `via proxy ${describeProxy(proxy)}`;
@@ -128,7 +128,8 @@ export function tunnel(proxy: URL, host: string, port: number, signal?: AbortSig
       agent: false,
       signal,
     });
-    const timer = setTimeout(() => req.destroy(new Error(`${named}: no answer to CONNECT (timed out)`)), CONNECT_TIMEOUT_MS);
+    const late = new Error("no answer to CONNECT (timed out)");
+    const timer = setTimeout(() => req.destroy(late), timeoutMs);
     req.once("connect", (res: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
       clearTimeout(timer);
       if (res.statusCode !== 200) {
@@ -141,7 +142,7 @@ export function tunnel(proxy: URL, host: string, port: number, signal?: AbortSig
     });
     req.once("error", (err) => {
       clearTimeout(timer);
-      reject(signal?.aborted ? err : new Error(`${named}: ${networkReason(err)}`));
+      reject(signal?.aborted ? err : new Error(`${named}: ${err === late ? late.message : networkReason(err)}`));
     });
     req.end();
   });

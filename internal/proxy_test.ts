@@ -205,6 +205,28 @@ test("a proxy URL with credentials sends them as Proxy-Authorization, and a 407 
   assert.equal(refusing.auths[0], `Basic ${Buffer.from("me:secret").toString("base64")}`);
 });
 
+test("a proxy that never answers CONNECT is given up on, named once and without its password", async (t) => {
+  const net = await import("node:net");
+  const silent = net.createServer(() => {});
+  await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+  t.after(() => silent.close());
+  const port = (silent.address() as net.AddressInfo).port;
+  await assert.rejects(tunnel(new URL(`http://me:secret@127.0.0.1:${port}`), "127.0.0.1", 9, undefined, 100), (err: unknown) => {
+    assert.equal((err as Error).message, `via proxy http://127.0.0.1:${port}: no answer to CONNECT (timed out)`);
+    return true;
+  });
+});
+
+test("a proxy setting lap cannot use is its own one line, with its own hint", async () => {
+  const api = new Api("http://p.example", "k", proxyFetch(viaHttp("socks5://127.0.0.1:1080")));
+  await assert.rejects(api.listAgents(), (err: unknown) => {
+    assert.ok(err instanceof LapError);
+    assert.match(err.message, /^HTTP_PROXY is a socks5 proxy; lap speaks to http\(s\) proxies only/);
+    assert.doesNotMatch(err.hint ?? "", /platform URL/);
+    return true;
+  });
+});
+
 test("a proxy that is down is named in the error", async () => {
   const s = await server();
   const p = await proxy();
