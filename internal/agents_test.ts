@@ -7,10 +7,10 @@ import { memoryIO } from "./testutil/testio.js";
 let p: Platform;
 after(async () => p?.close());
 
-test("lap agents --json gives stable fields, and a table without it", async () => {
+test("lap agents --json gives stable fields, and a table without it; an empty name is no name", async () => {
   p = await startPlatform({ bringUpMs: 0 });
   const old = p.addAgent({ name: "old", harness_id: "hermes" });
-  const sdk = p.addAgent({ name: null, harness_id: "opencode", supports_tui: false });
+  const sdk = p.addAgent({ name: "", harness_id: "opencode", supports_tui: false });
   const env = { LAP_BASE_URL: p.url, LAP_MASTER_KEY: p.key };
   const json = memoryIO({ env });
   await listAgents(json.io, { json: true });

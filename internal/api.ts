@@ -616,11 +616,12 @@ function isAgent(a: unknown): a is Agent {
   return isRecord(a) && isId(a.id) && (a.name === undefined || a.name === null || typeof a.name === "string");
 }
 
-// agentOf keeps only the fields lap uses, each of the type it expects.
+// agentOf keeps only the fields lap uses, each of the type it expects. An
+// empty name is no name: lap shows the id instead.
 function agentOf(a: Agent): Agent {
   return {
     id: a.id,
-    name: a.name ?? null,
+    name: a.name || null,
     harness_id: typeof a.harness_id === "string" ? a.harness_id : "",
     ...(typeof a.supports_tui === "boolean" && { supports_tui: a.supports_tui }),
     ...(typeof a.has_active_session === "boolean" && { has_active_session: a.has_active_session }),

@@ -74,12 +74,40 @@ export function cleanText(text: string): string {
   return text.replace(UNSAFE_IN_TEXT, escape);
 }
 
+// Characters a terminal draws two columns wide (East Asian Wide and
+// Full-width): CJK, Hangul, full-width forms and emoji. A line counted
+// short would wrap, and break a table or the picker's list.
+const WIDE = new RegExp("[\\u1100-\\u115f\\u231a-\\u231b\\u2329-\\u232a\\u23e9-\\u23ec\\u23f0\\u23f3\\u25fd-\\u25fe\\u2614-\\u2615" +
+  "\\u2648-\\u2653\\u267f\\u2693\\u26a1\\u26aa-\\u26ab\\u26bd-\\u26be\\u26c4-\\u26c5\\u26ce\\u26d4\\u26ea\\u26f2-\\u26f3\\u26f5\\u26fa" +
+  "\\u26fd\\u2705\\u270a-\\u270b\\u2728\\u274c\\u274e\\u2753-\\u2755\\u2757\\u2795-\\u2797\\u27b0\\u27bf\\u2b1b-\\u2b1c\\u2b50\\u2b55" +
+  "\\u2e80-\\ua4cf\\uac00-\\ud7a3\\uf900-\\ufaff\\ufe30-\\ufe4f\\uff00-\\uff60\\uffe0-\\uffe6" +
+  "\\u{1f004}\\u{1f0cf}\\u{1f18e}\\u{1f191}-\\u{1f19a}\\u{1f200}-\\u{1f2ff}\\u{1f300}-\\u{1faff}\\u{20000}-\\u{3fffd}]", "u");
+
+// cellWidth is how many columns s takes on a terminal.
+export function cellWidth(s: string): number {
+  let n = 0;
+  for (const c of s) n += WIDE.test(c) ? 2 : 1;
+  return n;
+}
+
+// fit cuts a line to width columns, marking the cut with "…".
+export function fit(s: string, width: number): string {
+  if (cellWidth(s) <= width) return s;
+  let out = "";
+  let used = 0;
+  for (const c of s) {
+    const w = WIDE.test(c) ? 2 : 1;
+    if (used + w > width - 1) break;
+    out += c;
+    used += w;
+  }
+  return width <= 0 ? "" : out + "…";
+}
+
 // fitWidth cuts a line to a terminal's width (less one column, so the
-// cursor never wraps), marking the cut with "…"; 0 or unknown: as it is.
+// cursor never wraps); 0 or unknown: as it is.
 export function fitWidth(line: string, columns: number | undefined): string {
-  const chars = [...line];
-  if (!columns || chars.length < columns) return line;
-  return chars.slice(0, Math.max(0, columns - 2)).join("") + "…";
+  return columns ? fit(line, columns - 1) : line;
 }
 
 // say writes one line for the user to stderr.
@@ -106,8 +134,8 @@ export function json(value: unknown, indent = 2): string {
 // made safe, since most come from the server.
 export function table(header: string[], rows: string[][]): string {
   const all = [header, ...rows.map((r) => r.map((cell) => visible(cell, 80)))];
-  const widths = header.map((_, i) => Math.max(...all.map((r) => [...r[i]].length)));
-  return all.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] + cell.length - [...cell].length))).join("  ")).join("\n") + "\n";
+  const widths = header.map((_, i) => Math.max(...all.map((r) => cellWidth(r[i]))));
+  return all.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell + " ".repeat(widths[i] - cellWidth(cell)))).join("  ")).join("\n") + "\n";
 }
 
 // since words the time from an ISO date to now the way ps and kubectl do:

@@ -56,7 +56,18 @@ test("a status line is cut to the terminal's width, never wrapping", async () =>
   assert.equal(fitWidth("short", 80), "short");
   assert.equal(fitWidth("x".repeat(130), 80), "x".repeat(78) + "…");
   assert.equal([...fitWidth("é".repeat(50), 40)].length, 39);
+  assert.equal(fitWidth("☕".repeat(50), 40), "☕".repeat(19) + "…", "emoji take two columns");
   assert.equal(fitWidth("anything", undefined), "anything");
+});
+
+test("text is measured in the columns a terminal draws it in", async () => {
+  const { cellWidth, fit, table } = await import("./output.js");
+  assert.equal(fit("abcdef", 4), "abc…");
+  assert.equal(cellWidth("日本語-agent🙂"), 14);
+  assert.equal(cellWidth("☕⚡⭐✅x"), 9);
+  assert.equal(cellWidth("→✓—…"), 4, "arrows, marks and dashes are narrow");
+  assert.equal(fit("日本語-agent", 6), "日本…");
+  assert.equal(table(["NAME", "ID"], [["☕☕", "1"], ["ab", "2"]]), "NAME  ID\n☕☕  1\nab    2\n");
 });
 
 test("a shell word is one a shell takes as it is; any other is single-quoted in the commands lap suggests", () => {

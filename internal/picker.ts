@@ -9,7 +9,7 @@ import { findCredentials } from "./config.js";
 import { attachSession, openAgent, type AttachOptions, type OpenOptions } from "./attach.js";
 import { EXIT_INTERRUPTED, exitForSignal, LapError } from "./errors.js";
 import { type IO } from "./io.js";
-import { say, since, visible } from "./output.js";
+import { cellWidth, fit, say, since, visible } from "./output.js";
 import { agentNames } from "./sessions.js";
 
 // A lone ESC is the Esc key only if nothing follows it this soon; arrow keys
@@ -169,13 +169,20 @@ export function layout<T>(state: State, opts: PickOptions<T>, cols: number, rows
   const title = fit(`Pick ${article(opts.what)} ${opts.what} (${count}) — ↑↓ move, type to filter, enter opens, esc cancels`, width);
   const filter = fit(`> ${state.query}`, width);
   const widths = columnWidths(opts.header, matches.map((m) => m.cells));
-  const lines = [title, filter, fit("  " + row(opts.header, widths), width)];
-  if (matches.length === 0) lines.push(fit(`  no ${opts.what} matches '${state.query}'`, width));
+  const header = fit("  " + row(opts.header, widths), width);
+  const list: string[] = [];
+  if (matches.length === 0) list.push(fit(`  no ${opts.what} matches '${state.query}'`, width));
   for (let i = state.top; i < Math.min(matches.length, state.top + view); i++) {
     const text = fit((i === state.selected ? "> " : "  ") + row(matches[i]!.cells, widths), width);
-    lines.push(i === state.selected ? REVERSE + text + PLAIN : text);
+    list.push(i === state.selected ? REVERSE + text + PLAIN : text);
   }
-  return { lines: lines.slice(0, Math.max(1, rows)), cursor: { row: 1, col: Math.min(width, cellWidth(filter)) } };
+  const col = Math.min(width, cellWidth(filter));
+  // A window too short for it all keeps the row in view first, then the
+  // filter, then the title: moving and picking are never done blind.
+  if (rows > CHROME_ROWS) return { lines: [title, filter, header, ...list], cursor: { row: 1, col } };
+  if (rows === 3) return { lines: [title, filter, list[0]!], cursor: { row: 1, col } };
+  if (rows === 2) return { lines: [filter, list[0]!], cursor: { row: 0, col } };
+  return { lines: [list[0]!], cursor: { row: 0, col: 0 } };
 }
 
 function article(word: string): string {
@@ -193,31 +200,6 @@ function row(cells: string[], widths: number[]): string {
 function pad(s: string, n: number): string {
   const len = cellWidth(s);
   return len >= n ? s : s + " ".repeat(n - len);
-}
-
-// Characters a terminal draws two columns wide: CJK, Hangul, full-width
-// forms and most emoji. A line counted short would wrap and break the list.
-const WIDE = /[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6\u{1f300}-\u{1faff}\u{20000}-\u{3fffd}]/u;
-
-// cellWidth is how many columns s takes on a terminal.
-export function cellWidth(s: string): number {
-  let n = 0;
-  for (const c of s) n += WIDE.test(c) ? 2 : 1;
-  return n;
-}
-
-// fit cuts a line to width columns, marking the cut with "…".
-export function fit(s: string, width: number): string {
-  if (cellWidth(s) <= width) return s;
-  let out = "";
-  let used = 0;
-  for (const c of s) {
-    const w = WIDE.test(c) ? 2 : 1;
-    if (used + w > width - 1) break;
-    out += c;
-    used += w;
-  }
-  return width <= 0 ? "" : out + "…";
 }
 
 // pick shows the list until a row is picked (its value), Esc (null) or

@@ -4,9 +4,10 @@ import { Api } from "./api.js";
 import { LapError } from "./errors.js";
 import { nodeFetch } from "./nodefetch.js";
 import {
-  Interrupted, agentItems, attachPicked, cellWidth, decodeKeys, filterItems, firstRun, fit, layout, pickAgent, pickSession, pickable, sessionItems, step,
+  Interrupted, agentItems, attachPicked, decodeKeys, filterItems, firstRun, layout, pickAgent, pickSession, pickable, sessionItems, step,
   type Item, type PickOptions, type State,
 } from "./picker.js";
+import { cellWidth } from "./output.js";
 import { startPlatform, type Platform } from "./platform/platform.js";
 import { memoryIO } from "./testutil/testio.js";
 import { memoryTerminal } from "./testutil/testterm.js";
@@ -81,9 +82,13 @@ test("the layout fits the window at 80x24 and 40x10, scrolling to keep the selec
   }
   const none = layout({ query: "zz", selected: 0, top: 0 }, options(list), 40, 10).lines;
   assert.deepEqual(none.slice(1), ["> zz", "  NAME  HARNESS", "  no agent matches 'zz'"]);
-  assert.equal(fit("abcdef", 4), "abc…");
-  assert.equal(cellWidth("日本語-agent🙂"), 14);
-  assert.equal(fit("日本語-agent", 6), "日本…");
+  // A window too short for it all still shows the selected row.
+  const tiny = (rows: number) => layout({ query: "", selected: 30, top: 0 }, options(list), 40, rows);
+  assert.equal(tiny(3).lines.length, 3);
+  assert.match(tiny(3).lines[2], /^\x1b\[7m> agent-30 /);
+  assert.deepEqual(tiny(2).lines.map((l) => l.slice(0, 14)), ["> ", "\x1b[7m> agent-30"]);
+  assert.deepEqual(tiny(2).cursor, { row: 0, col: 2 });
+  assert.match(tiny(1).lines.join("\n"), /^\x1b\[7m> agent-30 [^\n]*$/);
   const wide = items(3).map((i) => ({ ...i, cells: ["エージェント名前がとても長い", "claude-code"] }));
   for (const l of layout({ query: "", selected: 0, top: 0 }, options(wide), 30, 8).lines) {
     assert.ok(cellWidth(l.replace(/\x1b\[\d*m/g, "")) < 30, l);
