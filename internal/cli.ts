@@ -8,6 +8,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { EXIT_FAILURE, LapError, describe, usageError } from "./errors.js";
+import type { Completes } from "./completion.js";
 import type { IO, Preloaded } from "./io.js";
 import type { FetchInit } from "./nodefetch.js";
 import { cleanText, isShellWord, visible } from "./output.js";
@@ -19,9 +20,6 @@ function settingsModule(): typeof import("./settings.js") {
   return require("./settings.js") as typeof import("./settings.js");
 }
 
-// What a command's positional argument is, for completion: agent names,
-// session ids, shells, or command names.
-type Completes = "agents" | "sessions" | "shells" | "commands" | "";
 
 interface Flag {
   name: string;
@@ -250,7 +248,7 @@ reconnecting as the platform cuts the stream, until Ctrl-C (exit 0).
     run: async (c, io) => (await import("./lifecycle.js")).logs(io, c as never),
   },
   {
-    name: "restart", args: "<session-id>", max: 1, required: "restart needs a session id", completes: "sessions",
+    name: "restart", args: "<session-id>", max: 1, required: "restart needs a session id", completes: "restartable",
     summary: "bring a dead or failed session back in a fresh sandbox",
     help: `Brings a dead or failed session back in a fresh sandbox; the platform replays
 its conversation to it. Files and processes of the old sandbox are gone. On a
@@ -345,7 +343,7 @@ profiles. Load it with:
   },
   {
     // Called by the completion scripts, not by people: not in the help.
-    name: "__complete", args: "agents|sessions|profiles", max: 1, completes: "", summary: "", help: "", hidden: true,
+    name: "__complete", args: "agents|sessions|restartable|profiles", max: 1, completes: "", summary: "", help: "", hidden: true,
     parse: ({ pos }) => ({ cmd: "complete", what: pos[0] ?? "" }),
     run: async (c, io) => {
       await (await import("./completion.js")).completeWords(io, c.what as string);

@@ -14,6 +14,23 @@ import { isShellWord } from "./output.js";
 import type { IO } from "./io.js";
 import { DEFAULT_PROFILE } from "./settings.js";
 
+// What a command's positional argument is. The words of the first three
+// come from the platform, through `lap __complete <kind>` at completion time.
+const FROM_PLATFORM = ["agents", "sessions", "restartable"] as const;
+type FromPlatform = (typeof FROM_PLATFORM)[number];
+export type Completes = FromPlatform | "shells" | "commands" | "";
+
+// Tab waits for the platform this long at most: a slow one completes
+// nothing rather than freezing the shell.
+const COMPLETE_WITHIN_MS = 3_000;
+
+// Which sessions each kind offers: those an attach or a stop can use, and
+// those a restart can bring back.
+const OFFERED: Record<Exclude<FromPlatform, "agents">, (status: string) => boolean> = {
+  sessions: (status) => !["dead", "stopped", "deleted"].includes(status),
+  restartable: (status) => ["dead", "failed", "ready"].includes(status),
+};
+
 export interface Flag {
   name: string; // with the dashes: --timeout
   value: boolean; // takes a value
@@ -28,7 +45,7 @@ export interface CompletionSpec {
   // Flags every command takes.
   global: Flag[];
   // What each command's positional argument is.
-  args: Record<string, "agents" | "sessions" | "shells" | "commands" | "">;
+  args: Record<string, Completes>;
   shells: string[];
 }
 
@@ -47,21 +64,32 @@ export async function completeWords(io: IO, what: string): Promise<void> {
     words = profileNames(io.settings.configFile);
     if (!words.includes(DEFAULT_PROFILE)) words.unshift(DEFAULT_PROFILE);
   } else if (what === "agents") {
-    words = (await (await platform(io)).listAgents()).map((a) => a.name ?? "");
-  } else if (what === "sessions") {
-    const sessions = await (await platform(io)).listSessions();
-    words = sessions.filter((s) => !["dead", "stopped", "deleted"].includes(s.status)).map((s) => s.id);
+    words = await fromPlatform(io, async (api) => (await api.listAgents()).map((a) => a.name ?? ""));
+  } else if (what === "sessions" || what === "restartable") {
+    const offered = OFFERED[what];
+    words = await fromPlatform(io, async (api) => (await api.listSessions()).filter((s) => offered(s.status)).map((s) => s.id));
   } else {
-    throw usageError(`nothing to complete for '${what}'`, "usage: lap __complete agents|sessions|profiles");
+    throw usageError(`nothing to complete for '${what}'`, `usage: lap __complete ${[...FROM_PLATFORM, "profiles"].join("|")}`);
   }
   io.stdout.write(words.filter(isShellWord).map((w) => w + "\n").join(""));
 }
 
-// platform is the API client, loaded only once credentials are found: a
-// user not logged in gets the one line that says so, quickly.
-async function platform(io: IO): Promise<Api> {
+// fromPlatform asks the platform for words, giving up quietly (no words)
+// after COMPLETE_WITHIN_MS. The API client is loaded only once credentials
+// are found: a user not logged in gets the one line that says so, quickly.
+async function fromPlatform(io: IO, ask: (api: Api) => Promise<string[]>): Promise<string[]> {
   const config = credentials(io);
-  return (await import("./api.js")).connectApi(io, config);
+  const api = (await import("./api.js")).connectApi(io, config);
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<string[]>((resolve) => (timer = setTimeout(() => resolve([]), COMPLETE_WITHIN_MS)));
+  const asked = ask(api);
+  // Failing after the give-up is no one's business.
+  asked.catch(() => {});
+  try {
+    return await Promise.race([asked, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function names(flags: Flag[]): string[] {
@@ -90,8 +118,9 @@ function bashScript(spec: CompletionSpec): string {
   const flagCases = commands
     .map((c) => `      ${c}) _lap_add "$cur" < <(${words(names([...spec.commands[c], ...spec.global]))}) ;;`)
     .join("\n");
-  const agentsArg = commandsOf(spec, "agents").join("|") || "--";
-  const sessionsArg = commandsOf(spec, "sessions").join("|") || "--";
+  const platformCases = FROM_PLATFORM
+    .map((kind) => `    ${commandsOf(spec, kind).join("|") || "--"}) _lap_add "$cur" < <(lap "\${profile[@]}" __complete ${kind} 2>/dev/null) ;;`)
+    .join("\n");
   return `# lap completion for bash. Load it with:  source <(lap completion bash)
 # _lap_add reads candidates line by line and keeps those that start with the
 # word typed so far; nothing read is expanded by the shell.
@@ -107,12 +136,21 @@ _lap_complete() {
   COMPREPLY=()
   cur=\${COMP_WORDS[COMP_CWORD]}
   prev=\${COMP_WORDS[COMP_CWORD-1]}
+  # bash splits --flag=value into --flag, = and value; zsh does not.
+  if [[ $cur == = ]]; then
+    cur=
+  elif [[ $prev == = ]]; then
+    prev=\${COMP_WORDS[COMP_CWORD-2]}
+  fi
   cmd=
   for ((i = 1; i < COMP_CWORD; i++)); do
     w=\${COMP_WORDS[i]}
     case $w in
-      --profile) profile=(--profile "\${COMP_WORDS[i+1]}"); ((i++)) ;;
-      ${withValue}) ((i++)) ;;
+      --profile=*) profile=(--profile "\${w#--profile=}") ;;
+      --profile|${withValue})
+        [[ \${COMP_WORDS[i+1]} == = ]] && ((i++))
+        [[ $w == --profile ]] && profile=(--profile "\${COMP_WORDS[i+1]}")
+        ((i++)) ;;
       -*) ;;
       *) [[ -z $cmd ]] && cmd=$w ;;
     esac
@@ -131,8 +169,7 @@ ${flagCases}
   fi
   case $cmd in
     "") _lap_add "$cur" < <(${words(commands)}; lap "\${profile[@]}" __complete agents 2>/dev/null) ;;
-    ${agentsArg}) _lap_add "$cur" < <(lap "\${profile[@]}" __complete agents 2>/dev/null) ;;
-    ${sessionsArg}) _lap_add "$cur" < <(lap "\${profile[@]}" __complete sessions 2>/dev/null) ;;
+${platformCases}
     completion) _lap_add "$cur" < <(${words(spec.shells)}) ;;
     help) _lap_add "$cur" < <(${words(commands)}) ;;
   esac
@@ -183,22 +220,36 @@ function fishScript(spec: CompletionSpec): string {
     "    set -l cmd (__lap_cmd)",
     '    test -n "$cmd"; and contains -- $cmd $argv',
     "end",
+    // --profile as typed, passed on to lap (which checks the name).
+    "function __lap_profile",
+    "    set -l words (commandline -opc)",
+    "    set -l n (count $words)",
+    "    for i in (seq $n)",
+    "        switch $words[$i]",
+    "            case --profile",
+    "                test $i -lt $n; and printf '%s\\n' --profile $words[(math $i + 1)]",
+    "                return",
+    "            case '--profile=*'",
+    "                printf '%s\\n' --profile (string replace -- --profile= '' $words[$i])",
+    "                return",
+    "        end",
+    "    end",
+    "end",
     "function __lap_opening",
     "    set -l cmd (__lap_cmd)",
     `    test -n "$cmd"; and not contains -- $cmd ${commands.join(" ")}`,
     "end",
     "complete -c lap -f",
     `complete -c lap -n 'test -z (__lap_cmd)' -a '${commands.join(" ")}'`,
-    "complete -c lap -n 'test -z (__lap_cmd)' -a '(lap __complete agents 2>/dev/null)'",
-    `complete -c lap -n '__lap_using ${commandsOf(spec, "agents").join(" ")}' -a '(lap __complete agents 2>/dev/null)'`,
-    `complete -c lap -n '__lap_using ${commandsOf(spec, "sessions").join(" ")}' -a '(lap __complete sessions 2>/dev/null)'`,
+    "complete -c lap -n 'test -z (__lap_cmd)' -a '(lap (__lap_profile) __complete agents 2>/dev/null)'",
+    ...FROM_PLATFORM.map((kind) => `complete -c lap -n '__lap_using ${commandsOf(spec, kind).join(" ")}' -a '(lap (__lap_profile) __complete ${kind} 2>/dev/null)'`),
     `complete -c lap -n '__lap_using completion' -a '${spec.shells.join(" ")}'`,
     `complete -c lap -n '__lap_using help' -a '${commands.join(" ")}'`,
     "complete -c lap -l profile -r -a '(lap __complete profiles 2>/dev/null)'",
     ...spec.global.filter((f) => f.name !== "--profile").map((f) => flag(f, "")),
     ...commands.flatMap((c) => spec.commands[c].filter((f) => !globalNames.has(f.name)).map((f) => flag(f, `__lap_using ${c}`))),
     ...spec.open.filter((f) => !globalNames.has(f.name)).map((f) =>
-      f.name === "--agent" ? `${flag(f, "test -z (__lap_cmd)")} -a '(lap __complete agents 2>/dev/null)'` : flag(f, "__lap_opening; or test -z (__lap_cmd)")),
+      f.name === "--agent" ? `${flag(f, "test -z (__lap_cmd)")} -a '(lap (__lap_profile) __complete agents 2>/dev/null)'` : flag(f, "__lap_opening; or test -z (__lap_cmd)")),
   ];
   return lines.join("\n") + "\n";
 }

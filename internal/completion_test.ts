@@ -32,7 +32,7 @@ test("the scripts are made from the command table: every flag of every command i
   assert.deepEqual(spec.commands.doctor.map((f) => f.name), ["--timeout", "--json", "--idle"]);
   assert.deepEqual(spec.commands.logs.map((f) => f.name), ["--json", "--follow"]);
   assert.deepEqual(spec.commands.restart.map((f) => f.name), ["--timeout", "--yes"]);
-  assert.equal(spec.args.restart, "sessions");
+  assert.equal(spec.args.restart, "restartable");
   assert.equal(spec.args.stop, "sessions");
 });
 
@@ -93,6 +93,65 @@ test("in real fish, a hostile agent list is never expanded", { skip: !has("fish"
   assert.deepEqual(fs.readdirSync(dir).filter((f) => f.startsWith("pwned")), []);
 });
 
+// The words lap is run with, as each shell's script runs it: a stub lap
+// answers with its own arguments, one a line.
+const ARGS = "$@";
+const echoLap = (dir: string) => {
+  fs.writeFileSync(path.join(dir, "lap"), `#!/bin/sh\nprintf '%s\\n' "${ARGS}"\n`, { mode: 0o755 });
+  return { PATH: `${dir}:${process.env.PATH}`, HOME: dir };
+};
+
+test("--profile reaches lap __complete in every shell, also written --profile=NAME, and a flag's =value is not taken for the command", (t) => {
+  const dir = fs.mkdtempSync(path.join(tmp, "profile-"));
+  const env = echoLap(dir);
+  const bash = (words: string[]) => {
+    const probe = `${completionScript("bash", completionSpec())}\nCOMP_WORDS=(${words.map((w) => `'${w}'`).join(" ")}); COMP_CWORD=${words.length - 1}\n_lap_complete\nprintf '%s\\n' "\${COMPREPLY[@]}"`;
+    const r = spawnSync("bash", ["--norc", "-c", probe], { cwd: dir, env, encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout.split("\n").filter(Boolean);
+  };
+  // bash splits --profile=p2 into three words.
+  assert.deepEqual(bash(["lap", "--profile", "p2", "sessions", ""]), ["--profile", "p2", "__complete", "agents"]);
+  assert.deepEqual(bash(["lap", "--profile", "=", "p2", "sessions", ""]), ["--profile", "p2", "__complete", "agents"]);
+  assert.deepEqual(bash(["lap", "--timeout", "=", "5s", "restart", ""]), ["__complete", "restartable"]);
+  assert.deepEqual(bash(["lap", "--profile", "=", ""]), ["__complete", "profiles"]);
+  assert.deepEqual(bash(["lap", "--profile", "=", "st"]), [], "the value typed so far is matched, not the =");
+  if (has("zsh")) {
+    const script = path.join(dir, "lap.zsh");
+    fs.writeFileSync(script, completionScript("zsh", completionSpec()));
+    const driver = `source ${script}\nsetopt ksharrays\nCOMP_WORDS=(lap --profile=p2 stop '')\nCOMP_CWORD=3\n_lap_complete\nprint -rl -- "\${COMPREPLY[@]}"\n`;
+    const r = spawnSync("zsh", ["-f", "-c", driver], { cwd: dir, env, encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(r.stdout.split("\n").filter(Boolean), ["--profile", "p2", "__complete", "sessions"]);
+  } else t.diagnostic("zsh is not installed");
+  if (has("fish")) {
+    const script = path.join(dir, "lap.fish");
+    fs.writeFileSync(script, completionScript("fish", completionSpec()));
+    for (const typed of ["lap --profile p2 restart ", "lap --profile=p2 restart "]) {
+      const r = spawnSync("fish", ["--no-config", "-c", `source ${script}; complete -C '${typed}'`], { cwd: dir, env, encoding: "utf8" });
+      assert.equal(r.status, 0, r.stderr);
+      const got = r.stdout.split("\n").filter(Boolean).map((l) => l.split("\t")[0]);
+      for (const word of ["p2", "__complete", "restartable"]) assert.ok(got.includes(word), `${typed}: ${word} in ${JSON.stringify(got)}`);
+    }
+  } else t.diagnostic("fish is not installed");
+});
+
+test("lap __complete gives up quietly on a platform that does not answer, before a shell's Tab feels frozen", async (t) => {
+  const http = await import("node:http");
+  const silent = http.createServer(() => {});
+  await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+  t.after(() => {
+    silent.closeAllConnections();
+    silent.close();
+  });
+  const m = memoryIO({ env: { LAP_BASE_URL: `http://127.0.0.1:${(silent.address() as { port: number }).port}`, LAP_MASTER_KEY: "k" } });
+  const start = Date.now();
+  await completeWords(m.io, "agents");
+  const took = Date.now() - start;
+  assert.equal(m.stdout(), "");
+  assert.ok(took < 10_000, `gave up after ${took} ms, not the 30 s of a call`);
+});
+
 test("lap __complete prints only words that are safe as shell words", async () => {
   const p = await startPlatform({ bringUpMs: 0 });
   platforms.push(p);
@@ -106,18 +165,18 @@ test("each shell gets its own script, and an unknown shell is a usage error", ()
   assert.match(completionScript("bash", SPEC), /^# lap completion for bash[^]*complete -F _lap_complete lap\n$/);
   assert.match(completionScript("bash", SPEC), /sessions\) _lap_add "\$cur" < <\(printf '%s\\n' --json --help --profile\) ;;/);
   assert.doesNotMatch(completionScript("bash", SPEC), /compgen|eval/);
-  assert.match(completionScript("bash", SPEC), /--idle\|--agent\) \(\(i\+\+\)\) ;;/);
+  assert.match(completionScript("bash", SPEC), /--profile\|--idle\|--agent\)\n/);
   assert.match(completionScript("zsh", SPEC), /^# lap completion for zsh[^]*bashcompinit[^]*complete -F _lap_complete lap\n$/);
   const fish = completionScript("fish", SPEC);
   assert.match(fish, /complete -c lap -n '__lap_using sessions' -l json\n/);
   assert.match(fish, /complete -c lap -n '__lap_using doctor' -l idle -r\n/);
-  assert.match(fish, /complete -c lap -n 'test -z \(__lap_cmd\)' -l agent -r -a '\(lap __complete agents 2>\/dev\/null\)'/);
+  assert.match(fish, /complete -c lap -n 'test -z \(__lap_cmd\)' -l agent -r -a '\(lap \(__lap_profile\) __complete agents 2>\/dev\/null\)'/);
   for (const shell of ["tcsh", ""]) {
     assert.throws(() => completionScript(shell, SPEC), (err: unknown) => err instanceof LapError && err.code === 2);
   }
 });
 
-test("completion words: agent names, live session ids, and profiles with the default first", async () => {
+test("completion words: agent names, live session ids, sessions a restart can bring back, and profiles with the default first", async () => {
   const p = await startPlatform({ bringUpMs: 0 });
   platforms.push(p);
   const demo = p.addAgent({ name: "demo" });
@@ -135,6 +194,15 @@ test("completion words: agent names, live session ids, and profiles with the def
   const sessions = memoryIO({ env });
   await completeWords(sessions.io, "sessions");
   assert.equal(sessions.stdout(), `${live.id}\n`);
+
+  // restart brings back dead, failed and ready sessions.
+  p.sessions.get(live.id)!.status = "dead";
+  const none = memoryIO({ env });
+  await completeWords(none.io, "sessions");
+  assert.equal(none.stdout(), "");
+  const restartable = memoryIO({ env });
+  await completeWords(restartable.io, "restartable");
+  assert.equal(restartable.stdout(), `${live.id}\n`);
 
   const file = path.join(tmp, "config.json");
   fs.writeFileSync(file, JSON.stringify({ profiles: { staging: { base: "http://s", key: "k" } } }));
