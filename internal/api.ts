@@ -157,8 +157,7 @@ export class Api {
       const data = isRecord(answer) ? answer.data : undefined;
       const total = isRecord(answer) ? answer.total : undefined;
       if (!Array.isArray(data)) throw this.shapeError("agents list", "no data array");
-      const fresh = data.filter(isAgent).filter((a) => !seen.has(a.id)).map(agentOf);
-      for (const a of fresh) seen.add(a.id);
+      const fresh = data.filter(isAgent).filter((a) => firstTime(seen, a.id)).map(agentOf);
       all.push(...fresh);
       offset += data.length;
       if (data.length === 0 || fresh.length === 0 || typeof total !== "number" || offset >= total) return all;
@@ -203,8 +202,7 @@ export class Api {
       query.set("offset", String(offset));
       const data = await this.call("GET", `/api/v1/managed_agents/sessions?${query}`);
       if (!Array.isArray(data)) throw this.shapeError("sessions list", "not an array");
-      const fresh = data.filter((s) => sessionProblem(s) === null).map((s) => s as Session).filter((s) => !seen.has(s.id));
-      for (const s of fresh) seen.add(s.id);
+      const fresh = data.filter((s) => sessionProblem(s) === null).map((s) => s as Session).filter((s) => firstTime(seen, s.id));
       all.push(...fresh);
       if (data.length < PAGE_LIMIT || fresh.length === 0) break;
       offset += data.length;
@@ -614,6 +612,14 @@ function isId(id: unknown): id is string {
 
 function isAgent(a: unknown): a is Agent {
   return isRecord(a) && isId(a.id) && (a.name === undefined || a.name === null || typeof a.name === "string");
+}
+
+// firstTime tells whether id is new to seen, and adds it: an id a page
+// repeats, or an earlier page held, is listed once.
+function firstTime(seen: Set<string>, id: string): boolean {
+  if (seen.has(id)) return false;
+  seen.add(id);
+  return true;
 }
 
 // agentOf keeps only the fields lap uses, each of the type it expects. An

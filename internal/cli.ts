@@ -452,9 +452,13 @@ export function parseCommand(argv: string[]): Command {
 
 function parseArgsMessage(err: unknown): string {
   const e = err as { code?: string; message?: string };
-  const flag = /'(-[^' ]+)/.exec(e.message ?? "")?.[1];
+  const message = e.message ?? "";
+  // Node names a flag with a short form as '-h, --help': the long one is meant.
+  const flag = /'(?:-\w, )?(-[^' ,]+)/.exec(message)?.[1];
   if (e.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") return `unknown flag '${flag ?? "?"}'`;
-  if (e.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") return `flag '${flag ?? "?"}' needs a value`;
+  if (e.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
+    return /does not take an argument/.test(message) ? `flag '${flag ?? "?"}' takes no value` : `flag '${flag ?? "?"}' needs a value`;
+  }
   return (e.message ?? String(err)).split("\n")[0];
 }
 

@@ -45,6 +45,8 @@ test("bad argv is a usage error (exit 2) with the exact message", () => {
   const table: [string[], string][] = [
     [["--nope"], "unknown flag '--nope'"],
     [["demo", "--timeout"], "flag '--timeout' needs a value"],
+    [["stop", "x", "--yes=no"], "flag '--yes' takes no value"],
+    [["logout", "--help=1"], "flag '--help' takes no value"],
     [["logs"], "logs needs a session id or an agent name"],
     [["doctor", "--json"], "doctor --json prints the platform's diagnosis of a session: give an agent or a session id"],
     [["restart"], "restart needs a session id"],

@@ -146,9 +146,11 @@ export function since(iso: string | null | undefined, now: number): string {
   return duration(Math.max(0, now - t));
 }
 
-// duration words milliseconds as since does.
+// duration words milliseconds as since does; "-" past a century, which
+// only a broken or hostile date or timeout gives.
 export function duration(ms: number): string {
   const s = Math.floor(ms / 1000);
+  if (!(s < 100 * 365 * 86400)) return "-";
   if (s < 60) return `${s}s`;
   if (s < 3600) return `${Math.floor(s / 60)}m`;
   if (s < 48 * 3600) return `${Math.floor(s / 3600)}h`;

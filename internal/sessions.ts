@@ -88,10 +88,15 @@ export function sessionTable(rows: SessionRow[], now: number): string {
     r.status,
     r.phase ?? "-",
     since(r.created_at, now),
-    r.last_seen_at ? `${since(r.last_seen_at, now)} ago` : "-",
+    ago(since(r.last_seen_at, now)),
     reapedIn(r, now),
   ]);
   return table(["ID", "AGENT", "STATUS", "PHASE", "AGE", "LAST SEEN", "REAPED IN"], cells);
+}
+
+// ago is "12m ago", or "-" for a time lap cannot tell.
+function ago(time: string): string {
+  return time === "-" ? time : `${time} ago`;
 }
 
 // reapedIn is how long until the platform marks a ready session dead for

@@ -48,6 +48,7 @@ test("ages read like ps and kubectl: seconds, minutes, hours, then days", () => 
   assert.equal(since(new Date(NOW + 5000).toISOString(), NOW), "0s");
   assert.equal(since(null, NOW), "-");
   assert.equal(since("yesterday", NOW), "-");
+  assert.equal(since("0001-01-01T00:00:00Z", NOW), "-", "past a century is a broken date");
 });
 
 test("the sessions table shows short id, agent, status, phase, age, last seen and when a ready session is reaped", () => {
@@ -59,12 +60,14 @@ test("the sessions table shows short id, agent, status, phase, age, last seen an
   const unnamed = { ...row, id: "9".repeat(36), agent: null, agent_id: "7e57ab1e-0000", phase: null, last_seen_at: null };
   const dead = { ...row, id: "d".repeat(36), status: "dead" };
   const forever = { ...row, id: "f".repeat(36), idle_timeout_ms: null };
-  const lines = sessionTable([row, unnamed, dead, forever], NOW).trimEnd().split("\n");
+  const broken = { ...row, id: "b".repeat(36), last_seen_at: "soon", idle_timeout_ms: 1e308 };
+  const lines = sessionTable([row, unnamed, dead, forever, broken], NOW).trimEnd().split("\n");
   assert.match(lines[0], /^ID\s+AGENT\s+STATUS\s+PHASE\s+AGE\s+LAST SEEN\s+REAPED IN$/);
   assert.match(lines[1], /^4f0c2a11\s+demo\s+ready\s+ready\s+1h\s+30s ago\s+14m$/);
   assert.match(lines[2], /^99999999\s+7e57ab1e\s+ready\s+-\s+1h\s+-\s+now$/);
   assert.match(lines[3], /^dddddddd\s+demo\s+dead\s+ready\s+1h\s+30s ago\s+-$/);
   assert.match(lines[4], /^ffffffff\s+demo\s+ready\s+ready\s+1h\s+30s ago\s+-$/);
+  assert.match(lines[5], /^bbbbbbbb\s+demo\s+ready\s+ready\s+1h\s+-\s+-$/, "a date lap cannot read and a timeout of ages");
 });
 
 test("REAPED IN counts down for a ready session on the platform, and a reaped one is dead with reason idle timeout", async () => {
@@ -136,6 +139,14 @@ test("paging stops when a platform ignores offset and sends the same page again"
   const sessions = await new Api("http://127.0.0.1:9", "k", fetchSame).listSessions();
   assert.equal(sessions.length, 200);
   assert.equal(calls, 2);
+});
+
+test("an id a page repeats is listed once, for agents and sessions alike", async () => {
+  const answer = (body: unknown) => (async () => new Response(JSON.stringify(body), { status: 200 })) as typeof fetch;
+  const twice = [{ id: "s1", agent_id: "a", status: "ready" }, { id: "s1", agent_id: "a", status: "dead" }];
+  assert.deepEqual((await new Api("http://127.0.0.1:9", "k", answer(twice)).listSessions()).map((s) => s.status), ["ready"]);
+  const agents = { data: [{ id: "a1", name: "one" }, { id: "a1", name: "two" }], total: 2 };
+  assert.deepEqual((await new Api("http://127.0.0.1:9", "k", answer(agents)).listAgents()).map((a) => a.name), ["one"]);
 });
 
 test("a sessions answer that is not a list is one clear error", async () => {
