@@ -70,6 +70,9 @@ const CALL_TIMEOUT_MS = 30_000;
 // turn is over, which can take many minutes: its call gets this long, far
 // beyond CALL_TIMEOUT_MS (the user cancels sooner with Ctrl-C).
 export const MESSAGE_TIMEOUT_MS = 30 * 60_000;
+// An event stream carries a heartbeat about every 10 s: one from which
+// nothing has come for this long is dead, however long it has been open.
+const STREAM_QUIET_MS = 60_000;
 // Bodies larger than this are cut: a misbehaving proxy must not fill memory.
 const MAX_BODY_BYTES = 8 << 20;
 // The platform's own cap on page sizes.
@@ -140,8 +143,9 @@ export class Api {
     try {
       return JSON.parse(text);
     } catch {
+      const page = (res.headers.get("content-type") ?? "").startsWith("text/html") || text.trimStart().startsWith("<");
       throw new NotJsonError(`${this.host}: answered ${res.status} with something that is not JSON: ${visible(text, 80)}`,
-        "is the platform URL right, or is a proxy answering instead? see 'lap config'");
+        "is the platform URL right, or is a proxy answering instead? see 'lap config'", page);
     }
   }
 
@@ -303,6 +307,7 @@ export class Api {
       yield* (require("./events.js") as typeof import("./events.js")).readEvents(body);
     } catch (err) {
       if (signal.aborted) return;
+      if (err instanceof LapError) throw err;
       throw new LapError(`${this.host}: ${networkReason(err)} while following events`);
     }
   }
@@ -313,7 +318,7 @@ export class Api {
     try {
       return await this.call(method, `${sessionPath(id)}/${route}`, undefined, opts);
     } catch (err) {
-      if (err instanceof NotJsonError) throw new Unsupported(this.host, what, 200);
+      if (err instanceof NotJsonError && err.page) throw new Unsupported(this.host, what, 200);
       if (err instanceof HttpError && err.status === 404 && !SESSION_NOT_FOUND.test(err.message)) throw new Unsupported(this.host, what, 404);
       throw err;
     }
@@ -391,17 +396,76 @@ export class Api {
   }
 
   // openStream sends a request whose answer is an event stream and returns
-  // its body; a refusal becomes an HttpError as in call.
+  // its body; a refusal becomes an HttpError as in call. The answer must
+  // start within the client's call timeout; after that the stream may last
+  // as long as something comes at least every STREAM_QUIET_MS.
   private async openStream(method: string, path: string, body: unknown, signal?: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
-    const both = callSignal(MESSAGE_TIMEOUT_MS, signal);
-    const res = await this.send(method, path, body, "text/event-stream", both);
-    const type = res.headers.get("content-type") ?? "";
-    if (!res.ok || !type.startsWith("text/event-stream") || !res.body) {
-      const text = await readBody(res, this.host, both);
-      throw new HttpError(`${this.host}: ${method} ${path}: ${res.status} ${errorText(text)}`.trimEnd(), res.ok ? 404 : res.status,
-        res.status === 401 || res.status === 403 ? "the master key was refused — run 'lap login' again" : "");
+    const quiet = new Quiet(signal);
+    quiet.arm(this.timeoutMs);
+    try {
+      const res = await this.send(method, path, body, "text/event-stream", quiet.signal);
+      const type = res.headers.get("content-type") ?? "";
+      if (!res.ok || !type.startsWith("text/event-stream") || !res.body) {
+        const text = await readBody(res, this.host, quiet.signal);
+        throw new HttpError(`${this.host}: ${method} ${path}: ${res.status} ${errorText(text)}`.trimEnd(), res.ok ? 404 : res.status,
+          res.status === 401 || res.status === 403 ? "the master key was refused — run 'lap login' again" : "");
+      }
+      return watched(res.body, quiet, this.host);
+    } catch (err) {
+      quiet.stop();
+      throw err;
     }
-    return res.body as unknown as AsyncIterable<Uint8Array>;
+  }
+}
+
+// Quiet aborts a stream's request when the caller's signal fires, or when
+// the time armed last runs out: a dead link, or a server that went silent.
+class Quiet {
+  private readonly ctl = new AbortController();
+  private timer: NodeJS.Timeout | undefined;
+  readonly signal = this.ctl.signal;
+  fired = false;
+
+  constructor(private readonly cancel?: AbortSignal) {
+    if (cancel?.aborted) this.ctl.abort(cancel.reason);
+    else cancel?.addEventListener("abort", this.onCancel, { once: true });
+  }
+
+  private onCancel = (): void => {
+    clearTimeout(this.timer);
+    this.ctl.abort(this.cancel?.reason);
+  };
+
+  arm(ms: number): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.fired = true;
+      this.ctl.abort(Object.assign(new Error("the stream went quiet"), { name: "TimeoutError" }));
+    }, ms);
+  }
+
+  // stop ends the watch, and the request if it is still open.
+  stop(): void {
+    clearTimeout(this.timer);
+    this.cancel?.removeEventListener("abort", this.onCancel);
+    this.ctl.abort();
+  }
+}
+
+// watched passes a stream's body on, rearming quiet at every chunk; a body
+// cut because nothing came says so.
+async function* watched(body: AsyncIterable<Uint8Array>, quiet: Quiet, host: string): AsyncGenerator<Uint8Array> {
+  quiet.arm(STREAM_QUIET_MS);
+  try {
+    for await (const chunk of body) {
+      quiet.arm(STREAM_QUIET_MS);
+      yield chunk;
+    }
+  } catch (err) {
+    if (quiet.fired) throw new LapError(`${host}: nothing came for ${STREAM_QUIET_MS / 1000}s, not even a heartbeat`);
+    throw err;
+  } finally {
+    quiet.stop();
   }
 }
 
@@ -442,8 +506,13 @@ export class Unsupported extends LapError {
   }
 }
 
-// NotJsonError is an answer that is not JSON: a proxy's or web UI's page.
-export class NotJsonError extends LapError {}
+// NotJsonError is an answer that is not JSON: a proxy's or web UI's page
+// (page), or a broken one.
+export class NotJsonError extends LapError {
+  constructor(message: string, hint: string, readonly page: boolean) {
+    super(message, hint);
+  }
+}
 
 // One entry of a session's timeline. The fields are the platform's and
 // unchecked: print them through visible().

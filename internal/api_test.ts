@@ -159,3 +159,17 @@ test("a call whose answer trickles in past the time allowed is a timeout, not a 
     return true;
   });
 });
+
+test("an event stream whose answer does not start within the call's time is given up", async (t) => {
+  const http = await import("node:http");
+  const server = http.createServer(() => {});
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  t.after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  const { port } = server.address() as { port: number };
+  const api = new Api(`http://127.0.0.1:${port}`, "k", undefined, 300);
+  const events = api.sessionEvents("s1", new AbortController().signal);
+  await assert.rejects(events.next(), (err: LapError) => err.message === `127.0.0.1:${port}: no answer (timed out)`);
+});

@@ -15,7 +15,7 @@ import { StringDecoder } from "node:string_decoder";
 import { Transform, Writable } from "node:stream";
 import { HttpError, type Answer, type Api, type MessageBody, type Part, type Session, type Skill } from "./api.js";
 import { describe, EXIT_INTERRUPTED, exitForSignal, LapError } from "./errors.js";
-import { readEvents } from "./events.js";
+import { FOLLOW_ATTEMPTS, follow, readEvents, sleep } from "./events.js";
 import { type IO } from "./io.js";
 import { AnswerWriter, dim, terminalSafe, textMode } from "./markdown.js";
 import { cleanText, isShellWord, json, say, visible } from "./output.js";
@@ -57,11 +57,6 @@ const FATAL = new Set([401, 403, 404, 409, 410]);
 // The platform's limits on images sent with a message.
 export const MAX_ATTACHMENTS = 10;
 export const MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024;
-// Following a cut stream through the events route: give up after this many
-// reconnections in a row that failed or brought nothing, opening a stream at
-// most once this long.
-const FOLLOW_ATTEMPTS = 5;
-const FOLLOW_RETRY_MS = 1_000;
 const COMMANDS = ["/help", "/attach ", "/history", "/quit"];
 
 interface ToolCall {
@@ -448,30 +443,14 @@ class Chat {
     view.end("done");
   }
 
-  // follow reads the session's events until the turn ends. Streams are
-  // opened at most once a FOLLOW_RETRY_MS; one that cannot be opened, or
-  // that ends with nothing in it, is a failure, and FOLLOW_ATTEMPTS of those
-  // in a row end the wait: a platform that closes every stream at once is
-  // not asked again and again.
+  // follow reads the session's events until the turn ends, stream after
+  // stream, as events.ts's follow bounds it.
   private async follow(view: TurnView, signal: AbortSignal): Promise<void> {
-    for (let failures = 0; !view.ended; ) {
-      const opened = Date.now();
-      let brought: boolean;
-      try {
-        brought = await this.followOnce(view, signal);
-      } catch (err) {
-        if (signal.aborted || ++failures >= FOLLOW_ATTEMPTS) throw err;
-        await sleep(FOLLOW_RETRY_MS, signal);
-        continue;
-      }
-      if (view.ended || signal.aborted) return;
-      if (brought) failures = 0;
-      else if (++failures >= FOLLOW_ATTEMPTS) {
-        throw new LapError(`the session's event stream ended ${FOLLOW_ATTEMPTS} times in a row with nothing in it; stopped following the turn`,
-          "the agent may still be working: its answer is in /history");
-      }
-      await sleep(opened + FOLLOW_RETRY_MS - Date.now(), signal);
-    }
+    await follow(async () => {
+      const brought = await this.followOnce(view, signal);
+      return view.ended ? "over" : brought ? "brought" : "empty";
+    }, signal, () => new LapError(`the session's event stream ended ${FOLLOW_ATTEMPTS} times in a row with nothing in it; stopped following the turn`,
+      "the agent may still be working: its answer is in /history"));
   }
 
   // followOnce reads one stream of the session's events; true when it
@@ -855,20 +834,6 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-// sleep waits ms, or less if signal aborts; either way it leaves no
-// listener behind on the signal.
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (ms <= 0 || signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
-}
 
 const PASTE_ON = "\x1b[?2004h";
 const PASTE_OFF = "\x1b[?2004l";

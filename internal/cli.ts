@@ -241,10 +241,14 @@ when stdin is not a terminal.
     help: `Prints a session's timeline, one entry a line: local time, kind, title, detail
 and meta. Dead and failed sessions too: their log ends with the reason. Given
 an agent, its newest session. --json prints the entries as the platform gave
-them. -f, --follow then prints the agent's text and tool steps as they stream,
-reconnecting as the platform cuts the stream, until Ctrl-C (exit 0).
+them (one JSON document: it does not follow). -f, --follow then prints the
+agent's text and tool steps as they stream, reconnecting as the platform cuts
+the stream, until Ctrl-C (exit 0).
 `,
-    parse: ({ pos }) => ({ cmd: "logs", target: pos[0] }),
+    parse: ({ pos, v }) => {
+      if (v.json && v.follow) throw usageError("logs --json prints one JSON document and does not follow", "drop -f, or --json");
+      return { cmd: "logs", target: pos[0] };
+    },
     run: async (c, io) => (await import("./lifecycle.js")).logs(io, c as never),
   },
   {
@@ -442,7 +446,7 @@ export function parseCommand(argv: string[]): Command {
   }
   if (spec.name !== "open" && spec.name !== "attach") {
     if (spec.required && rest.length === 0) throw usageError(spec.required, `usage: lap ${spec.name} ${spec.args}`);
-    if (rest.length > spec.max) throw usageError(`unexpected argument '${rest[spec.max]}' for 'lap ${spec.name}'`);
+    if (rest.length > spec.max) throw usageError(`unexpected argument '${visible(rest[spec.max]!)}' for 'lap ${spec.name}'`);
   } else if (spec.required && rest.length === 0 && v.resume === undefined) {
     throw usageError(spec.required, `usage: lap ${spec.name} ${spec.args}`);
   }

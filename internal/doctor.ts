@@ -11,7 +11,7 @@ import { findCredentials, type Found } from "./config.js";
 import { cleanText, json, print, say, shellQuoted, visible } from "./output.js";
 import { DEFAULT_PROFILE, mask, type ProxySettings } from "./settings.js";
 import { describeProxy, proxyFor } from "./proxy.js";
-import { EXIT_FAILURE, EXIT_OK, LapError, describe, networkReason } from "./errors.js";
+import { EXIT_FAILURE, EXIT_OK, LapError, describe, exitForSignal, networkReason } from "./errors.js";
 import { type IO } from "./io.js";
 import { TIMINGS } from "./tty.js";
 import type { Link } from "./ws.js";
@@ -40,6 +40,8 @@ export interface DoctorOptions {
 
 // The platform step shows this much of the pod's log: enough to see a crash.
 const POD_LOG_LINES = 20;
+// The platform's detected issues shown; the rest are counted. --json has all.
+const MAX_ISSUES = 20;
 
 type Mark = "✓" | "✗" | "·";
 
@@ -326,7 +328,8 @@ async function checkPlatform(io: IO, api: Api, target: Target, opts: DoctorOptio
   const summary = `session ${session.id}${status}: ${issues.length === 0 ? "no issues detected" : `${issues.length} issue${issues.length === 1 ? "" : "s"} detected`}`;
   if (high > 0) r.fail("platform", summary);
   else r.ok("platform", summary);
-  r.more(issues.flatMap(issueLines));
+  r.more(issues.slice(0, MAX_ISSUES).flatMap(issueLines));
+  if (issues.length > MAX_ISSUES) r.more([`… and ${issues.length - MAX_ISSUES} more (all of them: lap doctor ${shellQuoted(session.id)} --json)`]);
   r.more(podLogLines(bundle.pod_logs_tail));
 }
 
@@ -372,11 +375,25 @@ async function checkTerminal(io: IO, api: Api, target: Target, opts: DoctorOptio
       r.note("session", `${visible(agent.name ?? agent.id)} had no live session: started ${session.id} for this check (stopped at the end)`);
     }
   }
+  if (!started) return checkSession(io, api, session!, opts, r);
+  // A session doctor started is stopped also when the user interrupts the
+  // check: the signal ends the wait, and lap exits as the signal would.
+  let off = () => {};
+  const interrupted = new Promise<string>((resolve) => {
+    const unsubscribe = io.terminal().onSignal(resolve);
+    off = () => void unsubscribe();
+  });
+  const checked = checkSession(io, api, session!, opts, r).then(() => null);
+  // Once interrupted, what the check still does is no one's business.
+  checked.catch(() => {});
+  let signal: string | null;
   try {
-    await checkSession(io, api, session!, opts, r);
+    signal = await Promise.race([checked, interrupted]);
   } finally {
-    if (started) await stopStarted(api, session!, r);
+    off();
+    await stopStarted(api, session!, r);
   }
+  if (signal) throw new LapError(`${signal}: the check was interrupted`, "", exitForSignal(signal));
 }
 
 async function checkSession(io: IO, api: Api, first: Session, opts: DoctorOptions, r: Report): Promise<void> {

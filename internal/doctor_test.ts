@@ -11,7 +11,9 @@ import { WebSocketServer } from "ws";
 import { doctor, type DoctorOptions } from "./doctor.js";
 import type { Env } from "./config.js";
 import { startPlatform, type Platform, type PlatformOptions } from "./platform/platform.js";
+import { LapError } from "./errors.js";
 import { memoryIO } from "./testutil/testio.js";
+import { memoryTerminal } from "./testutil/testterm.js";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "lap-doctor-"));
 const platforms: Platform[] = [];
@@ -84,6 +86,19 @@ test("given an agent without a live session, doctor starts one, upgrades, idles,
   const [s] = p.sessions.values();
   assert.equal(s.status, "deleted", "the session started for the check is stopped");
   assert.equal(p.spawnCount, 1);
+});
+
+test("interrupted, doctor still stops the session it started, and exits as the signal would", async () => {
+  const p = await platform();
+  const term = memoryTerminal();
+  const m = memoryIO({ env: creds(p), home: tmp, terminal: () => term.term });
+  const done = doctor(m.io, { ...QUICK, idleMs: 60_000, target: "demo" });
+  while (!m.stderr().includes("leaving the connection idle")) await new Promise((r) => setTimeout(r, 20));
+  term.signal("SIGINT");
+  await assert.rejects(done, (err: unknown) => err instanceof LapError && err.code === 130 && err.message === "SIGINT: the check was interrupted");
+  const [s] = p.sessions.values();
+  assert.equal(s.status, "deleted", "the session started for the check is stopped");
+  assert.match(m.stdout(), /^· session — stopped [\w-]+, started for this check$/m);
 });
 
 test("given a session id, doctor checks that session and leaves it running", async () => {
@@ -293,6 +308,12 @@ test("the platform step prints each detected issue and the last 20 lines of the 
   assert.match(r.out, /^ {4}line 30\\x1b/m);
   assert.doesNotMatch(r.out, /^ {4}line 10\\x1b/m);
   assert.doesNotMatch(r.out + r.err, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+
+  // Thousands of issues: the first 20 and a count, not a flood.
+  p.diagnoses.set(id, { session: { id, status: "failed" }, detected_issues: Array.from({ length: 5000 }, (_, i) => ({ code: `c${i}`, severity: "low", message: "m" })) });
+  const many = await runDoctor(creds(p), { target: id });
+  assert.match(many.out, /^ {2}\[low\] c19: m\n {2}… and 4980 more \(all of them: lap doctor [\w-]+ --json\)$/m);
+  assert.doesNotMatch(many.out, /c20:/);
 });
 
 test("doctor --json prints the platform's whole diagnosis bundle on stdout and the steps on stderr", async () => {

@@ -73,3 +73,51 @@ export async function* readEvents(body: AsyncIterable<Uint8Array>, maxBytes = MA
     for (const event of reader.push(chunk)) yield event;
   }
 }
+
+// Following a session's events (`lap logs -f`, a chat whose stream was
+// cut): the platform cuts each stream after 600 s, and a stream may drop.
+// A stream is opened at most once a FOLLOW_RETRY_MS, and FOLLOW_ATTEMPTS in
+// a row that failed or brought nothing end the following: a platform that
+// closes every stream at once is not asked again and again.
+export const FOLLOW_ATTEMPTS = 5;
+export const FOLLOW_RETRY_MS = 1_000;
+
+// What reading one stream came to: the following is over, or it goes on
+// after a stream that brought something, or one that brought nothing.
+export type Followed = "over" | "brought" | "empty";
+
+// follow calls readOnce, one stream each, until it says "over" or signal
+// fires. A failure past the last attempt, or once signal fired, is thrown;
+// so is nothing() when every attempt brought nothing.
+export async function follow(readOnce: () => Promise<Followed>, signal: AbortSignal, nothing: () => Error, retryMs = FOLLOW_RETRY_MS): Promise<void> {
+  for (let failures = 0; ; ) {
+    const opened = Date.now();
+    let got: Followed;
+    try {
+      got = await readOnce();
+    } catch (err) {
+      if (signal.aborted || ++failures >= FOLLOW_ATTEMPTS) throw err;
+      await sleep(retryMs, signal);
+      continue;
+    }
+    if (got === "over" || signal.aborted) return;
+    if (got === "brought") failures = 0;
+    else if (++failures >= FOLLOW_ATTEMPTS) throw nothing();
+    await sleep(opened + retryMs - Date.now(), signal);
+  }
+}
+
+// sleep waits ms, or less if signal aborts; either way it leaves no
+// listener behind on the signal.
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (ms <= 0 || signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}

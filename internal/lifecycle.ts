@@ -3,7 +3,8 @@
 // sandbox.
 
 import { HttpError, connectApi, isUUID, sessionIdFrom, type Api, type LogEntry, type Session } from "./api.js";
-import { EXIT_INTERRUPTED, LapError } from "./errors.js";
+import { EXIT_INTERRUPTED, LapError, exitForSignal } from "./errors.js";
+import { FOLLOW_ATTEMPTS, follow, type Followed } from "./events.js";
 import { confirm, mayAsk, type IO } from "./io.js";
 import { agentCommand } from "./cli.js";
 import { cleanText, json, print, say, shellQuoted, visible } from "./output.js";
@@ -13,10 +14,12 @@ import { findSession } from "./sessions.js";
 const MIN_DETAIL_COLS = 10;
 // Without a terminal lines are not cut, but a hostile detail still is.
 const MAX_FIELD = 600;
-// After the platform cuts an events stream (every 600 s) or it drops, wait
-// this long before opening the next: quick enough to miss little, slow
-// enough not to hammer a platform that refuses.
-const RECONNECT_MS = 1000;
+// What the event printer remembers of parts, messages and tool calls: the
+// newest this many of each, so an endless stream cannot fill memory.
+const REMEMBERED = 1000;
+// Of a part's text printed so far, this much of its end is kept, to check
+// that a whole part sent later continues it.
+const TAIL = 256;
 // The elapsed-time line while a restart is awaited is redrawn this often.
 const TICK_MS = 1000;
 // A restart is a cold bring-up plus replaying the conversation: minutes,
@@ -28,7 +31,7 @@ export interface LogsOptions {
   target: string;
   json?: boolean;
   follow?: boolean;
-  // For tests: the pause between reconnects.
+  // For tests: the least time between opening two streams.
   reconnectMs?: number;
 }
 
@@ -57,7 +60,7 @@ export async function logs(io: IO, opts: LogsOptions): Promise<number> {
     if (entries.length === 0) say(io, "· no entries yet");
   }
   if (!opts.follow) return 0;
-  return follow(io, api, session, opts.reconnectMs ?? RECONNECT_MS);
+  return followLog(io, api, session, opts.reconnectMs);
 }
 
 // targetSession reads the argument as a session (URL, UUID, or start of an
@@ -134,48 +137,50 @@ export function clock(at: unknown, now = new Date()): string {
   return sameDay ? time : `${t.getFullYear()}-${two(t.getMonth() + 1)}-${two(t.getDate())} ${time}`;
 }
 
-// follow tails the session's events until Ctrl-C (0), the session ends (0)
-// or it cannot be followed (a LapError). The platform cuts each stream after
-// a while and sends heartbeats meanwhile: lap opens the next one.
-async function follow(io: IO, api: Api, session: Session, reconnectMs: number): Promise<number> {
+// followLog tails the session's events until Ctrl-C (0), another signal
+// (128 + its number), the session ends (0) or it cannot be followed (a
+// LapError). Streams are cut and may drop: the next is opened as events.ts's
+// follow bounds it; a session still coming up is waited for.
+async function followLog(io: IO, api: Api, session: Session, retryMs?: number): Promise<number> {
   const stop = new AbortController();
-  const off = io.terminal().onSignal(() => stop.abort());
+  let signalled = "";
+  const off = io.terminal().onSignal((signal) => {
+    signalled = signal;
+    stop.abort();
+  });
   const printer = new EventPrinter(io);
   say(io, `· following session ${session.id} — Ctrl-C stops`);
-  try {
-    for (;;) {
-      try {
-        for await (const ev of api.sessionEvents(session.id, stop.signal)) printer.event(ev);
-      } catch (err) {
-        if (!(err instanceof HttpError && err.status === 409)) throw err;
+  const readOnce = async (): Promise<Followed> => {
+    let brought = false;
+    try {
+      for await (const ev of api.sessionEvents(session.id, stop.signal)) {
+        brought = true;
+        printer.event(ev);
       }
-      printer.endLine();
-      if (stop.signal.aborted) return 0;
-      const now = await api.getSession(session.id);
-      if (now.status !== "ready" && now.status !== "creating") {
-        const reason = now.failure_reason ? `: ${visible(now.failure_reason, 200)}` : "";
-        say(io, `· session ${session.id} ${visible(now.status, 20)}${reason}`);
-        return 0;
-      }
-      await pause(reconnectMs, stop.signal);
-      if (stop.signal.aborted) return 0;
+    } catch (err) {
+      // 409: not ready yet, or no longer; the session's status tells.
+      if (!(err instanceof HttpError && err.status === 409)) throw err;
     }
+    printer.endLine();
+    if (stop.signal.aborted) return "over";
+    const now = await api.getSession(session.id, { signal: stop.signal });
+    if (now.status !== "ready" && now.status !== "creating") {
+      const reason = now.failure_reason ? `: ${visible(now.failure_reason, 200)}` : "";
+      say(io, `· session ${session.id} ${visible(now.status, 20)}${reason}`);
+      return "over";
+    }
+    return brought || now.status === "creating" ? "brought" : "empty";
+  };
+  try {
+    await follow(readOnce, stop.signal, () => new LapError(`the session's event stream ended ${FOLLOW_ATTEMPTS} times in a row with nothing in it; stopped following`,
+      `see the timeline again with: lap logs ${shellQuoted(session.id)}`), retryMs);
+  } catch (err) {
+    if (!stop.signal.aborted) throw err;
   } finally {
     off();
     printer.endLine();
   }
-}
-
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-  });
+  return signalled && signalled !== "SIGINT" ? exitForSignal(signalled) : 0;
 }
 
 type Rec = Record<string, unknown>;
@@ -192,9 +197,10 @@ function str(v: unknown): string {
 // assistant's text as it streams (stdout), one line per tool step and a
 // line for errors (stderr). The user's own messages are skipped.
 export class EventPrinter {
-  private readonly userMessages = new Set<string>();
-  // Text printed so far per part, so a part.updated only adds what deltas missed.
-  private readonly printed = new Map<string, string>();
+  private readonly userMessages = new Map<string, true>();
+  // How much of each part's text is printed, and its last TAIL characters,
+  // so a part.updated only adds what deltas missed.
+  private readonly printed = new Map<string, { length: number; tail: string }>();
   private readonly toolStates = new Map<string, string>();
   private midLine = false;
 
@@ -213,7 +219,7 @@ export class EventPrinter {
     switch (ev.type) {
       case "message.updated": {
         const info = rec(props.info);
-        if (info.role === "user" && typeof info.id === "string") this.userMessages.add(info.id);
+        if (info.role === "user" && typeof info.id === "string") remember(this.userMessages, info.id, true);
         return;
       }
       case "message.part.delta":
@@ -238,9 +244,9 @@ export class EventPrinter {
     if (this.userMessages.has(str(part.messageID))) return;
     if (part.type === "text") {
       const id = str(part.id);
-      const seen = this.printed.get(id) ?? "";
+      const { length, tail } = this.printed.get(id) ?? { length: 0, tail: "" };
       const full = str(part.text);
-      if (full.startsWith(seen)) this.text(id, full.slice(seen.length));
+      if (full.length >= length && full.slice(length - tail.length, length) === tail) this.text(id, full.slice(length));
       return;
     }
     if (part.type !== "tool") return;
@@ -248,14 +254,15 @@ export class EventPrinter {
     const status = str(state.status) || "pending";
     const key = str(part.callID) || str(part.id);
     if (this.toolStates.get(key) === status) return;
-    this.toolStates.set(key, status);
+    remember(this.toolStates, key, status);
     const error = status === "error" && state.error !== undefined ? `: ${visible(state.error, 200)}` : "";
     this.line(`· tool ${visible(part.tool ?? "?", 60)} ${visible(status, 20)}${error}`);
   }
 
   private text(partId: string, piece: string): void {
     if (piece === "") return;
-    this.printed.set(partId, (this.printed.get(partId) ?? "") + piece);
+    const before = this.printed.get(partId) ?? { length: 0, tail: "" };
+    remember(this.printed, partId, { length: before.length + piece.length, tail: (before.tail + piece).slice(-TAIL) });
     const safe = cleanText(piece.replace(/\r\n/g, "\n"));
     this.io.stdout.write(safe);
     this.midLine = !safe.endsWith("\n");
@@ -271,6 +278,13 @@ export class EventPrinter {
     this.io.stdout.write("\n");
     this.midLine = false;
   }
+}
+
+// remember sets key in a map that keeps the newest REMEMBERED keys.
+function remember<V>(map: Map<string, V>, key: string, value: V): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > REMEMBERED) map.delete(map.keys().next().value!);
 }
 
 // restart runs `lap restart <session>` and returns the exit status. Like

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { Api, Unsupported } from "./api.js";
 import { readEvents } from "./events.js";
 import { LapError } from "./errors.js";
-import { clock, entryLine, logs, restart } from "./lifecycle.js";
+import { EventPrinter, clock, entryLine, logs, restart } from "./lifecycle.js";
 import { nodeFetch } from "./nodefetch.js";
 import { startPlatform, type Platform, type PlatformOptions } from "./platform/platform.js";
 import { memoryIO } from "./testutil/testio.js";
@@ -173,6 +173,47 @@ test("lap logs -f streams text and tool lines, reconnects through the cut and he
   assert.doesNotMatch(m.stderr(), /stream timeout/);
 });
 
+test("lap logs -f reopens a stream that dropped, and SIGTERM ends it with 143", async () => {
+  const { p, agentId } = await platform({ heartbeatMs: 20 });
+  const id = await newSession(p, agentId);
+  const term = memoryTerminal();
+  const m = io(p, { terminal: () => term.term });
+  const done = logs(m.io, { target: id, follow: true, reconnectMs: 10 });
+  await waitFor(() => p.eventStreams(id) >= 1, "the first stream");
+  p.dropEventStreams(id);
+  await waitFor(() => p.eventStreams(id) >= 2, "the stream reopened");
+  p.emitEvent(id, { type: "message.part.delta", properties: { messageID: "m1", partID: "p1", field: "text", delta: "after the drop" } });
+  await waitFor(() => m.stdout().includes("after the drop"), "text from the new stream");
+  term.signal("SIGTERM");
+  assert.equal(await done, 143);
+  assert.doesNotMatch(m.stderr(), /✗/);
+});
+
+test("lap logs -f stops with one line after streams that end with nothing in them, five in a row", async () => {
+  const { p, agentId } = await platform({ eventsEmpty: true });
+  const id = await newSession(p, agentId);
+  const m = io(p);
+  await assert.rejects(logs(m.io, { target: id, follow: true, reconnectMs: 10 }), /event stream ended 5 times in a row with nothing in it; stopped following/);
+  assert.equal(p.eventStreams(id), 5);
+});
+
+test("the event printer remembers a bounded amount however long the stream", () => {
+  const m = memoryIO();
+  const printer = new EventPrinter(m.io);
+  const delta = (part: string, text: string) => ({ type: "harness_event", event: { type: "message.part.delta", properties: { messageID: "m", partID: part, field: "text", delta: text } } });
+  for (let i = 0; i < 3000; i++) {
+    printer.event({ type: "harness_event", event: { type: "message.updated", properties: { info: { id: `u${i}`, role: "user" } } } });
+    printer.event(delta(`p${i}`, "x"));
+  }
+  for (let i = 0; i < 1000; i++) printer.event(delta("long", "y".repeat(1000)));
+  const held = printer as unknown as Record<string, Map<string, unknown>>;
+  for (const field of ["userMessages", "printed", "toolStates"]) assert.ok(held[field].size <= 1000, `${field}: ${held[field].size}`);
+  // A whole part sent after its deltas adds only what they missed.
+  printer.event({ type: "harness_event", event: { type: "message.part.updated", properties: { part: { id: "long", messageID: "m", type: "text", text: "y".repeat(1_000_000) + "!" } } } });
+  assert.ok(m.stdout().endsWith("y!"));
+  assert.equal(m.stdout().length, 3000 + 1_000_000 + 1);
+});
+
 test("following stops with 0 when the session is reaped", async () => {
   const { p, agentId } = await platform({ heartbeatMs: 20 });
   const id = await newSession(p, agentId);
@@ -275,13 +316,15 @@ test("malformed answers to diagnose, restart and events are one-line errors, and
 
   const odd = http.createServer((req, res) => {
     res.writeHead(200, { "content-type": "application/json" });
-    res.end(req.url!.endsWith("/events") ? '{"not":"a stream"}' : '{"hello":"\\u001b[2J"}');
+    res.end(req.url!.endsWith("/events") ? '{"not":"a stream"}' : req.url!.includes("/broken/") ? '{"cut": "of' : '{"hello":"\\u001b[2J"}');
   });
   await new Promise<void>((r) => odd.listen(0, "127.0.0.1", r));
   after(() => odd.close());
   const oddApi = new Api(`http://127.0.0.1:${(odd.address() as { port: number }).port}`, "k", nodeFetch as typeof fetch);
   await assert.rejects(oddApi.restartSession("s1"), /restarted session answer has an unexpected shape/);
   await assert.rejects(oddApi.sessionLog("s1"), /session log answer has an unexpected shape/);
+  await assert.rejects(oddApi.sessionLog("broken"), (err: unknown) => err instanceof LapError && !(err instanceof Unsupported) && /not JSON: \{"cut": "of/.test(err.message),
+    "a broken JSON answer is not taken for an older platform's web page");
   const events = oddApi.sessionEvents("s1", new AbortController().signal);
   await assert.rejects(events.next(), (err: unknown) => err instanceof Unsupported);
 

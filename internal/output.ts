@@ -5,6 +5,7 @@
 // a line, whichever call site printed it. Colour is added here too, and only
 // to lap's own marks. The remote terminal's bytes never come this way.
 
+import { LapError } from "./errors.js";
 import type { IO, Out } from "./io.js";
 import type { Env } from "./settings.js";
 
@@ -127,7 +128,14 @@ export function print(io: Pick<IO, "stdout" | "stdoutIsTTY" | "settings">, text:
 // but JSON.stringify leaves raw written as \u escapes, so `lap sessions
 // --json` on a terminal is as safe as the table.
 export function json(value: unknown, indent = 2): string {
-  return JSON.stringify(value, null, indent).replace(UNSAFE_IN_JSON, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`) + "\n";
+  let text: string;
+  try {
+    text = JSON.stringify(value, null, indent);
+  } catch {
+    // Only an answer nested deeper than the stack can go gets here.
+    throw new LapError("the platform's answer is nested too deeply to print as JSON", "see it without --json");
+  }
+  return text.replace(UNSAFE_IN_JSON, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`) + "\n";
 }
 
 // table lays rows out in aligned columns under a header; every cell is

@@ -60,6 +60,15 @@ test("a status line is cut to the terminal's width, never wrapping", async () =>
   assert.equal(fitWidth("anything", undefined), "anything");
 });
 
+test("JSON too deeply nested to print is one clear error, not a crash", async () => {
+  const { json } = await import("./output.js");
+  const { LapError } = await import("./errors.js");
+  let deep: unknown[] = [];
+  const top = deep;
+  for (let i = 0; i < 200_000; i++) deep = (deep[0] = []) as unknown[];
+  assert.throws(() => json(top), (err: unknown) => err instanceof LapError && /nested too deeply/.test(err.message));
+});
+
 test("text is measured in the columns a terminal draws it in", async () => {
   const { cellWidth, fit, table } = await import("./output.js");
   assert.equal(fit("abcdef", 4), "abc…");

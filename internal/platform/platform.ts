@@ -134,6 +134,8 @@ export interface Platform {
   emitEvent(sessionId: string, event: unknown): void;
   /** How many GET S/events streams were opened, per session. */
   eventStreams(sessionId: string): number;
+  /** Breaks the session's GET S/events connections mid-stream, as a dropped link would. */
+  dropEventStreams(sessionId: string): void;
   /** Marks idle ready sessions dead now, as the reaper does every reapEveryMs. */
   reap(): void;
 }
@@ -728,6 +730,14 @@ class LocalPlatform implements Platform {
   emitEvent(sessionId: string, event: unknown): void {
     for (const st of this.streams) {
       if (st.sessionId === sessionId) writeEvent(st.res, { type: "harness_event", event });
+    }
+  }
+
+  dropEventStreams(sessionId: string): void {
+    for (const st of [...this.streams]) {
+      if (st.sessionId !== sessionId) continue;
+      this.endStream(st);
+      st.res.socket?.destroy();
     }
   }
 
