@@ -4,6 +4,7 @@ import { Api, errorText, hasTerminal, isUUID, sessionIdFrom, ttyURL, waitReady, 
 import { visible } from "./output.js";
 import { LapError, networkReason } from "./errors.js";
 import { mask } from "./settings.js";
+import { silentServer } from "./testutil/testnet.js";
 
 const BASE = "https://lap.example.com";
 const session = (s: Partial<Session>): Session => ({ id: "s1", agent_id: "a1", status: "ready", ...s });
@@ -161,15 +162,8 @@ test("a call whose answer trickles in past the time allowed is a timeout, not a 
 });
 
 test("an event stream whose answer does not start within the call's time is given up", async (t) => {
-  const http = await import("node:http");
-  const server = http.createServer(() => {});
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  t.after(() => {
-    server.closeAllConnections();
-    server.close();
-  });
-  const { port } = server.address() as { port: number };
-  const api = new Api(`http://127.0.0.1:${port}`, "k", undefined, 300);
+  const { url, port } = await silentServer(t);
+  const api = new Api(url, "k", undefined, 300);
   const events = api.sessionEvents("s1", new AbortController().signal);
   await assert.rejects(events.next(), (err: LapError) => err.message === `127.0.0.1:${port}: no answer (timed out)`);
 });

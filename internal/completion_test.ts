@@ -9,6 +9,7 @@ import { completeWords, completionScript, type CompletionSpec } from "./completi
 import { LapError } from "./errors.js";
 import { startPlatform, type Platform } from "./platform/platform.js";
 import { memoryIO } from "./testutil/testio.js";
+import { silentServer } from "./testutil/testnet.js";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "lap-completion-"));
 const platforms: Platform[] = [];
@@ -137,14 +138,8 @@ test("--profile reaches lap __complete in every shell, also written --profile=NA
 });
 
 test("lap __complete gives up quietly on a platform that does not answer, before a shell's Tab feels frozen", async (t) => {
-  const http = await import("node:http");
-  const silent = http.createServer(() => {});
-  await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
-  t.after(() => {
-    silent.closeAllConnections();
-    silent.close();
-  });
-  const m = memoryIO({ env: { LAP_BASE_URL: `http://127.0.0.1:${(silent.address() as { port: number }).port}`, LAP_MASTER_KEY: "k" } });
+  const { url } = await silentServer(t);
+  const m = memoryIO({ env: { LAP_BASE_URL: url, LAP_MASTER_KEY: "k" } });
   const start = Date.now();
   await completeWords(m.io, "agents");
   const took = Date.now() - start;
@@ -187,22 +182,17 @@ test("completion words: agent names, live session ids, sessions a restart can br
     method: "POST", headers: { authorization: `Bearer ${p.key}` }, body: "{}",
   })).json()) as { id: string };
 
-  const agents = memoryIO({ env });
-  await completeWords(agents.io, "agents");
-  assert.equal(agents.stdout(), "demo\n");
-
-  const sessions = memoryIO({ env });
-  await completeWords(sessions.io, "sessions");
-  assert.equal(sessions.stdout(), `${live.id}\n`);
-
+  const words = async (what: string) => {
+    const m = memoryIO({ env });
+    await completeWords(m.io, what);
+    return m.stdout();
+  };
+  assert.equal(await words("agents"), "demo\n");
+  assert.equal(await words("sessions"), `${live.id}\n`);
   // restart brings back dead, failed and ready sessions.
   p.sessions.get(live.id)!.status = "dead";
-  const none = memoryIO({ env });
-  await completeWords(none.io, "sessions");
-  assert.equal(none.stdout(), "");
-  const restartable = memoryIO({ env });
-  await completeWords(restartable.io, "restartable");
-  assert.equal(restartable.stdout(), `${live.id}\n`);
+  assert.equal(await words("sessions"), "");
+  assert.equal(await words("restartable"), `${live.id}\n`);
 
   const file = path.join(tmp, "config.json");
   fs.writeFileSync(file, JSON.stringify({ profiles: { staging: { base: "http://s", key: "k" } } }));

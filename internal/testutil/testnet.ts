@@ -1,7 +1,7 @@
 // Network pieces for tests, not installed: certificates made with the
 // openssl CLI (a private CA and a leaf for 127.0.0.1 and localhost signed by
-// it), and a small HTTP proxy on 127.0.0.1 (CONNECT, and requests in
-// absolute form) that records what it was asked for.
+// it), a small HTTP proxy on 127.0.0.1 (CONNECT, and requests in
+// absolute form) that records what it was asked for, and a server that never answers.
 
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -135,4 +135,17 @@ export async function startProxy(opts: TestProxyOptions = {}): Promise<TestProxy
       return new Promise((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+// silentServer is a platform that takes connections and requests and never
+// answers; closed when the test ends. It returns its base URL.
+export async function silentServer(t: { after(fn: () => void): void }): Promise<{ url: string; port: number }> {
+  const server = http.createServer(() => {});
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  t.after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  const { port } = server.address() as { port: number };
+  return { url: `http://127.0.0.1:${port}`, port };
 }
