@@ -45,6 +45,11 @@ const MAX_CARRY = 1024;
 // Terminals keep a short kitty keyboard stack and drop its oldest entry
 // when full; lap keeps no more than this of it.
 const MAX_KITTY = 64;
+// The kitty keyboard flags are five bits; xterm's modifyOtherKeys levels go
+// to 2. Larger numbers from a harness are cut to these before lap ever
+// writes them back (again()).
+const KITTY_FLAGS = 0x1f;
+const MAX_OTHER_KEYS = 2;
 
 // nextEsc is the index of the next ESC from i, or -1. A full-screen redraw
 // has one every dozen bytes, where a native search per ESC costs more than
@@ -178,13 +183,13 @@ export class ModeTracker {
       const pop = first < 0 ? 1 : first;
       if (lead === 0x3e) {
         if (this.kittyStack.length === MAX_KITTY) this.kittyStack.shift();
-        this.kittyStack.push(first > 0 ? first : 0);
+        this.kittyStack.push(first > 0 ? first & KITTY_FLAGS : 0);
       } else if (lead === 0x3c && pop >= 0) this.kittyStack.length = Math.max(0, this.kittyStack.length - pop);
-      else if (lead === 0x3d) this.kittyFlags = first > 0 ? first : 0;
+      else if (lead === 0x3d) this.kittyFlags = first > 0 ? first & KITTY_FLAGS : 0;
     } else if (lead === 0x3e && final === m && params[0] === 4) {
       // xterm modifyOtherKeys: CSI > 4 ; n m, where n = 0 or absent resets it.
       const level = params[1] ?? 0;
-      this.otherKeys = level > 0 ? level : 0;
+      this.otherKeys = level > 0 ? Math.min(level, MAX_OTHER_KEYS) : 0;
     }
   }
 

@@ -58,6 +58,11 @@ test("again switches back on what reset switches off, and scanning it restores t
   assert.equal(t.reset(), reset.replace("\x1b7\x1b[r\x1b8", "").replace("\x1b[0m", ""), "all but the colours and the scroll region, which the redraw sets");
 });
 
+test("numbers a harness sends are written back only within what the protocols define", () => {
+  const t = scan(`\x1b[>${"9".repeat(400)}u\x1b[=99;1u\x1b[>4;7m\x1b[>u\x1b[9 q`);
+  assert.equal(t.again(), "\x1b[>0u\x1b[>0u\x1b[=3;1u\x1b[>4;2m", "every number a few digits at most");
+});
+
 test("the kitty keyboard stack kept is bounded, as terminals bound theirs", () => {
   const t = scan("\x1b[>1u".repeat(10_000));
   assert.equal(t.again(), "\x1b[>1u".repeat(64));
