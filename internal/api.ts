@@ -50,17 +50,18 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
-// callSignal fires after timeoutMs or when cancel does. AbortSignal.any
+// callSignal fires after timeoutMs or when cancel does; done takes its
+// listener off cancel, which may outlive many calls (lap logs -f). AbortSignal.any
 // would do it, but arrived in Node 20.3 and lap runs on 18.
-function callSignal(timeoutMs: number, cancel?: AbortSignal): AbortSignal {
+function callSignal(timeoutMs: number, cancel?: AbortSignal): { signal: AbortSignal; done(): void } {
   const timeout = AbortSignal.timeout(timeoutMs);
-  if (!cancel) return timeout;
+  if (!cancel) return { signal: timeout, done: () => {} };
   const both = new AbortController();
-  for (const s of [timeout, cancel]) {
-    if (s.aborted) both.abort(s.reason);
-    else s.addEventListener("abort", () => both.abort(s.reason), { once: true });
-  }
-  return both.signal;
+  const onCancel = () => both.abort(cancel.reason);
+  if (cancel.aborted) onCancel();
+  else cancel.addEventListener("abort", onCancel, { once: true });
+  timeout.addEventListener("abort", () => both.abort(timeout.reason), { once: true });
+  return { signal: both.signal, done: () => cancel.removeEventListener("abort", onCancel) };
 }
 
 // A platform that answers slower than this is treated as down; bring-up is
@@ -128,9 +129,15 @@ export class Api {
   // becomes a LapError naming the host and what went wrong; a non-2xx answer
   // becomes an HttpError carrying the status.
   async call(method: string, path: string, body?: unknown, opts: CallOptions = {}): Promise<unknown> {
-    const signal = callSignal(opts.timeoutMs ?? this.timeoutMs, opts.signal);
-    const res = await this.send(method, path, body, "application/json", signal);
-    const text = await readBody(res, this.host, signal);
+    const { signal, done } = callSignal(opts.timeoutMs ?? this.timeoutMs, opts.signal);
+    let res: FetchAnswer;
+    let text: string;
+    try {
+      res = await this.send(method, path, body, "application/json", signal);
+      text = await readBody(res, this.host, signal);
+    } finally {
+      done();
+    }
     if (res.status >= 300 && res.status < 400) {
       const to = res.headers.get("location") ?? "?";
       throw new HttpError(`${this.host}: redirected (${res.status}) to ${visible(to)}; not following it with the master key`, res.status,
@@ -338,7 +345,8 @@ export class Api {
 
   // streamMessage sends a message and returns the body of its event stream.
   streamMessage(sessionId: string, body: MessageBody, signal?: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
-    return this.openStream("POST", `${sessionPath(sessionId)}/message_stream`, body, signal);
+    // Its request carries the attachments: sending them may take long.
+    return this.openStream("POST", `${sessionPath(sessionId)}/message_stream`, body, signal, MESSAGE_TIMEOUT_MS);
   }
 
   // followEvents returns the session's live event stream (nothing replayed).
@@ -397,11 +405,11 @@ export class Api {
 
   // openStream sends a request whose answer is an event stream and returns
   // its body; a refusal becomes an HttpError as in call. The answer must
-  // start within the client's call timeout; after that the stream may last
+  // start within openMs (the client's call timeout); after that the stream may last
   // as long as something comes at least every STREAM_QUIET_MS.
-  private async openStream(method: string, path: string, body: unknown, signal?: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
+  private async openStream(method: string, path: string, body: unknown, signal?: AbortSignal, openMs = this.timeoutMs): Promise<AsyncIterable<Uint8Array>> {
     const quiet = new Quiet(signal);
-    quiet.arm(this.timeoutMs);
+    quiet.arm(openMs);
     try {
       const res = await this.send(method, path, body, "text/event-stream", quiet.signal);
       const type = res.headers.get("content-type") ?? "";
@@ -644,6 +652,8 @@ function toWs(raw: string): string {
   } catch {
     throw new LapError(`'${visible(raw)}' is not a WebSocket URL`, "expected ws://host:port/tty");
   }
+  // A WebSocket URL carries no fragment (the client refuses one).
+  url.hash = "";
   if (url.protocol === "http:") url.protocol = "ws:";
   else if (url.protocol === "https:") url.protocol = "wss:";
   else if (url.protocol !== "ws:" && url.protocol !== "wss:") {

@@ -15,6 +15,7 @@ test("the terminal URL is tty_url, else the sandbox's /tty, else the fallback, i
     [{ tty_url: "ws://10.0.3.7:4096/tty" }, undefined, "ws://10.0.3.7:4096/tty"],
     [{ tty_url: "https://tty.example.com/tty" }, undefined, "wss://tty.example.com/tty"],
     [{ tty_url: "http://10.0.3.7:4096/tty" }, undefined, "ws://10.0.3.7:4096/tty"],
+    [{ tty_url: "ws://10.0.3.7:4096/tty#frag" }, undefined, "ws://10.0.3.7:4096/tty"],
     [{ tty_url: "/api/v1/managed_agents/sessions/s1/tty" }, undefined, "wss://lap.example.com/api/v1/managed_agents/sessions/s1/tty"],
     [{ tty_url: "/api/tty", sandbox_url: "http://s-ab12.default.svc.cluster.local:4096" }, undefined, "wss://lap.example.com/api/tty"],
     [{ sandbox_url: "http://10.0.3.7:4096" }, undefined, "ws://10.0.3.7:4096/tty"],
@@ -166,4 +167,16 @@ test("an event stream whose answer does not start within the call's time is give
   const api = new Api(url, "k", undefined, 300);
   const events = api.sessionEvents("s1", new AbortController().signal);
   await assert.rejects(events.next(), (err: LapError) => err.message === `127.0.0.1:${port}: no answer (timed out)`);
+});
+
+test("a call leaves no listener on the caller's signal once it is over", async (t) => {
+  const http = await import("node:http");
+  const { getEventListeners } = await import("node:events");
+  const server = http.createServer((_req, res) => res.end(JSON.stringify({ id: "s1", agent_id: "a", status: "ready" })));
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  t.after(() => server.close());
+  const api = new Api(`http://127.0.0.1:${(server.address() as { port: number }).port}`, "k");
+  const stop = new AbortController();
+  for (let i = 0; i < 20; i++) await api.getSession("s1", { signal: stop.signal });
+  assert.equal(getEventListeners(stop.signal, "abort").length, 0);
 });

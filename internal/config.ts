@@ -126,17 +126,23 @@ function readFile(file: string): { data: Json; looseMode: boolean } | null {
   }
 }
 
-// A config file lap will not use, since someone else could have written it.
-class UntrustedConfig extends LapError {}
+// A config file lap will not use, since someone else could have written it
+// (removable: a regular file of config size, refused for its owner or mode,
+// which a logout may delete; never a device, a link's target or a big file).
+class UntrustedConfig extends LapError {
+  constructor(message: string, hint: string, readonly removable: boolean) {
+    super(message, hint);
+  }
+}
 
 // checkTrusted refuses, as ssh does, a config file that someone else could
 // have written: not a regular file, too large, owned by another user, or
 // writable by others, or in a directory that is. It decides where the master
 // key is sent.
 function checkTrusted(file: string, st: fs.Stats): void {
-  const untrusted = (why: string, hint: string) => new UntrustedConfig(`config ${file} ${why}; not using it`, hint);
-  if (!st.isFile()) throw untrusted("is not a regular file", "point LAP_CONFIG at a file, or run 'lap login'");
-  if (st.size > MAX_CONFIG_BYTES) throw untrusted(`is larger than ${MAX_CONFIG_BYTES} bytes`, "point LAP_CONFIG at lap's config file");
+  const untrusted = (why: string, hint: string, removable = true) => new UntrustedConfig(`config ${file} ${why}; not using it`, hint, removable);
+  if (!st.isFile()) throw untrusted("is not a regular file", "point LAP_CONFIG at a file, or run 'lap login'", false);
+  if (st.size > MAX_CONFIG_BYTES) throw untrusted(`is larger than ${MAX_CONFIG_BYTES} bytes`, "point LAP_CONFIG at lap's config file", false);
   const uid = process.getuid?.();
   if (uid === undefined) return;
   const dir = path.dirname(file);
@@ -304,7 +310,8 @@ function removeLocked(file: string, profile: string): "file" | "profile" | "none
   } catch (err) {
     // A damaged file, or one lap will not use, holds no usable default
     // login: deleting it is logging out.
-    if ((err instanceof BrokenConfig || err instanceof UntrustedConfig) && profile === DEFAULT_PROFILE && removeConfig(file)) return "file";
+    const removable = err instanceof BrokenConfig || (err instanceof UntrustedConfig && err.removable);
+    if (removable && profile === DEFAULT_PROFILE && !fs.lstatSync(file).isSymbolicLink() && removeConfig(file)) return "file";
     throw err;
   }
   const profiles = isObject(data.profiles) ? { ...data.profiles } : {};

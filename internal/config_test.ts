@@ -191,6 +191,16 @@ test("the key is never saved where lap would refuse to read it, and a logout del
   assert.throws(() => readConfig(file), /not using it/);
   assert.equal(removeProfile(file, "default"), "file");
   assert.deepEqual(fs.readdirSync(dir), []);
+  fs.chmodSync(dir, 0o700);
+  // What is not lap's to delete is left: a big file, a link, not a file.
+  fs.writeFileSync(file, "x".repeat(2 << 20));
+  assert.throws(() => removeProfile(file, "default"), /larger than/);
+  fs.rmSync(file);
+  fs.writeFileSync(path.join(dir, "target"), JSON.stringify({ base: "http://h", key: "k" }));
+  fs.chmodSync(path.join(dir, "target"), 0o622);
+  fs.symlinkSync("target", file);
+  assert.throws(() => removeProfile(file, "default"), /writable by others/);
+  assert.ok(fs.existsSync(path.join(dir, "target")) && fs.lstatSync(file).isSymbolicLink());
   fs.rmSync(dir, { recursive: true });
 });
 

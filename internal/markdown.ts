@@ -111,7 +111,7 @@ export class AnswerWriter {
     this.started = null;
     if (!started) return this.line(line);
     const rest = terminalSafe(line.slice(started.shown).replace(/\r$/, ""));
-    return started.kind === "text" ? inline(rest) : rest;
+    return started.kind === "text" && line.length <= LONG_LINE ? inline(rest) : rest;
   }
 
   // partial writes what can be written of a line not yet whole, so a long
@@ -159,6 +159,9 @@ export class AnswerWriter {
   // line draws one whole line (without its newline) in rendered mode.
   private line(raw: string): string {
     const text = terminalSafe(raw.replace(/\r$/, ""));
+    // Markup in a line this long is shown as written: its patterns would
+    // take time that grows with the square of its length.
+    if (raw.length > LONG_LINE && !this.fence) return text;
     if (this.fence) {
       const close = /^ {0,3}(`{3,}|~{3,})\s*$/.exec(text);
       if (close && close[1][0] === this.fence.marker && close[1].length >= this.fence.size) {

@@ -134,3 +134,16 @@ test("a line that does not end is shown as it comes once it is long, and is neve
     assert.equal(before + w.end(), all, "every character, its markup as written");
   }
 });
+
+test("a whole line too long for markup is shown as written, in time that grows with its length only", () => {
+  for (const unit of ["[a](", "**a ", "~~a ", "__a "]) {
+    const line = unit.repeat(200_000);
+    const w = new AnswerWriter("rendered");
+    const start = process.hrtime.bigint();
+    const out = w.push(line + "\n") + w.end();
+    const ms = Number(process.hrtime.bigint() - start) / 1e6;
+    assert.equal(out, line + "\n", unit);
+    // Quadratic, this took minutes; linear, it takes milliseconds.
+    assert.ok(ms < 20_000, `${unit}: ${ms} ms`);
+  }
+});
