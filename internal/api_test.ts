@@ -171,12 +171,12 @@ test("an event stream whose answer does not start within the call's time is give
 
 test("a call leaves no listener on the caller's signal once it is over", async (t) => {
   const http = await import("node:http");
-  const { getEventListeners } = await import("node:events");
+  const { EventEmitter } = await import("node:events");
   const server = http.createServer((_req, res) => res.end(JSON.stringify({ id: "s1", agent_id: "a", status: "ready" })));
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   t.after(() => server.close());
   const api = new Api(`http://127.0.0.1:${(server.address() as { port: number }).port}`, "k");
   const stop = new AbortController();
   for (let i = 0; i < 20; i++) await api.getSession("s1", { signal: stop.signal });
-  assert.equal(getEventListeners(stop.signal, "abort").length, 0);
+  assert.equal(EventEmitter.getEventListeners(stop.signal, "abort").length, 0);
 });
