@@ -93,7 +93,11 @@ test("interrupted, doctor still stops the session it started, and exits as the s
   const term = memoryTerminal();
   const m = memoryIO({ env: creds(p), home: tmp, terminal: () => term.term });
   const done = doctor(m.io, { ...QUICK, idleMs: 60_000, target: "demo" });
-  while (!m.stderr().includes("leaving the connection idle")) await new Promise((r) => setTimeout(r, 20));
+  const deadline = Date.now() + 10_000;
+  while (!m.stderr().includes("leaving the connection idle")) {
+    assert.ok(Date.now() < deadline, m.stdout());
+    await new Promise((r) => setTimeout(r, 20));
+  }
   term.signal("SIGINT");
   await assert.rejects(done, (err: unknown) => err instanceof LapError && err.code === 130 && err.message === "SIGINT: the check was interrupted");
   const [s] = p.sessions.values();
