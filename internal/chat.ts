@@ -14,7 +14,7 @@ import readline from "node:readline";
 import { StringDecoder } from "node:string_decoder";
 import { Transform, Writable } from "node:stream";
 import { HttpError, type Answer, type Api, type MessageBody, type Part, type Session, type Skill } from "./api.js";
-import { describe, EXIT_INTERRUPTED, exitForSignal, LapError } from "./errors.js";
+import { describe, EXIT_INTERRUPTED, EXIT_OK, exitForSignal, LapError } from "./errors.js";
 import { FOLLOW_ATTEMPTS, follow, readEvents, sleep } from "./events.js";
 import { type IO } from "./io.js";
 import { AnswerWriter, dim, terminalSafe, textMode } from "./markdown.js";
@@ -172,7 +172,12 @@ class Chat {
     });
     this.rl = rl;
     let closed = false;
-    rl.on("close", () => (closed = true));
+    rl.on("close", () => {
+      closed = true;
+      // Ctrl-D during a turn ends the chat: with readline gone, nothing
+      // would read a Ctrl-C any more.
+      if (this.current && !this.leaving) this.leave(EXIT_OK);
+    });
     rl.on("SIGINT", () => this.interrupt());
     // Made now, so lines typed while the history loads are kept.
     const lines = rl[Symbol.asyncIterator]();

@@ -25,14 +25,14 @@ function quote(s: string): string {
   return "'" + s.replace(/'/g, "'\\''") + "'";
 }
 
-async function screen(): Promise<string> {
-  return tmux.run("capture-pane", "-p", "-J", "-t", "chat", "-S", "-100");
+async function screen(pane: string): Promise<string> {
+  return tmux.run("capture-pane", "-p", "-J", "-t", pane, "-S", "-100");
 }
 
-async function waitFor(what: RegExp | (() => Promise<boolean>)): Promise<string> {
+async function waitFor(what: RegExp | (() => Promise<boolean>), pane = "chat"): Promise<string> {
   const deadline = Date.now() + DEADLINE_MS;
   for (;;) {
-    const shown = await screen().catch(() => "");
+    const shown = await screen(pane).catch(() => "");
     if (typeof what === "function" ? await what() : what.test(shown)) return shown;
     if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}; the screen:\n${shown}`);
     await new Promise((r) => setTimeout(r, POLL_MS));
@@ -69,4 +69,20 @@ test("in a real terminal Ctrl-C stops the agent's turn, the prompt comes back, a
   await tmux.run("send-keys", "-t", "chat", "C-c");
   await waitFor(/\nEXIT=130\n/);
   assert.equal(p.chat.aborts.length, 1, "leaving at the prompt sends no abort");
+});
+
+test("in a real terminal Ctrl-D during a turn ends the chat with 0, the session left running", async () => {
+  const p: Platform = await startPlatform({ bringUpMs: 0, chatScript: () => [{ text: "working on it\n" }, { hold: true }] });
+  closers.push(() => p.close());
+  p.addAgent({ name: "sdk", harness_id: "claude-agent-sdk", supports_tui: false });
+  const env = { ...tmux.env, ...loggedIn(p), TERM: "xterm-256color" };
+  const command = `env ${Object.entries(env).map(([k, v]) => quote(`${k}=${v}`)).join(" ")} ${quote(process.execPath)} ${quote(LAP)} sdk; echo "EXIT=$?"; sleep 60`;
+  await tmux.run("new-session", "-d", "-s", "held", "-x", "100", "-y", "30", "sh", "-c", command);
+  closers.push(() => tmux.stop());
+  await waitFor(/Ctrl-D ends the chat\n> $/m, "held");
+  await tmux.run("send-keys", "-t", "held", "long", "Enter");
+  await waitFor(/working on it/, "held");
+  await tmux.run("send-keys", "-t", "held", "C-d");
+  const shown = await waitFor(/\nEXIT=0\n/, "held");
+  assert.match(shown, /· chat ended — session \S+ keeps running/);
 });
