@@ -15,7 +15,7 @@ import { StringDecoder } from "node:string_decoder";
 import { Transform, Writable } from "node:stream";
 import { HttpError, type Answer, type Api, type MessageBody, type Part, type Session, type Skill } from "./api.js";
 import { describe, EXIT_INTERRUPTED, EXIT_OK, exitForSignal, LapError } from "./errors.js";
-import { FOLLOW_ATTEMPTS, follow, readEvents, sleep } from "./events.js";
+import { FOLLOW_ATTEMPTS, MAX_EVENT_BYTES, TooLarge, follow, readEvents, sleep } from "./events.js";
 import { type IO } from "./io.js";
 import { AnswerWriter, dim, terminalSafe, textMode } from "./markdown.js";
 import { cleanText, isShellWord, json, say, visible } from "./output.js";
@@ -423,7 +423,7 @@ class Chat {
         if (view.ended) return "ended";
       }
     } catch (err) {
-      if (signal.aborted) throw err;
+      if (signal.aborted || err instanceof TooLarge) throw err;
       if (!ready) return this.fallback(describe(err));
     }
     if (!ready) return this.fallback("the stream ended before the agent got the message");
@@ -473,12 +473,15 @@ class Chat {
       let brought = false;
       try {
         for await (const ev of readEvents(events)) {
-          brought = true;
-          if (isRecord(ev) && ev.type === "harness_event") view.handle(ev.event);
-          if (view.ended || (isRecord(ev) && ev.type === "error")) break;
+          if (!isRecord(ev)) continue;
+          // Heartbeats and the platform's cut bring nothing: a turn whose
+          // harness died would be waited for through cut after cut.
+          if (ev.type === "harness_event" && !(isRecord(ev.event) && ev.event.type === "server.heartbeat")) brought = true;
+          if (ev.type === "harness_event") view.handle(ev.event);
+          if (view.ended || ev.type === "error") break;
         }
       } catch (err) {
-        if (turn.aborted) throw err;
+        if (turn.aborted || err instanceof TooLarge) throw err;
       }
       return brought;
     } finally {
@@ -541,6 +544,8 @@ class TurnView {
   private readonly roles = new Map<string, string>();
   // Text parts in the order they appeared, with the text shown so far.
   private readonly texts = new Map<string, string>();
+  // All text appended, bounded as one event is: an endless answer is cut.
+  private answerChars = 0;
   private current: string | null = null;
   private readonly tools = new Map<string, ToolCall>();
   private readonly reasoning = new Map<string, number>();
@@ -608,6 +613,8 @@ class TurnView {
   }
 
   private appendText(id: string, delta: string): void {
+    this.answerChars += delta.length;
+    if (this.answerChars > MAX_EVENT_BYTES) throw new TooLarge(`the answer is over ${MAX_EVENT_BYTES} characters; stopped reading it`);
     if (this.opts.json) {
       this.texts.set(id, (this.texts.get(id) ?? "") + delta);
       return;

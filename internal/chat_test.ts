@@ -88,6 +88,17 @@ test("piped lines are streamed in turn and each answer's text printed exactly; m
   assert.match(r.err, /^· chatting with sdk \(session [0-9a-f]{8}\)\n· \d+\.\ds\n· \d+\.\ds\n· chat ended — session \S+ keeps running; continue: lap sdk\n$/);
 });
 
+test("an answer past the bound a chat holds is cut with one line, not followed again", async () => {
+  const mib = 1 << 20;
+  const text = "x".repeat(9 * mib);
+  const { p, api, session } = await setup({ chatScript: script([{ text, cuts: [3, 6].map((n) => n * mib), noUpdate: true }]) });
+  const c = chatIO(false);
+  c.stdin.end("go\n");
+  await assert.rejects(chat(c.io, api, session, OPTS), /^LapError: the answer is over 8388608 characters; stopped reading it$/);
+  assert.equal(p.chat.sent.length, 1, "nothing sent again");
+  assert.equal(p.eventStreams(session.id), 0, "and no stream opened to follow it");
+});
+
 const TRICKY = "Héllo 😀 wörld\n```ts\nconst a = 1;\n```\nend 🎉";
 const CUTS: [string, Partial<PlatformOptions>, ChatStep][] = [
   ["in one delta", {}, { text: TRICKY }],

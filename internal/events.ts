@@ -10,6 +10,10 @@ export const MAX_EVENT_BYTES = 8 << 20;
 
 const NEWLINE = 0x0a;
 
+// TooLarge is a stream that brought more than lap holds: an event, or an
+// answer, past its bound. Following such a stream again would bring it again.
+export class TooLarge extends LapError {}
+
 // EventReader turns chunks of bytes into the JSON values of complete events.
 export class EventReader {
   private pending: Buffer[] = [];
@@ -40,7 +44,7 @@ export class EventReader {
   private keep(bytes: Uint8Array): void {
     if (bytes.length === 0) return;
     this.pendingBytes += bytes.length;
-    if (this.pendingBytes + this.dataBytes > this.maxBytes) throw new LapError(`an event of the stream is over ${this.maxBytes} bytes`);
+    if (this.pendingBytes + this.dataBytes > this.maxBytes) throw new TooLarge(`an event of the stream is over ${this.maxBytes} bytes`);
     this.pending.push(Buffer.from(bytes));
   }
 
@@ -96,7 +100,7 @@ export async function follow(readOnce: () => Promise<Followed>, signal: AbortSig
     try {
       got = await readOnce();
     } catch (err) {
-      if (signal.aborted || ++failures >= FOLLOW_ATTEMPTS) throw err;
+      if (signal.aborted || err instanceof TooLarge || ++failures >= FOLLOW_ATTEMPTS) throw err;
       await sleep(retryMs, signal);
       continue;
     }
