@@ -20,7 +20,6 @@ function settingsModule(): typeof import("./settings.js") {
   return require("./settings.js") as typeof import("./settings.js");
 }
 
-
 interface Flag {
   name: string;
   short?: string;

@@ -136,7 +136,8 @@ _lap_complete() {
   COMPREPLY=()
   cur=\${COMP_WORDS[COMP_CWORD]}
   prev=\${COMP_WORDS[COMP_CWORD-1]}
-  # bash splits --flag=value into --flag, = and value; zsh does not.
+  # bash splits --flag=value into --flag, = and value; zsh keeps it one
+  # word (the --profile=* case below).
   if [[ $cur == = ]]; then
     cur=
   elif [[ $prev == = ]]; then

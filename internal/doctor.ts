@@ -378,11 +378,8 @@ async function checkTerminal(io: IO, api: Api, target: Target, opts: DoctorOptio
   if (!started) return checkSession(io, api, session!, opts, r);
   // A session doctor started is stopped also when the user interrupts the
   // check: the signal ends the wait, and lap exits as the signal would.
-  let off = () => {};
-  const interrupted = new Promise<string>((resolve) => {
-    const unsubscribe = io.terminal().onSignal(resolve);
-    off = () => void unsubscribe();
-  });
+  let off: () => void = () => {};
+  const interrupted = new Promise<string>((resolve) => (off = io.terminal().onSignal(resolve)));
   const checked = checkSession(io, api, session!, opts, r).then(() => null);
   // Once interrupted, what the check still does is no one's business.
   checked.catch(() => {});

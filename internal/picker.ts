@@ -180,7 +180,7 @@ export function layout<T>(state: State, opts: PickOptions<T>, cols: number, rows
   // A window too short for it all keeps the row in view first, then the
   // filter, then the title: moving and picking are never done blind.
   if (rows > CHROME_ROWS) return { lines: [title, filter, header, ...list], cursor: { row: 1, col } };
-  if (rows === 3) return { lines: [title, filter, list[0]!], cursor: { row: 1, col } };
+  if (rows === CHROME_ROWS) return { lines: [title, filter, list[0]!], cursor: { row: 1, col } };
   if (rows === 2) return { lines: [filter, list[0]!], cursor: { row: 0, col } };
   return { lines: [list[0]!], cursor: { row: 0, col: 0 } };
 }
