@@ -52,8 +52,10 @@ export function checkCastPath(file: string, overwrite = false): void {
   }
   const exists = st !== null;
   try {
-    // A symbolic link is refused when opened (O_NOFOLLOW), with its own words.
-    if (st && !st.isSymbolicLink() && !writable(st)) throw notAFile();
+    // A symbolic link is refused now, before a session is started, as it
+    // would be when opened (O_NOFOLLOW).
+    if (st?.isSymbolicLink()) throw Object.assign(new Error("a link"), { code: "ELOOP" });
+    if (st && !writable(st)) throw notAFile();
     if (exists && !overwrite) throw Object.assign(new Error("exists"), { code: "EEXIST" });
     if (exists) fs.accessSync(file, fs.constants.W_OK);
     else fs.accessSync(path.dirname(path.resolve(file)), fs.constants.W_OK);

@@ -138,6 +138,7 @@ test("a symbolic link at the path is never written through, even with overwrite"
   fs.symlinkSync(victim, link);
   assert.throws(() => openCast(link, { input: false }), /exists/);
   assert.throws(() => openCast(link, { input: false, overwrite: true }), { message: `the recording ${link} is a symbolic link: lap does not write through one` });
+  assert.throws(() => checkCastPath(link, true), /symbolic link/, "said before any session is started");
   assert.equal(fs.readFileSync(victim, "utf8"), "the victim's own file\n");
   // A dangling link, where O_CREAT alone would create the target.
   const dangling = castFile();

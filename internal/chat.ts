@@ -18,7 +18,7 @@ import { describe, EXIT_INTERRUPTED, EXIT_OK, exitForSignal, LapError } from "./
 import { FOLLOW_ATTEMPTS, MAX_EVENT_BYTES, TooLarge, follow, readEvents, sleep } from "./events.js";
 import { type IO } from "./io.js";
 import { AnswerWriter, dim, terminalSafe, textMode } from "./markdown.js";
-import { cleanText, isShellWord, json, say, visible } from "./output.js";
+import { cleanText, fitWidth, isShellWord, json, say, visible } from "./output.js";
 
 export interface ChatOptions {
   // The agent's name for messages.
@@ -443,8 +443,10 @@ class Chat {
 
   private async blocking(view: TurnView, body: MessageBody, signal: AbortSignal): Promise<void> {
     const answer = await this.api.sendTurn(this.session.id, body, signal);
-    view.handle({ type: "message.updated", properties: { info: { role: "assistant", ...answer.info, id: answer.info.id ?? "answer" } } });
-    for (const part of answer.parts) view.handle({ type: "message.part.updated", properties: { part: { messageID: answer.info.id ?? "answer", ...part } } });
+    const id = answer.info.id ?? "answer";
+    view.handle({ type: "message.updated", properties: { info: { role: "assistant", ...answer.info, id } } });
+    // The platform need not give parts ids; each needs one to be shown.
+    answer.parts.forEach((part, n) => view.handle({ type: "message.part.updated", properties: { part: { id: `${id}.${n}`, messageID: id, ...part } } }));
     view.end("done");
   }
 
@@ -922,7 +924,8 @@ function spinner(io: IO, label: string, hint: string, periodMs: number): { stop(
   let frame = 0;
   const draw = () => {
     const glyph = SPINNER[frame++ % SPINNER.length];
-    io.stderr.write(`\r\x1b[K${glyph} ${label}… ${elapsed(Date.now() - started)}${hint}`);
+    // Cut to the window: a line that wrapped would not be cleared by \r.
+    io.stderr.write(`\r\x1b[K${fitWidth(`${glyph} ${label}… ${elapsed(Date.now() - started)}${hint}`, io.terminal().size()?.cols)}`);
   };
   draw();
   const timer = setInterval(draw, periodMs);

@@ -149,6 +149,7 @@ async function followLog(io: IO, api: Api, session: Session, retryMs?: number): 
     stop.abort();
   });
   const printer = new EventPrinter(io);
+  let refused: HttpError | null = null;
   say(io, `· following session ${session.id} — Ctrl-C stops`);
   const readOnce = async (): Promise<Followed> => {
     let brought = false;
@@ -158,6 +159,11 @@ async function followLog(io: IO, api: Api, session: Session, retryMs?: number): 
         printer.event(ev);
       }
     } catch (err) {
+      // A refused key or a session gone is so on every try.
+      if (err instanceof HttpError && (err.status === 401 || err.status === 403 || err.status === 404)) {
+        refused = err;
+        return "over";
+      }
       // 409: not ready yet, or no longer; the session's status tells.
       if (!(err instanceof HttpError && err.status === 409)) throw err;
     }
@@ -180,6 +186,7 @@ async function followLog(io: IO, api: Api, session: Session, retryMs?: number): 
     off();
     printer.endLine();
   }
+  if (refused) throw refused;
   return signalled && signalled !== "SIGINT" ? exitForSignal(signalled) : 0;
 }
 

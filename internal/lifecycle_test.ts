@@ -334,3 +334,19 @@ test("malformed answers to diagnose, restart and events are one-line errors, and
   await assert.rejects(olderEvents.next(), /does not offer following a session's events \(an older platform\? it answered 404\)/);
 });
 
+
+test("lap logs -f stops at once on a refused key, without trying again", async (t) => {
+  let streams = 0;
+  const server = http.createServer((req, res) => {
+    if (req.url!.endsWith("/events")) {
+      streams++;
+      res.writeHead(401, { "content-type": "application/json" }).end('{"error":"bad key"}');
+    } else if (req.url!.endsWith("/log")) res.end("[]");
+    else res.end(JSON.stringify({ id: "4f0c2a11-0000-4000-8000-000000000001", agent_id: "a", status: "ready" }));
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  t.after(() => server.close());
+  const m = memoryIO({ env: { LAP_BASE_URL: `http://127.0.0.1:${(server.address() as { port: number }).port}`, LAP_MASTER_KEY: "k" } });
+  await assert.rejects(logs(m.io, { target: "4f0c2a11-0000-4000-8000-000000000001", follow: true, reconnectMs: 10 }), /401/);
+  assert.equal(streams, 1);
+});

@@ -185,7 +185,14 @@ export class ModeTracker {
         if (this.kittyStack.length === MAX_KITTY) this.kittyStack.shift();
         this.kittyStack.push(first > 0 ? first & KITTY_FLAGS : 0);
       } else if (lead === 0x3c && pop >= 0) this.kittyStack.length = Math.max(0, this.kittyStack.length - pop);
-      else if (lead === 0x3d) this.kittyFlags = first > 0 ? first & KITTY_FLAGS : 0;
+      else if (lead === 0x3d) {
+        // The mode: 1 (or none) sets the flags, 2 adds them, 3 takes them away.
+        const flags = first > 0 ? first & KITTY_FLAGS : 0;
+        const mode = params[1];
+        if (mode === 2) this.kittyFlags |= flags;
+        else if (mode === 3) this.kittyFlags &= ~flags;
+        else this.kittyFlags = flags;
+      }
     } else if (lead === 0x3e && final === m && params[0] === 4) {
       // xterm modifyOtherKeys: CSI > 4 ; n m, where n = 0 or absent resets it.
       const level = params[1] ?? 0;

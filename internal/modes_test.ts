@@ -63,6 +63,12 @@ test("numbers a harness sends are written back only within what the protocols de
   assert.equal(t.again(), "\x1b[>0u\x1b[>0u\x1b[=3;1u\x1b[>4;2m", "every number a few digits at most");
 });
 
+test("kitty flags set, added and taken away are followed as the terminal follows them", () => {
+  assert.equal(scan("\x1b[=1;1u\x1b[=4;2u").again(), "\x1b[=5;1u");
+  assert.equal(scan("\x1b[=5;1u\x1b[=1;3u").again(), "\x1b[=4;1u");
+  assert.equal(scan("\x1b[=1;1u\x1b[=1;3u").reset(), "", "all taken away: nothing to undo");
+});
+
 test("the kitty keyboard stack kept is bounded, as terminals bound theirs", () => {
   const t = scan("\x1b[>1u".repeat(10_000));
   assert.equal(t.again(), "\x1b[>1u".repeat(64));

@@ -324,7 +324,8 @@ class Bridge {
     if (this.finished) return;
     const modes = this.modes;
     if (modes) {
-      this.modesAgain = modes.again();
+      // A second suspend before a resume finds nothing on: keep the first's.
+      this.modesAgain += modes.again();
       const reset = modes.reset();
       if (reset) this.term.output.write(reset);
     }
