@@ -37,6 +37,13 @@ async function newSession(p: Platform, agentId: string): Promise<string> {
   return s.id;
 }
 
+// onTerminal is a new ready session and an IO whose terminal raises signals.
+async function onTerminal(p: Platform, agentId: string) {
+  const id = await newSession(p, agentId);
+  const term = memoryTerminal();
+  return { id, term, m: io(p, { terminal: () => term.term }) };
+}
+
 async function waitFor(check: () => boolean, what: string): Promise<void> {
   for (let i = 0; i < 500; i++) {
     if (check()) return;
@@ -154,9 +161,7 @@ test("server-sent events are read whole across any split, and lines that are not
 
 test("lap logs -f streams text and tool lines, reconnects through the cut and heartbeats, and Ctrl-C ends it with 0", async () => {
   const { p, agentId } = await platform({ eventsCutMs: 150, heartbeatMs: 20 });
-  const id = await newSession(p, agentId);
-  const term = memoryTerminal();
-  const m = io(p, { terminal: () => term.term });
+  const { id, term, m } = await onTerminal(p, agentId);
   const done = logs(m.io, { target: id, follow: true, reconnectMs: 10 });
   await waitFor(() => p.eventStreams(id) >= 1, "the first stream");
   await new Api(p.url, p.key, nodeFetch as typeof fetch).sendTurn(id, { text: "hi" + HOSTILE });
@@ -175,9 +180,7 @@ test("lap logs -f streams text and tool lines, reconnects through the cut and he
 
 test("lap logs -f reopens a stream that dropped, and SIGTERM ends it with 143", async () => {
   const { p, agentId } = await platform({ heartbeatMs: 20 });
-  const id = await newSession(p, agentId);
-  const term = memoryTerminal();
-  const m = io(p, { terminal: () => term.term });
+  const { id, term, m } = await onTerminal(p, agentId);
   const done = logs(m.io, { target: id, follow: true, reconnectMs: 10 });
   await waitFor(() => p.eventStreams(id) >= 1, "the first stream");
   p.dropEventStreams(id);
@@ -290,9 +293,7 @@ test("lap restart gives up after --timeout and says the platform may still be wo
 
 test("Ctrl-C while a restart is awaited stops waiting with 130", async () => {
   const { p, agentId } = await platform({ restartMs: 5000 });
-  const id = await newSession(p, agentId);
-  const term = memoryTerminal();
-  const m = io(p, { terminal: () => term.term });
+  const { id, term, m } = await onTerminal(p, agentId);
   const done = restart(m.io, { session: id, yes: true, timeoutMs: 60_000 });
   await waitFor(() => p.sessions.get(id)!.status === "creating", "the restart to begin");
   term.signal("SIGINT");
