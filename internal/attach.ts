@@ -114,13 +114,18 @@ async function connect(io: IO, api: Api, first: Session, agent: Agent | null, op
     const { showThinking, history, stdinMessage, json } = opts;
     return (await import("./chat.js")).chat(io, api, session, { name: agent?.name ?? session.agent_id, again, showThinking, history, stdinMessage, json });
   }
-  const { url, ...dialOpts } = terminalTarget(session, api.base, io.settings);
-  if (dialOpts.tokenInQuery) say(io, "! LAP_TTY_TOKEN_IN_QUERY: the tty token also goes in the URL, where access logs on the way will record it");
+  if (terminalTarget(session, api.base, io.settings).tokenInQuery) say(io, "! LAP_TTY_TOKEN_IN_QUERY: the tty token also goes in the URL, where access logs on the way will record it");
   // LAP_RECORD_FRAMES=<file> writes each WebSocket of the session as a frame recording.
   const recordFailed = (why: string) => say(io, `! LAP_RECORD_FRAMES: recording stopped, writing failed: ${visible(why)}`);
   const frames = io.settings.recordFrames;
   const record = frames ? (await import("./record.js")).recorder(frames, { overwrite: opts.overwrite, onFailure: recordFailed }) : null;
-  const dial = async () => (record ? record(await io.dial(url, dialOpts), io.terminal().size()) : io.dial(url, dialOpts));
+  // Each dial goes where the session last said its terminal is: a sandbox
+  // restarted while the link was down has a new address and a new token.
+  let latest = session;
+  const dial = async () => {
+    const { url, ...dialOpts } = terminalTarget(latest, api.base, io.settings);
+    return record ? record(await io.dial(url, dialOpts), io.terminal().size()) : io.dial(url, dialOpts);
+  };
   const link = await dial();
 
   const keys = opts.keys.label ? `${opts.keys.label} detaches` : "no detach keys (--detach-keys none)";
@@ -139,7 +144,12 @@ async function connect(io: IO, api: Api, first: Session, agent: Agent | null, op
       redial: dial,
       alive: async () => {
         const s = await api.getSession(session.id);
-        return s.status === "ready" ? true : endedLine(s);
+        // A session starting again (a restart) is waited for, within the
+        // reconnect budget, as a dropped link is.
+        if (s.status === "creating") throw new Error(`session is starting again: ${visible(s.phase ?? s.status, 40)}`);
+        if (s.status !== "ready") return endedLine(s);
+        latest = s;
+        return true;
       },
       detachLabel: opts.keys.label,
       readOnly: opts.readOnly,
@@ -176,6 +186,10 @@ async function report(io: IO, api: Api, session: Session, end: End, again: strin
     case "closed": {
       // Said instead of a bare close code when the session itself is over.
       const s = await api.getSession(session.id, { timeoutMs: ENDED_CHECK_MS }).catch(() => null);
+      if (s?.status === "creating") {
+        say(io, `· session ${session.id} is starting again (restarted); attach once it is ready: lap attach ${shellQuoted(session.id)}`);
+        return EXIT_FAILURE;
+      }
       if (s && s.status !== "ready") {
         say(io, `· ${endedLine(s)}`);
         return EXIT_FAILURE;
@@ -197,9 +211,12 @@ async function report(io: IO, api: Api, session: Session, end: End, again: strin
       else say(io, `✗ connection lost (${visible(end.error ?? `close ${end.code}`, 120)}); session ${session.id} may still be running`);
       say(io, `  try again: ${again}`);
       return EXIT_LINK_LOST;
-    case "refused":
+    case "refused": {
       say(io, `✗ ${describe(end.error)}`);
+      const hint = (end.error as { hint?: unknown }).hint;
+      if (typeof hint === "string" && hint) say(io, `  ${hint}`);
       return EXIT_FAILURE;
+    }
     case "ended":
       say(io, `· ${end.why}`);
       return EXIT_FAILURE;

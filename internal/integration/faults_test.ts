@@ -97,9 +97,9 @@ const cleanups: (() => unknown)[] = [];
 // Closed together: each cleanup waits only on what it owns.
 after(() => Promise.all(cleanups.map((c) => c())));
 
-async function setup(): Promise<{ p: Platform; proxy: FaultProxy; env: Record<string, string> }> {
+async function setup(restartMs?: number): Promise<{ p: Platform; proxy: FaultProxy; env: Record<string, string> }> {
   // tty_url as a path, so the terminal WebSocket goes through the proxy too.
-  const p = await startPlatform({ bringUpMs: 0, ttyUrl: "path" });
+  const p = await startPlatform({ bringUpMs: 0, ttyUrl: "path", ...(restartMs !== undefined && { restartMs }) });
   p.addAgent({ name: "demo", harness_id: "claude-code", supports_tui: true });
   const proxy = new FaultProxy(Number(new URL(p.url).port));
   const base = await proxy.listen();
@@ -175,6 +175,50 @@ test("a session stopped while the link was down is not reconnected to", async ()
   assert.equal((await l.exited).code, 1, l.stderr);
   assert.match(l.stderr, new RegExp(`· session ${s.id.slice(0, 8)} ended \\((deleted|stopped|dead)\\)`));
   assert.equal(p.sessions.size, 1, "no new session");
+});
+
+test("a session restarted while the link was down is waited for, then reached at its new address with its new token", async () => {
+  const { p, proxy, env } = await setup(1_500);
+  const l = new InProcessLap(["demo"], env);
+  await l.waitFor(/\$ /);
+  const [s] = p.sessions.values();
+  const before = s.tty_token;
+  proxy.refusing = true;
+  proxy.drop();
+  await l.waitFor(/reconnecting/, "stderr");
+  const restarted = fetch(`${p.url}/api/v1/managed_agents/sessions/${s.id}/restart`, { method: "POST", headers: { authorization: `Bearer ${p.key}` } });
+  proxy.refusing = false;
+  await l.waitFor(/session is starting again/, "stderr");
+  assert.equal((await restarted).status, 200);
+  assert.notEqual(s.tty_token, before, "the restart gave the sandbox a new token");
+  l.type('echo "R=$((6*7))"\r');
+  await l.waitFor(/R=42/);
+  l.end();
+  assert.equal((await l.exited).code, 0, l.stderr);
+  assert.equal(p.sessions.size, 1, "no second session");
+});
+
+test("a session restarted under an open link is said to be starting again, not to have ended", async () => {
+  const { p, env } = await setup(1_500);
+  const l = new InProcessLap(["demo"], env);
+  await l.waitFor(/\$ /);
+  const [s] = p.sessions.values();
+  const restarted = fetch(`${p.url}/api/v1/managed_agents/sessions/${s.id}/restart`, { method: "POST", headers: { authorization: `Bearer ${p.key}` } });
+  assert.equal((await l.exited).code, 1, l.stderr);
+  assert.match(l.stderr, new RegExp(`· session ${s.id} is starting again \\(restarted\\); attach once it is ready: lap attach ${s.id}\n$`));
+  assert.doesNotMatch(l.stderr, /ended/);
+  await restarted;
+});
+
+test("a reconnect the harness refuses ends with the refusal and its hint", async () => {
+  const { p, proxy, env } = await setup();
+  const l = new InProcessLap(["demo"], env);
+  await l.waitFor(/\$ /);
+  const [s] = p.sessions.values();
+  s.tty_token = "not-the-harness-token";
+  proxy.drop();
+  assert.equal((await l.exited).code, 1, l.stderr);
+  assert.match(l.stderr, /✗ 127\.0\.0\.1:\d+: terminal upgrade refused: 401.*\n  the harness refused the tty token: .*\n$/);
 });
 
 test("a slow link only slows things down: every typed byte arrives in order", async () => {
