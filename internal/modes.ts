@@ -24,9 +24,16 @@ const ANSI_MODES = [4, 20];
 // Modes that are on by default, so switching them off is what is tracked.
 const CURSOR = 25;
 const AUTOWRAP = 7;
+// Origin mode (DECOM): cursor addressing relative to the scroll region.
+const ORIGIN = 6;
+// The dynamic colours a program may set with OSC 10, 11 and 12 (the text,
+// the background, the cursor) and OSC 110, 111, 112 reset.
+const DYNAMIC_COLOURS = [10, 11, 12];
+const COLOUR_RESET = 100;
 
 const ESC = 0x1b;
 const CSI = 0x5b; // [
+const OSC = 0x5d; // ]
 const KEYPAD_ON = 0x3d; // =
 const KEYPAD_OFF = 0x3e; // >
 const G0 = 0x28; // (  designates the G0 character set
@@ -69,6 +76,9 @@ export class ModeTracker {
   // The DECSCUSR style (0: the terminal's own).
   private cursorStyle = 0;
   private autowrapOff = false;
+  private origin = false;
+  // The dynamic colours set (10, 11, 12).
+  private colours = new Set<number>();
   private keypad = false;
   // The flags of each kitty keyboard push still on the stack, oldest first.
   private kittyStack: number[] = [];
@@ -132,6 +142,7 @@ export class ModeTracker {
       else this.g1Special = special;
       return i + 3;
     }
+    if (next === OSC) return this.osc(data, i);
     if (next !== CSI) return i + 1;
     if (i + 2 >= data.length) return -1;
     const lead = data[i + 2];
@@ -163,12 +174,30 @@ export class ModeTracker {
     return j;
   }
 
+  // osc follows the dynamic colours: ESC ] 10 ; colour sets the text's
+  // (";?" only asks for it), ESC ] 110 resets it. Only the number is read;
+  // the rest of the sequence is passed over.
+  private osc(data: Buffer, i: number): number {
+    let j = i + 2;
+    let n = 0;
+    for (; j < data.length && j < i + 5 && data[j]! >= 0x30 && data[j]! <= 0x39; j++) n = n * 10 + data[j]! - 0x30;
+    if (j >= data.length) return -1;
+    if (data[j]! >= 0x30 && data[j]! <= 0x39) return j; // a longer number: none of ours
+    if (DYNAMIC_COLOURS.includes(n - COLOUR_RESET)) this.colours.delete(n - COLOUR_RESET);
+    else if (DYNAMIC_COLOURS.includes(n) && data[j] === 0x3b) {
+      if (j + 1 >= data.length) return -1;
+      if (data[j + 1] !== 0x3f) this.colours.add(n);
+    }
+    return j;
+  }
+
   private apply(lead: number, params: number[], final: number): void {
     const h = 0x68, l = 0x6c, u = 0x75, m = 0x6d;
     if (lead === 0x3f && (final === h || final === l)) {
       for (const n of params) {
         if (n === CURSOR) this.cursorHidden = final === l;
         else if (n === AUTOWRAP) this.autowrapOff = final === l;
+        else if (n === ORIGIN) this.origin = final === h;
         // Only the modes reset() undoes are kept: a harness naming millions
         // of others must not grow the set without end.
         else if (!TRACKED.has(n)) continue;
@@ -210,8 +239,11 @@ export class ModeTracker {
     if (this.kittyFlags) out += "\x1b[=0;1u";
     if (this.otherKeys) out += "\x1b[>4m";
     // Clearing the scroll region homes the cursor: save and restore it
-    // around, so lap's last line lands where the program left off.
-    if (this.scrollRegion) out += "\x1b7\x1b[r\x1b8";
+    // around, so lap's last line lands where the program left off. Leaving
+    // origin mode homes it too, and a restore would switch the mode back
+    // on: lap's last line goes to the bottom instead.
+    if (this.origin) out += "\x1b[?6l\x1b[r\x1b[999;1H";
+    else if (this.scrollRegion) out += "\x1b7\x1b[r\x1b8";
     if (this.autowrapOff) out += "\x1b[?7h";
     for (const n of ANSI_MODES) if (this.ansi.has(n)) out += `\x1b[${n}l`;
     if (this.g1Special) out += "\x1b)B";
@@ -220,10 +252,12 @@ export class ModeTracker {
     if (this.coloured) out += "\x1b[0m";
     if (this.cursorHidden) out += "\x1b[?25h";
     if (this.cursorStyle) out += "\x1b[0 q";
+    for (const n of DYNAMIC_COLOURS) if (this.colours.has(n)) out += `\x1b]${n + COLOUR_RESET}\x1b\\`;
     this.on.clear();
+    this.colours.clear();
     this.ansi.clear();
     this.cursorStyle = 0;
-    this.cursorHidden = this.autowrapOff = this.keypad = false;
+    this.cursorHidden = this.autowrapOff = this.keypad = this.origin = false;
     this.coloured = this.scrollRegion = this.g0Special = this.g1Special = false;
     this.kittyStack = [];
     this.kittyFlags = this.otherKeys = 0;
@@ -234,7 +268,8 @@ export class ModeTracker {
   // again returns the bytes that switch back on what reset() would switch
   // off now, for a terminal given back and taken again (a suspend): the
   // alternate screen first, so the program's redraw lands on it. Colours,
-  // glyphs and the scroll region are not known exactly; the redraw sets them.
+  // glyphs and the scroll region are not known exactly; the redraw sets
+  // them (dynamic colours are not kept: a program sets them once).
   again(): string {
     let out = "";
     for (const n of [...DEC_MODES].reverse()) if (this.on.has(n)) out += `\x1b[?${n}h`;
@@ -243,6 +278,7 @@ export class ModeTracker {
     if (this.kittyFlags) out += `\x1b[=${this.kittyFlags};1u`;
     if (this.otherKeys) out += `\x1b[>4;${this.otherKeys}m`;
     if (this.autowrapOff) out += "\x1b[?7l";
+    if (this.origin) out += "\x1b[?6h";
     for (const n of ANSI_MODES) if (this.ansi.has(n)) out += `\x1b[${n}h`;
     if (this.cursorHidden) out += "\x1b[?25l";
     if (this.cursorStyle) out += `\x1b[${this.cursorStyle} q`;

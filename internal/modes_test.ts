@@ -117,6 +117,9 @@ test("every tracked sequence is seen when split at every byte position, or cut i
     ["\x1b[4h", "\x1b[4l"],
     ["\x1b[?5h", "\x1b[?5l"],
     ["\x1b[5 q", "\x1b[0 q"],
+    ["\x1b[?6h", "\x1b[?6l\x1b[r\x1b[999;1H"],
+    ["\x1b]11;#1e1e2e\x07", "\x1b]111\x1b\\"],
+    ["\x1b]10;rgb:ff/ff/ff\x1b\\", "\x1b]110\x1b\\"],
     // Padded as terminals still obey, and as a hostile harness might send it.
     [`\x1b[?${"0".repeat(500)}1049h`, "\x1b[?1049l"],
   ];
@@ -130,6 +133,18 @@ test("every tracked sequence is seen when split at every byte position, or cut i
     const both = `${seq}x${undo}`;
     for (let i = 0; i <= both.length; i++) assert.equal(scan(both.slice(0, i), both.slice(i)).reset(), "", `${JSON.stringify(both)} split at ${i}`);
   }
+});
+
+test("the dynamic colours are reset only when set: a question, or another number, is not a setting", () => {
+  assert.equal(scan("\x1b]11;?\x07\x1b]10;?\x1b\\\x1b]1100;x\x07\x1b]0;title\x07\x1b]4;1;red\x07").reset(), "");
+  assert.equal(scan("\x1b]12;red\x07\x1b]10;blue\x07").reset(), "\x1b]110\x1b\\\x1b]112\x1b\\");
+  assert.equal(scan("\x1b]12;red\x07\x1b]112\x07").reset(), "");
+});
+
+test("origin mode left on is left, and with it the scroll region, the cursor going to the bottom", () => {
+  const t = scan("\x1b[3;20r\x1b[?6h");
+  assert.equal(t.again(), "\x1b[?6h");
+  assert.equal(t.reset(), "\x1b[?6l\x1b[r\x1b[999;1H");
 });
 
 test("a sequence too long to be tracked does not hide the ones after it", () => {
