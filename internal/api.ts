@@ -116,13 +116,15 @@ export class Api {
   private readonly fetch: Fetch;
   private readonly host: string;
   private readonly timeoutMs: number;
+  private readonly quietMs: number;
 
-  constructor(base: string, key: string, fetchFn: Fetch = defaultFetch, timeoutMs = CALL_TIMEOUT_MS) {
+  constructor(base: string, key: string, fetchFn: Fetch = defaultFetch, timeoutMs = CALL_TIMEOUT_MS, quietMs = STREAM_QUIET_MS) {
     this.base = base;
     this.key = key;
     this.fetch = fetchFn;
     this.host = new URL(base).host;
     this.timeoutMs = timeoutMs;
+    this.quietMs = quietMs;
   }
 
   // call sends one request and returns the parsed JSON answer. Any failure
@@ -406,7 +408,7 @@ export class Api {
   // openStream sends a request whose answer is an event stream and returns
   // its body; a refusal becomes an HttpError as in call. The answer must
   // start within openMs (the client's call timeout); after that the stream may last
-  // as long as something comes at least every STREAM_QUIET_MS.
+  // as long as something comes at least every quietMs (STREAM_QUIET_MS).
   private async openStream(method: string, path: string, body: unknown, signal?: AbortSignal, openMs = this.timeoutMs): Promise<AsyncIterable<Uint8Array>> {
     const quiet = new Quiet(signal);
     quiet.arm(openMs);
@@ -418,7 +420,7 @@ export class Api {
         throw new HttpError(`${this.host}: ${method} ${path}: ${res.status} ${errorText(text)}`.trimEnd(), res.ok ? 404 : res.status,
           res.status === 401 || res.status === 403 ? "the master key was refused — run 'lap login' again" : "");
       }
-      return watched(res.body, quiet, this.host);
+      return watched(res.body, quiet, this.host, this.quietMs);
     } catch (err) {
       quiet.stop();
       throw err;
@@ -462,15 +464,15 @@ class Quiet {
 
 // watched passes a stream's body on, rearming quiet at every chunk; a body
 // cut because nothing came says so.
-async function* watched(body: AsyncIterable<Uint8Array>, quiet: Quiet, host: string): AsyncGenerator<Uint8Array> {
-  quiet.arm(STREAM_QUIET_MS);
+async function* watched(body: AsyncIterable<Uint8Array>, quiet: Quiet, host: string, quietMs: number): AsyncGenerator<Uint8Array> {
+  quiet.arm(quietMs);
   try {
     for await (const chunk of body) {
-      quiet.arm(STREAM_QUIET_MS);
+      quiet.arm(quietMs);
       yield chunk;
     }
   } catch (err) {
-    if (quiet.fired) throw new LapError(`${host}: nothing came for ${STREAM_QUIET_MS / 1000}s, not even a heartbeat`);
+    if (quiet.fired) throw new LapError(`${host}: nothing came for ${quietMs / 1000}s, not even a heartbeat`);
     throw err;
   } finally {
     quiet.stop();
