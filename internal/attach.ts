@@ -187,7 +187,7 @@ async function report(io: IO, api: Api, session: Session, end: End, again: strin
       // Said instead of a bare close code when the session itself is over.
       const s = await api.getSession(session.id, { timeoutMs: ENDED_CHECK_MS }).catch(() => null);
       if (s?.status === "creating") {
-        say(io, `· session ${session.id} is starting again (restarted); attach once it is ready: lap attach ${shellQuoted(session.id)}`);
+        say(io, `· session ${session.id} is starting again (restarted); reattach: ${again}`);
         return EXIT_FAILURE;
       }
       if (s && s.status !== "ready") {

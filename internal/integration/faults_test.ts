@@ -205,7 +205,7 @@ test("a session restarted under an open link is said to be starting again, not t
   const [s] = p.sessions.values();
   const restarted = fetch(`${p.url}/api/v1/managed_agents/sessions/${s.id}/restart`, { method: "POST", headers: { authorization: `Bearer ${p.key}` } });
   assert.equal((await l.exited).code, 1, l.stderr);
-  assert.match(l.stderr, new RegExp(`· session ${s.id} is starting again \\(restarted\\); attach once it is ready: lap attach ${s.id}\n$`));
+  assert.match(l.stderr, new RegExp(`· session ${s.id} is starting again \\(restarted\\); reattach: lap demo\n$`));
   assert.doesNotMatch(l.stderr, /ended/);
   await restarted;
 });
