@@ -648,9 +648,14 @@ class TurnView {
 
   private flushText(): void {
     if (this.current === null) return;
+    this.endLine();
+    this.current = null;
+  }
+
+  // endLine writes all the writer holds and ends its line.
+  private endLine(): void {
     this.writeOut(this.writer.end());
     if (!this.writer.atLineStart) this.writeOut(this.writer.push("\n"));
-    this.current = null;
   }
 
   private writeOut(text: string): void {
@@ -687,10 +692,11 @@ class TurnView {
     // Piped, only the outcome: one line per call.
     if (!this.io.stderrIsTTY && !settled) return;
     this.beforeOutput();
-    if (this.io.stdoutIsTTY && !this.writer.atLineStart) {
-      this.io.stdout.write("\n");
-      this.writer.atLineStart = true;
-    }
+    // On a terminal what the writer holds (a word, a markup that may yet
+    // close) goes out, its line ended, before the call's line: else the
+    // rest of the word would be written after it. Piped, stdout is the
+    // answer's text exactly, and the call's line is on stderr anyway.
+    if (this.io.stdoutIsTTY && this.current !== null) this.endLine();
     // On a terminal the call's line is rewritten in place while it is the last line.
     const replace = this.io.stderrIsTTY && this.lastLine === id ? "\x1b[1A\r\x1b[K" : "";
     this.io.stderr.write(replace + toolLine(call, this.colourErr) + "\n");

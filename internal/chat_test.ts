@@ -39,11 +39,13 @@ function chatIO(tty: boolean, env: Env = {}) {
   const stdin = new PassThrough();
   const out: Buffer[] = [];
   let err = "";
+  // Both streams in the order they were written, as a terminal shows them.
+  let both = "";
   const m = memoryTerminal({ isTTY: tty });
   const io: IO = {
     stdin,
-    stdout: new Writable({ write(chunk: Buffer, _e, done) { out.push(Buffer.from(chunk)); done(); } }),
-    stderr: new Writable({ write(chunk: Buffer, _e, done) { err += chunk.toString(); done(); } }),
+    stdout: new Writable({ write(chunk: Buffer, _e, done) { out.push(Buffer.from(chunk)); both += chunk.toString(); done(); } }),
+    stderr: new Writable({ write(chunk: Buffer, _e, done) { err += chunk.toString(); both += chunk.toString(); done(); } }),
     stdinIsTTY: tty,
     stdoutIsTTY: tty,
     stderrIsTTY: tty,
@@ -54,7 +56,7 @@ function chatIO(tty: boolean, env: Env = {}) {
     dial: () => Promise.reject(new Error("no terminal here")),
     terminal: () => m.term,
   };
-  return { io, stdin, m, out: () => Buffer.concat(out).toString("utf8"), err: () => err };
+  return { io, stdin, m, out: () => Buffer.concat(out).toString("utf8"), err: () => err, both: () => both };
 }
 
 async function until(cond: () => boolean, what: () => string, ms = 5000): Promise<void> {
@@ -163,6 +165,22 @@ test("tool calls are one line each with their outcome; piped, only the outcome",
   await done;
   // On a terminal each status replaces the call's line while it is the last one.
   assert.match(c.err(), /\x1b\[2m· bash waiting…\x1b\[22m\n\x1b\[1A\r\x1b\[K· bash running…\n\x1b\[1A\r\x1b\[K✓ bash\n· read running…\n\x1b\[1A\r\x1b\[K✗ read: no such file: x.ts\n/);
+});
+
+test("on a terminal a tool call's line comes after the whole of the text before it, never inside a word", async () => {
+  const steps: ChatStep[] = [{ text: "I will read the file", cuts: [10] }, { tool: "read", states: ["running", "completed"] }, { text: "Done." }];
+  for (const env of [{}, { NO_COLOR: "1" }]) {
+    const { api, session } = await setup({ chatScript: script(steps) });
+    const c = chatIO(true, env);
+    const done = chat(c.io, api, session, OPTS);
+    c.stdin.write("go\r");
+    await until(() => c.out().includes("Done."), c.both);
+    c.stdin.write("\x04");
+    await done;
+    const both = c.both();
+    assert.match(both, /I will read the file\n(\x1b\[1A\r\x1b\[K)?· read running…\n/, both);
+    assert.ok(both.indexOf("file") < both.indexOf("✓ read"), both);
+  }
 });
 
 test("a turn ends on session.idle, on session.error without idle, and on session.aborted", async () => {
