@@ -218,7 +218,7 @@ class Chat {
       if (turn.abortSent) return turn.cancel.abort();
       turn.abortSent = true;
       turn.status("· stopping the agent… (Ctrl-C again stops waiting)");
-      this.aborting = this.api.abortTurn(this.session.id).catch((err) => say(this.io, `! could not stop the agent: ${describe(err)}`));
+      this.aborting = this.api.abortTurn(this.session.id).catch((err) => this.say(`! could not stop the agent: ${describe(err)}`));
       turn.abortTimer = setTimeout(() => turn.cancel.abort(), this.opts.abortWaitMs ?? ABORT_WAIT_MS);
       return;
     }
@@ -268,14 +268,21 @@ class Chat {
     return this.send(`<skill name="${skill.name}">\n${skill.content}\n</skill>\n\n${arg}`);
   }
 
+  // say writes a line of lap's own. During a turn it goes above the
+  // spinner: written on the spinner's line, it would be mixed with it.
+  private say(line: string): void {
+    if (this.current) this.current.say(line);
+    else say(this.io, line);
+  }
+
   private refuse(message: string, hint: string): void {
     if (!this.interactive) throw new LapError(message, hint);
-    say(this.io, `! ${message}`);
-    say(this.io, `  ${hint}`);
+    this.say(`! ${message}`);
+    this.say(`  ${hint}`);
   }
 
   private help(): void {
-    say(this.io, [
+    this.say([
       "· commands:",
       "  /                 list the platform's skills (Tab completes their names)",
       "  /<skill> text     send text with a skill",
@@ -295,9 +302,9 @@ class Chat {
 
   private async listSkills(): Promise<void> {
     const skills = await this.skills();
-    if (skills.length === 0) return say(this.io, "· this platform offers no skills (/help lists the commands)");
+    if (skills.length === 0) return this.say("· this platform offers no skills (/help lists the commands)");
     const width = Math.max(...skills.map((s) => visible(s.name, 40).length));
-    say(this.io, "· skills (send one with /<name> text):\n" +
+    this.say("· skills (send one with /<name> text):\n" +
       skills.map((s) => `  /${visible(s.name, 40).padEnd(width)}  ${visible(s.description, 100)}`).join("\n"));
   }
 
@@ -321,7 +328,7 @@ class Chat {
     const mime = imageType(bytes);
     if (!mime) return this.refuse(`not attached: ${shown} is not a PNG, JPEG, GIF or WebP image`, "only images can be attached");
     this.attachments.push({ name: path.basename(file), mime_type: mime, base64: bytes.toString("base64") });
-    say(this.io, `· attached ${shown} (${mime}, ${megabytes(bytes.length)}); it goes with your next message`);
+    this.say(`· attached ${shown} (${mime}, ${megabytes(bytes.length)}); it goes with your next message`);
   }
 
   // ---- history ----
@@ -333,12 +340,12 @@ class Chat {
     try {
       thread = await this.api.messages(this.session.id);
     } catch (err) {
-      if (!entering) say(this.io, `! no history: ${describe(err)}`);
+      if (!entering) this.say(`! no history: ${describe(err)}`);
       return;
     }
     const starts = thread.map((m, i) => (m.info.role === "user" ? i : -1)).filter((i) => i >= 0);
     if (starts.length === 0) {
-      if (!entering) say(this.io, "· no turns yet");
+      if (!entering) this.say("· no turns yet");
       return;
     }
     const from = starts[Math.max(0, starts.length - turns)];
@@ -378,23 +385,23 @@ class Chat {
       turn.stop();
       view.finish(false);
       if (turn.cancel.signal.aborted) {
-        if (!this.leaving) say(this.io, "· stopped waiting; the agent may still finish that turn");
+        if (!this.leaving) this.say("· stopped waiting; the agent may still finish that turn");
         return;
       }
       if (this.opts.json) this.io.stdout.write(view.json(describe(err)));
       if (!this.interactive || (err instanceof HttpError && FATAL.has(err.status))) throw err;
-      say(this.io, `! no answer: ${describe(err)}`);
+      this.say(`! no answer: ${describe(err)}`);
       return;
     } finally {
       this.current = null;
       turn.stop();
     }
     view.finish(true);
-    if (view.ended?.how === "aborted" || (turn.abortSent && view.ended)) say(this.io, "· stopped the agent");
+    if (view.ended?.how === "aborted" || (turn.abortSent && view.ended)) this.say("· stopped the agent");
     else if (view.ended?.how === "error") {
       const message = `the agent's turn failed: ${visible(view.ended.message ?? "no reason given", 300)}`;
       if (!this.interactive) throw new LapError(message);
-      say(this.io, `! ${message}`);
+      this.say(`! ${message}`);
     }
   }
 
@@ -435,7 +442,7 @@ class Chat {
 
   private fallback(reason: string): "fallback" {
     if (!this.streamMissingSaid) {
-      say(this.io, `· no streamed answer (${reason}); waiting for whole answers instead`);
+      this.say(`· no streamed answer (${reason}); waiting for whole answers instead`);
       this.streamMissingSaid = true;
     }
     return "fallback";
@@ -516,7 +523,7 @@ class TurnControl {
   readonly cancel = new AbortController();
   abortSent = false;
   abortTimer: NodeJS.Timeout | null = null;
-  private spin: { stop(): void } | null = null;
+  private spin: Spinner | null = null;
 
   constructor(private readonly io: IO, opts: ChatOptions, interactive: boolean) {
     if (io.stderrIsTTY) this.spin = spinner(io, `${visible(opts.name, 40)} is working`, interactive ? " (Ctrl-C stops the agent)" : "", opts.spinMs ?? SPIN_MS);
@@ -531,6 +538,13 @@ class TurnControl {
   status(line: string): void {
     this.quiet();
     say(this.io, line);
+  }
+
+  // say writes a line above the spinner, which goes on under it.
+  say(line: string): void {
+    this.spin?.clear();
+    say(this.io, line);
+    this.spin?.draw();
   }
 
   stop(): void {
@@ -925,7 +939,14 @@ function partialSuffix(s: string, marker: string): number {
   return 0;
 }
 
-function spinner(io: IO, label: string, hint: string, periodMs: number): { stop(): void } {
+interface Spinner {
+  draw(): void;
+  // clear empties the spinner's line for a line of lap's own.
+  clear(): void;
+  stop(): void;
+}
+
+function spinner(io: IO, label: string, hint: string, periodMs: number): Spinner {
   const started = Date.now();
   let frame = 0;
   const draw = () => {
@@ -935,10 +956,13 @@ function spinner(io: IO, label: string, hint: string, periodMs: number): { stop(
   };
   draw();
   const timer = setInterval(draw, periodMs);
+  const clear = () => io.stderr.write("\r\x1b[K");
   return {
+    draw,
+    clear,
     stop() {
       clearInterval(timer);
-      io.stderr.write("\r\x1b[K");
+      clear();
     },
   };
 }

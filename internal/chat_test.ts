@@ -231,6 +231,18 @@ test("a stream that fails before ready falls back to the blocking route for that
   assert.match(r.err, /· \d+\.\ds · 7 tokens out · \$0\.5000\n/);
 });
 
+test("on a terminal the fallback's notice is written on a line of its own, not over the spinner, which goes on under it", async () => {
+  const { api, session } = await setup({ streamFailsBeforeReady: true, chatScript: script([{ sleepMs: 100 }, { text: "whole" }]) });
+  const c = chatIO(true);
+  const done = chat(c.io, api, session, OPTS);
+  c.stdin.write("go\r");
+  await until(() => c.out().includes("whole"), c.err);
+  c.stdin.write("\x04");
+  await done;
+  const err = c.err();
+  assert.match(err, /working… \d+s \(Ctrl-C stops the agent\)\r\x1b\[K· no streamed answer \(harness unreachable\); waiting for whole answers instead\n\r\x1b\[K\S sdk is working/, err);
+});
+
 test("a stream cut mid-turn is followed through the session's events until the turn ends", async () => {
   const r = await piped({ chatScript: script([{ text: "part one, " }, { cutStream: true }, { sleepMs: 100 }, { text: "part two", cuts: [4] }]) }, "go\n");
   assert.equal(r.out, "part one, \npart two\n");
