@@ -58,6 +58,10 @@ const FATAL = new Set([401, 403, 404, 409, 410]);
 export const MAX_ATTACHMENTS = 10;
 export const MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024;
 const COMMANDS = ["/help", "/attach ", "/history", "/quit"];
+// Tab offers skill names up to this long, and this many names at once: a
+// platform's list is not to flood the terminal.
+const COMPLETION_NAME_MAX = 60;
+const COMPLETIONS_SHOWN = 30;
 
 interface ToolCall {
   name: string;
@@ -230,12 +234,20 @@ class Chat {
   }
 
   // complete is Tab at the prompt. readline writes what it offers as it
-  // is, so only skills whose names are plain words are offered.
+  // is, and inserts it whole: only skills whose names are plain words that
+  // visible() would leave as they are, and not too long, are offered (/
+  // lists the others), and at most COMPLETIONS_SHOWN of them at once.
   private async complete(line: string): Promise<string[]> {
     if (!line.startsWith("/") || line.includes(" ")) return [];
-    const skills = (await this.skills()).filter((s) => isShellWord(s.name));
+    const skills = (await this.skills()).filter((s) => isShellWord(s.name) && visible(s.name, COMPLETION_NAME_MAX) === s.name);
     const names = [...COMMANDS, ...skills.map((s) => "/" + s.name + " ")];
-    return names.filter((n) => n.startsWith(line));
+    const hits = names.filter((n) => n.startsWith(line));
+    if (hits.length <= COMPLETIONS_SHOWN) return hits;
+    // What all of them start with is still typed for the user, as readline
+    // would have; the "more" line below would stop it doing so.
+    const common = commonPrefix(hits);
+    if (common.length > line.length) return [common];
+    return [...hits.slice(0, COMPLETIONS_SHOWN), `(+${hits.length - COMPLETIONS_SHOWN} more: type more of the name)`];
   }
 
   // ---- commands ----
@@ -930,6 +942,12 @@ export class PasteFilter extends Transform {
     this.pasted.push(text);
     this.push(`[pasted text #${this.pasted.length}, ${text.split("\n").length} lines]`);
   }
+}
+
+function commonPrefix(words: string[]): string {
+  let prefix = words[0] ?? "";
+  for (const w of words) while (!w.startsWith(prefix)) prefix = prefix.slice(0, -1);
+  return prefix;
 }
 
 function partialSuffix(s: string, marker: string): number {

@@ -575,6 +575,29 @@ test("Tab offers only skills whose names are plain words: readline would write a
   assert.doesNotMatch(r.err, /\x1b\]0;|\x1b\[2J|\u009b/);
 });
 
+test("Tab offers a bounded list: at most 30 names, the rest counted, and no name too long to show", async () => {
+  const skills = [...Array(100).keys()].map((i) => ({ name: `team-${String(i).padStart(3, "0")}`, description: "d", content: "c" }));
+  skills.push({ name: "x".repeat(500), description: "long", content: "c" });
+  const { api, session } = await setup({ skills });
+  const c = chatIO(true);
+  const done = chat(c.io, api, session, OPTS);
+  await until(() => c.err().includes("chatting with"), c.err);
+  // What all the names start with is completed, then a second Tab lists them.
+  c.stdin.write("/t\t");
+  await until(() => c.err().includes("eam-"), c.err);
+  c.stdin.write("\t");
+  await until(() => c.err().includes("more: type more of the name)"), c.err);
+  c.stdin.write("\x15/x\t\t");
+  await until(() => c.err().includes("/x"), c.err);
+  await new Promise((r) => setTimeout(r, 100));
+  c.stdin.write("\x15\x04");
+  await done;
+  const err = c.err();
+  assert.equal(err.match(/^\/team-\d{3} /gm)?.length, 30, err);
+  assert.match(err, /^\(\+70 more: type more of the name\)/m);
+  assert.doesNotMatch(err, /xxxxx/, "the long name is not offered");
+});
+
 test("--json escapes what a terminal would obey in the agent's text, as every --json document does", async () => {
   const text = "ok \u009b31m \u202eevil\u202c \u2028after";
   const r = await piped({ chatScript: script([{ text }]) }, "go\n", { json: true });
