@@ -22,6 +22,10 @@ export const DEFAULT_IDLE_MS = 65_000;
 // One DNS lookup, TCP connect or TLS handshake taking longer than this is a
 // failure of that step, not slowness.
 const STEP_TIMEOUT_MS = 10_000;
+// Interrupted while creating a session, doctor waits this long for the
+// platform's answer, to stop the session it names: long enough for a
+// platform that answers in a second or two, short for someone leaving.
+const CREATE_WAIT_MS = 5_000;
 
 export interface DoctorOptions {
   // An agent (name or id) or a session (id or URL): also check its terminal.
@@ -36,6 +40,8 @@ export interface DoctorOptions {
   pongDeadlineMs?: number;
   // --json: the platform's whole diagnosis bundle on stdout; the steps go to stderr.
   json?: boolean;
+  // For tests: how long an interrupted create's answer is waited for.
+  createWaitMs?: number;
 }
 
 // The platform step shows this much of the pod's log: enough to see a crash.
@@ -354,43 +360,77 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 
 async function checkTerminal(io: IO, api: Api, target: Target, opts: DoctorOptions, r: Report): Promise<void> {
   const { agent } = target;
-  if (agent && !hasTerminal(agent)) {
+  if (!agent) return checkSession(io, api, target.session!, opts, r);
+  if (!hasTerminal(agent)) {
     r.note("websocket", `agent ${visible(agent.name ?? agent.id)} has no terminal (harness ${visible(agent.harness_id)}): nothing to upgrade`);
     return;
   }
-  let session = target.session;
-  let started = false;
-  if (agent) {
+  // A session doctor started is stopped also when the user interrupts the
+  // check, even while it is being created: the signal ends the wait, and
+  // lap exits as the signal would.
+  let off: () => void = () => {};
+  const interrupted = new Promise<string>((resolve) => (off = io.terminal().onSignal(resolve)));
+  const untilSignal = <T>(p: Promise<T>) => Promise.race([p.then((value) => ({ value })), interrupted.then((signal) => ({ signal }))]);
+  try {
+    let session: Session;
     try {
-      session = await api.liveSession(agent.id);
-      if (!session) {
-        session = await api.createSession(agent.id, "lap doctor");
-        started = true;
+      const live = await untilSignal(api.liveSession(agent.id));
+      if ("signal" in live) throw interruptedBy(live.signal);
+      if (live.value) {
+        off();
+        return await checkSession(io, api, live.value, opts, r);
       }
+      const creating = api.createSession(agent.id, "lap doctor");
+      const made = await untilSignal(creating);
+      if ("signal" in made) {
+        const known = await stopWhenCreated(io, api, creating, opts.createWaitMs ?? CREATE_WAIT_MS, r);
+        throw interruptedBy(made.signal, known ? "" : `a session may have been started for this check: see 'lap sessions ${shellQuoted(agent.name ?? agent.id)}', and stop it with 'lap stop <id> --yes'`);
+      }
+      session = made.value;
     } catch (err) {
+      if (err instanceof Interrupted) throw err;
       r.fail("session", describe(err), err instanceof LapError ? err.hint : "");
       return;
     }
-    if (started) {
-      r.note("session", `${visible(agent.name ?? agent.id)} had no live session: started ${session.id} for this check (stopped at the end)`);
+    r.note("session", `${visible(agent.name ?? agent.id)} had no live session: started ${session.id} for this check (stopped at the end)`);
+    const checked = checkSession(io, api, session, opts, r).then(() => null);
+    // Once interrupted, what the check still does is no one's business.
+    checked.catch(() => {});
+    let signal: string | null;
+    try {
+      signal = await Promise.race([checked, interrupted]);
+    } finally {
+      off();
+      await stopStarted(api, session, r);
     }
-  }
-  if (!started) return checkSession(io, api, session!, opts, r);
-  // A session doctor started is stopped also when the user interrupts the
-  // check: the signal ends the wait, and lap exits as the signal would.
-  let off: () => void = () => {};
-  const interrupted = new Promise<string>((resolve) => (off = io.terminal().onSignal(resolve)));
-  const checked = checkSession(io, api, session!, opts, r).then(() => null);
-  // Once interrupted, what the check still does is no one's business.
-  checked.catch(() => {});
-  let signal: string | null;
-  try {
-    signal = await Promise.race([checked, interrupted]);
+    if (signal) throw interruptedBy(signal);
   } finally {
     off();
-    await stopStarted(api, session!, r);
   }
-  if (signal) throw new LapError(`${signal}: the check was interrupted`, "", exitForSignal(signal));
+}
+
+// Interrupted is the error a signal during the check ends it with.
+class Interrupted extends LapError {}
+
+function interruptedBy(signal: string, hint = ""): Interrupted {
+  return new Interrupted(`${signal}: the check was interrupted`, hint, exitForSignal(signal));
+}
+
+// stopWhenCreated waits, at most waitMs, for the answer to a create the
+// user interrupted, and stops the session it names. False when the answer
+// did not come in time, so whether a session was started is not known.
+async function stopWhenCreated(io: IO, api: Api, creating: Promise<Session>, waitMs: number, r: Report): Promise<boolean> {
+  say(io, `· interrupted while a session was being started for the check: waiting up to ${seconds(waitMs)} to stop it`);
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), waitMs)));
+  const session = await Promise.race([creating.catch(() => null), late]).finally(() => clearTimeout(timer));
+  if (session === undefined) {
+    say(io, `! no answer from the platform after ${seconds(waitMs)}`);
+    return false;
+  }
+  if (session === null) say(io, "· the platform started no session");
+  else await stopStarted(api, session, r);
+  return true;
 }
 
 async function checkSession(io: IO, api: Api, first: Session, opts: DoctorOptions, r: Report): Promise<void> {

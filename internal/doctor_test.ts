@@ -105,6 +105,42 @@ test("interrupted, doctor still stops the session it started, and exits as the s
   assert.match(m.stdout(), /^· session — stopped [\w-]+, started for this check$/m);
 });
 
+test("interrupted while the session is being created, doctor waits for its id, stops it, and exits as the signal would", async () => {
+  const p = await platform({ createAnswerMs: 300 });
+  const term = memoryTerminal();
+  const m = memoryIO({ env: creds(p), home: tmp, terminal: () => term.term });
+  const done = doctor(m.io, { ...QUICK, target: "demo" });
+  const deadline = Date.now() + 10_000;
+  while (p.sessions.size === 0) {
+    assert.ok(Date.now() < deadline, m.stdout());
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  term.signal("SIGINT");
+  await assert.rejects(done, (err: unknown) => err instanceof LapError && err.code === 130 && err.message === "SIGINT: the check was interrupted" && err.hint === "");
+  const [s] = p.sessions.values();
+  assert.equal(s.status, "deleted", "the session the platform went on to create is stopped");
+  assert.match(m.stderr(), /· interrupted while a session was being started for the check: waiting up to 5s to stop it/);
+  assert.match(m.stdout(), new RegExp(`^· session — stopped ${s.id}, started for this check$`, "m"));
+});
+
+test("when the interrupted create's answer does not come in time, doctor says a session may be running and how to find it", async () => {
+  const p = await platform({ createAnswerMs: 2_000 });
+  const term = memoryTerminal();
+  const m = memoryIO({ env: creds(p), home: tmp, terminal: () => term.term });
+  const done = doctor(m.io, { ...QUICK, target: "demo", createWaitMs: 100 });
+  const deadline = Date.now() + 10_000;
+  while (p.sessions.size === 0) {
+    assert.ok(Date.now() < deadline, m.stdout());
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  const interrupted = Date.now();
+  term.signal("SIGTERM");
+  await assert.rejects(done, (err: unknown) => err instanceof LapError && err.code === 143 &&
+    err.hint === "a session may have been started for this check: see 'lap sessions demo', and stop it with 'lap stop <id> --yes'");
+  assert.ok(Date.now() - interrupted < 1_000, "the wait is bounded");
+  assert.match(m.stderr(), /! no answer from the platform after 100ms/);
+});
+
 test("given a session id, doctor checks that session and leaves it running", async () => {
   const p = await platform();
   const demo = p.agents[0];

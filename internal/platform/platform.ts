@@ -51,6 +51,8 @@ export interface PlatformOptions extends ChatOptions {
   eventsCutMs?: number;
   /** GET S/events: answered 200 and ended at once, with nothing in it (a hostile or broken server). */
   eventsEmpty?: boolean;
+  /** POST agents/ID/session creates the session at once but answers this long after, as a slow platform may. */
+  createAnswerMs?: number;
   /** An older platform without log, restart, diagnose and events: 404 JSON, or an HTML page (200) as a web UI's fallback serves. */
   olderPlatform?: "404" | "html";
 }
@@ -497,7 +499,9 @@ class LocalPlatform implements Platform {
     this.harness.set(session.id, { token, timers: [] });
     this.addEntry(session.id, "created", "Session created", { detail: title ?? undefined });
     this.bringUp(session, { ...this.options });
-    sendJson(res, 200, session);
+    const delay = this.options.createAnswerMs;
+    if (delay) setTimeout(() => sendJson(res, 200, session), delay);
+    else sendJson(res, 200, session);
   }
 
   /** Walks the phases over bringUpMs, then marks the session ready or failed. */
