@@ -582,7 +582,7 @@ export async function waitReady(api: Api, first: Session, opts: WaitOptions): Pr
   let lastPhase = "";
   let interval = POLL_FIRST_MS;
   for (;;) {
-    const phase = s.phase_detail && s.phase && s.phase_detail !== s.phase ? `${s.phase} (${s.phase_detail})` : s.phase_detail || s.phase || s.status;
+    const phase = phaseOf(s);
     if (phase !== lastPhase) {
       opts.onPhase(phase);
       lastPhase = phase;
@@ -592,14 +592,23 @@ export async function waitReady(api: Api, first: Session, opts: WaitOptions): Pr
       const reason = s.failure_reason ? `: ${visible(s.failure_reason)}` : "";
       throw new LapError(`session ${s.id} is ${visible(s.status)}${reason}`, `bring it back: lap restart ${shellQuoted(s.id)} — or start a new one: lap <agent> --new`);
     }
-    if (now() >= deadline) {
-      throw new LapError(`session ${s.id} not ready after ${Math.round(opts.timeoutMs / 1000)}s (last seen: ${visible(phase)})`,
-        `cold starts can take minutes: wait longer with --timeout, or attach later: lap attach ${shellQuoted(s.id)}`);
-    }
+    if (now() >= deadline) throw notReady(s, opts.timeoutMs, `attach later: lap attach ${shellQuoted(s.id)}`);
     await sleep(Math.min(interval, Math.max(0, deadline - now())));
     interval = Math.min(interval * POLL_GROWTH, POLL_MAX_MS);
     s = await api.getSession(s.id);
   }
+}
+
+// phaseOf is where a session's bring-up is, as the user is shown it.
+export function phaseOf(s: Session): string {
+  return s.phase_detail && s.phase && s.phase_detail !== s.phase ? `${s.phase} (${s.phase_detail})` : s.phase_detail || s.phase || s.status;
+}
+
+// notReady is the error of a wait for a session that outlasted timeoutMs
+// (--timeout); later says what else the user can do.
+export function notReady(s: Session, timeoutMs: number, later: string): LapError {
+  return new LapError(`session ${s.id} not ready after ${Math.round(timeoutMs / 1000)}s (last seen: ${visible(phaseOf(s))})`,
+    `cold starts can take minutes: wait longer with --timeout, or ${later}`);
 }
 
 // Where and how to open a session's terminal: lap <agent>, lap attach and

@@ -45,7 +45,7 @@ interface Flag {
 const SESSION_COMMANDS = ["open", "attach"];
 
 // Cold starts take up to 8 minutes; wait a little longer by default.
-const DEFAULT_TIMEOUT_MS = 10 * 60_000;
+export const DEFAULT_TIMEOUT_MS = 10 * 60_000;
 // Just over the 60 s of idleness many load balancers allow.
 const DEFAULT_IDLE_MS = 65_000;
 
@@ -53,7 +53,7 @@ export const FLAGS: Flag[] = [
   { name: "agent", value: "name", help: "the agent, when its name is also a command", for: ["open"], detail: true, key: "" },
   { name: "resume", value: "id", help: "the same as 'lap attach <id>', for users of the older CLI", for: ["attach"], detail: true, key: "" },
   { name: "new", help: "start a new session even when one is live", for: ["open"], default: false },
-  { name: "timeout", value: "D", help: "how long to wait for the sandbox, or for a restart (e.g. 90s, 10m; default 10m)", for: ["open", "attach", "doctor", "restart"],
+  { name: "timeout", value: "D", help: "how long to wait for the sandbox, or for a restart (e.g. 90s, 10m; default 10m)", for: ["open", "attach", "doctor", "restart", "logs"],
     key: "timeoutMs", parse: (v) => settingsModule().parseDuration(v, "--timeout"), default: DEFAULT_TIMEOUT_MS },
   { name: "detach-keys", value: "K", help: "keys that detach, docker's syntax: ctrl-p,ctrl-q  ctrl-]  none (default ctrl-d)", for: SESSION_COMMANDS,
     parse: checkDetachKeys },
@@ -242,7 +242,8 @@ and meta. Dead and failed sessions too: their log ends with the reason. Given
 an agent, its newest session. --json prints the entries as the platform gave
 them (one JSON document: it does not follow). -f, --follow then prints the
 agent's text and tool steps as they stream, reconnecting as the platform cuts
-the stream, until Ctrl-C (exit 0).
+the stream, until Ctrl-C (exit 0); a session still being created is waited
+for as long as --timeout allows (default 10m).
 `,
     parse: ({ pos, v }) => {
       if (v.json && v.follow) throw usageError("logs --json prints one JSON document and does not follow", "drop -f, or --json");

@@ -31,7 +31,7 @@ test("the scripts are made from the command table: every flag of every command i
   const bash = completionScript("bash", spec);
   for (const f of FLAGS.filter((f) => f.name !== "version")) assert.ok(bash.includes(`--${f.name}`), `--${f.name}`);
   assert.deepEqual(spec.commands.doctor.map((f) => f.name), ["--timeout", "--json", "--idle"]);
-  assert.deepEqual(spec.commands.logs.map((f) => f.name), ["--json", "--follow"]);
+  assert.deepEqual(spec.commands.logs.map((f) => f.name), ["--timeout", "--json", "--follow"]);
   assert.deepEqual(spec.commands.restart.map((f) => f.name), ["--timeout", "--yes"]);
   assert.equal(spec.args.restart, "restartable");
   assert.equal(spec.args.stop, "sessions");

@@ -2,11 +2,11 @@
 // --follow tails its events), `lap restart` brings a dead one back in a fresh
 // sandbox.
 
-import { HttpError, connectApi, isUUID, sessionIdFrom, type Api, type LogEntry, type Session } from "./api.js";
+import { HttpError, connectApi, isUUID, notReady, sessionIdFrom, type Api, type LogEntry, type Session } from "./api.js";
 import { EXIT_INTERRUPTED, LapError, exitForSignal } from "./errors.js";
 import { FOLLOW_ATTEMPTS, follow, type Followed } from "./events.js";
 import { confirm, mayAsk, type IO } from "./io.js";
-import { agentCommand } from "./cli.js";
+import { DEFAULT_TIMEOUT_MS, agentCommand } from "./cli.js";
 import { cleanText, json, print, say, shellQuoted, visible } from "./output.js";
 import { findSession } from "./sessions.js";
 
@@ -31,6 +31,9 @@ export interface LogsOptions {
   target: string;
   json?: boolean;
   follow?: boolean;
+  // Following, how long a session may stay creating (--timeout, as attach
+  // waits for one).
+  timeoutMs?: number;
   // For tests: the least time between opening two streams.
   reconnectMs?: number;
 }
@@ -60,7 +63,7 @@ export async function logs(io: IO, opts: LogsOptions): Promise<number> {
     if (entries.length === 0) say(io, "· no entries yet");
   }
   if (!opts.follow) return 0;
-  return followLog(io, api, session, opts.reconnectMs);
+  return followLog(io, api, session, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, opts.reconnectMs);
 }
 
 // targetSession reads the argument as a session (URL, UUID, or start of an
@@ -140,8 +143,9 @@ export function clock(at: unknown, now = new Date()): string {
 // followLog tails the session's events until Ctrl-C (0), another signal
 // (128 + its number), the session ends (0) or it cannot be followed (a
 // LapError). Streams are cut and may drop: the next is opened as events.ts's
-// follow bounds it; a session still coming up is waited for.
-async function followLog(io: IO, api: Api, session: Session, retryMs?: number): Promise<number> {
+// follow bounds it; a session still coming up is waited for, timeoutMs at
+// most.
+async function followLog(io: IO, api: Api, session: Session, timeoutMs: number, retryMs?: number): Promise<number> {
   const stop = new AbortController();
   let signalled = "";
   const off = io.terminal().onSignal((signal) => {
@@ -149,7 +153,10 @@ async function followLog(io: IO, api: Api, session: Session, retryMs?: number): 
     stop.abort();
   });
   const printer = new EventPrinter(io);
-  let refused: HttpError | null = null;
+  // The error that ended the following (a refused key, a session that
+  // never came up): follow would take a thrown one for a failed stream.
+  let ended: LapError | HttpError | null = null;
+  let creatingSince = session.status === "creating" ? Date.now() : null;
   say(io, `· following session ${session.id} — Ctrl-C stops`);
   const readOnce = async (): Promise<Followed> => {
     let brought = false;
@@ -161,7 +168,7 @@ async function followLog(io: IO, api: Api, session: Session, retryMs?: number): 
     } catch (err) {
       // A refused key or a session gone is so on every try.
       if (err instanceof HttpError && (err.status === 401 || err.status === 403 || err.status === 404)) {
-        refused = err;
+        ended = err;
         return "over";
       }
       // 409: not ready yet, or no longer; the session's status tells.
@@ -175,7 +182,16 @@ async function followLog(io: IO, api: Api, session: Session, retryMs?: number): 
       say(io, `· session ${session.id} ${visible(now.status, 20)}${reason}`);
       return "over";
     }
-    return brought || now.status === "creating" ? "brought" : "empty";
+    if (now.status !== "creating") {
+      creatingSince = null;
+      return brought ? "brought" : "empty";
+    }
+    creatingSince ??= Date.now();
+    if (Date.now() - creatingSince >= timeoutMs) {
+      ended = notReady(now, timeoutMs, `follow it later: lap logs -f ${shellQuoted(session.id)}`);
+      return "over";
+    }
+    return "brought";
   };
   try {
     await follow(readOnce, stop.signal, () => new LapError(`the session's event stream ended ${FOLLOW_ATTEMPTS} times in a row with nothing in it; stopped following`,
@@ -186,7 +202,7 @@ async function followLog(io: IO, api: Api, session: Session, retryMs?: number): 
     off();
     printer.endLine();
   }
-  if (refused) throw refused;
+  if (ended) throw ended;
   return signalled && signalled !== "SIGINT" ? exitForSignal(signalled) : 0;
 }
 

@@ -200,6 +200,21 @@ test("lap logs -f stops with one line after streams that end with nothing in the
   assert.equal(p.eventStreams(id), 5);
 });
 
+test("lap logs -f of a session that stays creating gives up after --timeout, naming the phase last seen", { timeout: 10_000 }, async () => {
+  const { p, agentId } = await platform({ bringUpMs: 600_000 });
+  const s = await new Api(p.url, p.key, nodeFetch as typeof fetch).createSession(agentId, "t");
+  const m = io(p);
+  const started = Date.now();
+  await assert.rejects(logs(m.io, { target: s.id, follow: true, reconnectMs: 10, timeoutMs: 1_000 }), (err: unknown) => {
+    assert.ok(err instanceof LapError);
+    assert.equal(err.message, `session ${s.id} not ready after 1s (last seen: ${p.sessions.get(s.id)!.phase} (${p.sessions.get(s.id)!.phase_detail}))`);
+    assert.equal(err.hint, `cold starts can take minutes: wait longer with --timeout, or follow it later: lap logs -f ${s.id}`);
+    return true;
+  });
+  assert.ok(Date.now() - started < 5_000);
+  assert.equal(p.sessions.get(s.id)!.status, "creating");
+});
+
 test("the event printer remembers a bounded amount however long the stream", () => {
   const m = memoryIO();
   const printer = new EventPrinter(m.io);
