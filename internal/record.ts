@@ -102,6 +102,9 @@ export function recording(link: Link, file: string, size: Size | null, opts: Rec
     get bufferedAmount() {
       return link.bufferedAmount;
     },
+    get isOpen() {
+      return link.isOpen;
+    },
     listen(h) {
       link.listen({
         message(data) {

@@ -24,6 +24,7 @@ function fakeLink() {
     ping: () => {},
     terminate: () => {},
     bufferedAmount: 0,
+    isOpen: true,
     listen: (h) => void (handlers = h),
   };
   return { link, sent, server: () => handlers! };

@@ -262,7 +262,9 @@ class Bridge {
 
   private sendInput(data: Buffer): void {
     const { link, term } = this;
-    if (!link) {
+    // A link that is closing drops what it is sent, and its close may come
+    // only after ws's 30 s close timeout: typing is held for the next one.
+    if (!link || !link.isOpen) {
       this.hold(data);
       return;
     }
@@ -271,8 +273,9 @@ class Bridge {
       return;
     }
     // The socket is full: stdin waits until this chunk, the last before
-    // the pause, has been written out (or the link has ended: typing is
-    // then held for the next one).
+    // the pause, has been written out, or has failed with the link (then
+    // what is typed next is held; this chunk is not, as part of it may
+    // have gone out).
     term.input.pause();
     link.sendBytes(data, () => {
       if (!this.finished) term.input.resume();

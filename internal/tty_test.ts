@@ -2,6 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { once } from "node:events";
+import type { Socket } from "node:net";
 import { WebSocketServer, type WebSocket } from "ws";
 import { bridge, windowSize, type BridgeOptions } from "./tty.js";
 import { detachRule, parseDetachKeys } from "./keys.js";
@@ -371,4 +372,39 @@ test("the window size comes from whichever stream is a terminal, else the contro
   // Only stdin a terminal (lap agent 2>log | cat): the controlling terminal answers.
   assert.deepEqual(windowSize([{ isTTY: false }, { isTTY: false }], () => ({ cols: 77, rows: 33 })), { cols: 77, rows: 33 });
   assert.equal(windowSize([{ isTTY: false }], none), null);
+});
+
+test("keys typed while the link is closing are held, and sent once the link is back", async () => {
+  let socket: Socket | undefined;
+  let closeSent = false;
+  let replied = false;
+  const h = await harness((ws, _frames, n) => {
+    if (n !== 1) return;
+    // The server side of the first link stops being a WebSocket: the test
+    // writes its close frame itself and never ends the connection, so the
+    // client stays closing (as behind a proxy that keeps connections).
+    socket = (ws as unknown as { _socket: Socket })._socket;
+    socket.allowHalfOpen = true;
+    socket.removeAllListeners("data");
+    socket.removeAllListeners("end");
+    socket.on("data", () => (replied ||= closeSent));
+  });
+  const m = memoryTerminal();
+  const done = bridge(m.term, await h.dial(), { detach: ctrlD, timings: fast, redial: h.dial });
+  try {
+    await until(() => socket !== undefined, "the first link");
+    // Close 1001, going away: the client answers with its own close frame.
+    closeSent = true;
+    socket!.write(Buffer.from([0x88, 0x02, 0x03, 0xe9]));
+    await until(() => replied, "the client's close frame");
+    m.input.write("typed while closing");
+    await new Promise((r) => setTimeout(r, 20));
+    socket!.destroy();
+    await until(() => h.connections.length === 2 && keys(h.connections[1]).length === 19, "the held keys on the new link");
+    assert.equal(keys(h.connections[1]).toString(), "typed while closing");
+  } finally {
+    m.input.write(Buffer.from([4]));
+    await done;
+    await h.close();
+  }
 });

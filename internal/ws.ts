@@ -77,6 +77,10 @@ export interface Link {
   terminate(): void;
   // Bytes queued for sending but not yet written to the socket.
   readonly bufferedAmount: number;
+  // False from the moment the link starts closing (a close frame came or
+  // was sent, the connection broke), before close is heard: bytes sent
+  // then are dropped by ws.
+  readonly isOpen: boolean;
   // Sets who hears what arrives. Until the first call, arrivals are held:
   // a harness sends its screen the moment the socket opens.
   listen(handlers: LinkHandlers): void;
@@ -197,6 +201,9 @@ function wrap(ws: WebSocket): Link {
     terminate: () => ws.terminate(),
     get bufferedAmount() {
       return ws.bufferedAmount;
+    },
+    get isOpen() {
+      return ws.readyState === WebSocketClient.OPEN;
     },
     listen: (h) => {
       handlers = h;

@@ -242,6 +242,7 @@ function fakeLink() {
     ping: () => void calls.push(["ping"]),
     terminate: () => void calls.push(["terminate"]),
     bufferedAmount: 42,
+    isOpen: true,
     listen: (h) => void (handlers = h),
   };
   return { link, calls, server: () => handlers! };
