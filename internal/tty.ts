@@ -191,6 +191,9 @@ class Bridge {
   // and how many reconnects since.
   private lostSince: number | null = null;
   private reconnects = 0;
+  // The next backoff: it keeps growing across the reconnects of a link
+  // that opens and drops at once, and starts again once the link is stable.
+  private retryWait: number;
   private stableTimer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void)[] = [];
   private resolveEnd!: (end: End) => void;
@@ -200,6 +203,7 @@ class Bridge {
     const label = opts.detachLabel ?? "Ctrl-D";
     this.giveUp = label ? ` (${label} to give up)` : "";
     this.random = opts.random ?? Math.random;
+    this.retryWait = this.t.retryFirstMs;
     this.modes = term.outputIsTTY ? new ModeTracker() : null;
     this.raw = term.isTTY;
     this.sizes = new SizeQueue(() => (opts.readOnly ? null : term.size()), this.t.resizeSettleMs, (size) => this.sendSize(size));
@@ -385,6 +389,7 @@ class Bridge {
       this.stableTimer = setTimeout(() => {
         this.lostSince = null;
         this.reconnects = 0;
+        this.retryWait = this.t.retryFirstMs;
       }, this.t.stableMs);
     }
   }
@@ -406,43 +411,52 @@ class Bridge {
     this.lostSince ??= Date.now();
     const giveUpAt = this.lostSince + this.t.retryGiveUpMs;
     const what = flapping ? "link keeps dropping" : "connection lost";
-    let wait = this.t.retryFirstMs;
+    const lost = (): void => this.finish({ how: "lost", code, reason, error, ...(flapping && { flapping }) });
     while (!this.finished) {
       this.reconnects++;
       this.status(`[lap] ${what} (${error ?? code}) — reconnecting, attempt ${this.reconnects}…${this.giveUp}`);
       // Jitter keeps a fleet of clients from reconnecting in lockstep.
-      await sleep(wait * (0.75 + this.random() * 0.5));
-      wait = Math.min(wait * 2, this.t.retryMaxMs);
+      await sleep(Math.min(this.retryWait * (0.75 + this.random() * 0.5), giveUpAt - Date.now()));
+      this.retryWait = Math.min(this.retryWait * 2, this.t.retryMaxMs);
       if (this.finished) return;
-      if (Date.now() >= giveUpAt) {
-        this.finish({ how: "lost", code, reason, error, ...(flapping && { flapping }) });
-        return;
-      }
+      if (Date.now() >= giveUpAt) return lost();
+      // An attempt (an API call, an upgrade) has timeouts of its own, longer
+      // than what may be left of the budget: it is not waited for past it.
+      const trying = this.tryAgain();
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<"late">((r) => (timer = setTimeout(() => r("late"), giveUpAt - Date.now())));
       try {
-        const alive = this.opts.alive ? await this.opts.alive() : true;
-        if (alive !== true) {
-          this.finish({ how: "ended", why: alive });
-          return;
+        const got = await Promise.race([trying, late]);
+        if (got === "late") {
+          // A link the attempt opens after all is not wanted.
+          void trying.then((l) => l && typeof l === "object" && l.close(1000), () => {});
+          return lost();
         }
-        const l = await this.opts.redial!();
-        if (this.finished) {
-          l.close(1000);
-          return;
-        }
-        this.attachLink(l);
+        if (got === null) return;
+        if (typeof got === "string") return this.finish({ how: "ended", why: got });
+        if (this.finished) return got.close(1000);
+        this.attachLink(got);
         this.status("");
-        this.repaint(l);
+        this.repaint(got);
         this.flushHeld();
         return;
       } catch (err) {
         const status = (err as { status?: number }).status;
-        if (status === 401 || status === 403 || status === 404) {
-          this.finish({ how: "refused", error: err as Error });
-          return;
-        }
+        if (status === 401 || status === 403 || status === 404) return this.finish({ how: "refused", error: err as Error });
         error = (err as Error).message;
+      } finally {
+        clearTimeout(timer);
       }
     }
+  }
+
+  // tryAgain is one reconnect: a new link, or why the session is not worth
+  // one (a string), or null when the bridge ended meanwhile.
+  private async tryAgain(): Promise<Link | string | null> {
+    const alive = this.opts.alive ? await this.opts.alive() : true;
+    if (alive !== true) return alive;
+    if (this.finished) return null;
+    return this.opts.redial!();
   }
 
   // status fits the line to the window, so it never wraps and each one

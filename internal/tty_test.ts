@@ -408,3 +408,53 @@ test("keys typed while the link is closing are held, and sent once the link is b
     await h.close();
   }
 });
+
+test("a link that keeps dropping right after each reconnect is redialled ever more slowly", async () => {
+  const opened: number[] = [];
+  const h = await harness((ws) => {
+    opened.push(Date.now());
+    ws.terminate();
+  });
+  const m = memoryTerminal();
+  const timings = { ...fast, retryFirstMs: 20, retryMaxMs: 160, retryGiveUpMs: 800 };
+  // random 0.5: no jitter, each wait is exactly the backoff.
+  const end = await bridge(m.term, await h.dial(), { detach: ctrlD, timings, redial: h.dial, random: () => 0.5 });
+  assert.equal(end.how, "lost");
+  const gaps = opened.slice(1).map((t, i) => t - opened[i]);
+  assert.ok(gaps.length >= 4, `${gaps.length} reconnects`);
+  // A timer may fire a millisecond early.
+  gaps.forEach((gap, i) => assert.ok(gap >= Math.min(20 * 2 ** i, 160) - 2, `reconnect ${i + 1} came ${gap} ms after the last: ${gaps.join(", ")}`));
+  await h.close();
+});
+
+test("a reconnect whose session check does not answer is given up when the budget runs out", { timeout: 10_000 }, async () => {
+  const h = await harness((ws) => setTimeout(() => ws.terminate(), 10));
+  const m = memoryTerminal();
+  const started = Date.now();
+  const end = await bridge(m.term, await h.dial(), { detach: ctrlD, timings: { ...fast, retryGiveUpMs: 300 }, redial: h.dial, alive: () => new Promise(() => {}) });
+  assert.equal(end.how, "lost");
+  assert.ok(Date.now() - started < 1500, `gave up after ${Date.now() - started} ms`);
+  assert.deepEqual(m.rawCalls, [true, false]);
+  assert.equal(h.connections.length, 1);
+  await h.close();
+});
+
+test("a reconnect still dialling when the budget runs out ends as lost, and the link it opens later is closed", { timeout: 10_000 }, async () => {
+  const closes: number[] = [];
+  const h = await harness((ws, _frames, n) => {
+    if (n === 1) setTimeout(() => ws.terminate(), 10);
+    else ws.on("close", (code) => closes.push(code));
+  });
+  const m = memoryTerminal();
+  const slowDial = async () => {
+    await new Promise((r) => setTimeout(r, 1500));
+    return h.dial();
+  };
+  const started = Date.now();
+  const end = await bridge(m.term, await h.dial(), { detach: ctrlD, timings: { ...fast, retryGiveUpMs: 200 }, redial: slowDial });
+  assert.equal(end.how, "lost");
+  assert.ok(Date.now() - started < 1000, `gave up after ${Date.now() - started} ms`);
+  await until(() => closes.length === 1, "the late link's close");
+  assert.deepEqual(closes, [1000]);
+  await h.close();
+});
