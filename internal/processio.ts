@@ -17,9 +17,13 @@ const TERMINATING_SIGNALS = ["SIGTERM", "SIGHUP", "SIGQUIT", "SIGINT", "SIGALRM"
 // Who handles a terminating signal now (a bridge or a chat); told about a
 // crash too, so the modes a remote program left on are switched off first.
 const signalListeners = new Set<(signal: string) => void>();
+// When a listener was told of a signal: stdout is then waited for only as
+// long as the bridge waits for it (TIMINGS.signalDrainMs), counted from here.
+let signalledAt: number | null = null;
 
 function onTerminatingSignal(signal: string): void {
   if (signalListeners.size > 0) {
+    signalledAt ??= Date.now();
     for (const cb of signalListeners) cb(signal);
     return;
   }
@@ -244,7 +248,12 @@ export async function run(): Promise<void> {
   const io = processIO();
   const code = await main(process.argv.slice(2), io);
   restoreTerminal();
-  await Promise.all([opened.stdout && flushed(process.stdout), opened.stderr && flushed(process.stderr)]);
+  const flushing = Promise.all([opened.stdout && flushed(process.stdout), opened.stderr && flushed(process.stderr)]);
+  if (signalledAt === null) await flushing;
+  else {
+    const { TIMINGS, within } = require("./tty.js") as typeof import("./tty.js");
+    await within(flushing, signalledAt + TIMINGS.signalDrainMs - Date.now());
+  }
   process.exit(code);
 }
 

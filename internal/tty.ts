@@ -76,6 +76,10 @@ export const TIMINGS = {
   // a link that opens and drops at once does not reset the budget.
   retryGiveUpMs: 120_000,
   stableMs: 10_000,
+  // Ended by a signal, lap waits at most this long for stdout to take what
+  // it holds: a reader that stopped reading must not keep it from ending.
+  // (A detach or a close waits for every byte.)
+  signalDrainMs: 2_000,
 };
 export type Timings = typeof TIMINGS;
 
@@ -494,7 +498,8 @@ class Bridge {
       attempt(() => l.listen({ message: () => {}, pong: () => {}, close: () => {} }));
       attempt(() => l.close(1000, end.how === "detached" ? "detach" : ""));
     }
-    void drained(term.output).then(() => {
+    const drain = drained(term.output);
+    void (end.how === "signal" ? within(drain, this.t.signalDrainMs) : drain).then(() => {
       if (this.raw) attempt(() => term.setRawMode(false));
       this.resolveEnd(end);
     });
@@ -529,6 +534,13 @@ function drained(out: Output): Promise<void> {
     out.once("error", () => resolve());
     out.write("", () => resolve());
   });
+}
+
+// within resolves when p does, or after ms, whichever comes first.
+export function within(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((r) => (timer = setTimeout(r, ms)));
+  return Promise.race([p.then(() => {}), late]).finally(() => clearTimeout(timer));
 }
 
 function sleep(ms: number): Promise<void> {

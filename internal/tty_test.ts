@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { once } from "node:events";
 import type { Socket } from "node:net";
+import { Writable } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
 import { bridge, windowSize, type BridgeOptions } from "./tty.js";
 import { detachRule, parseDetachKeys } from "./keys.js";
@@ -456,5 +457,21 @@ test("a reconnect still dialling when the budget runs out ends as lost, and the 
   assert.ok(Date.now() - started < 1000, `gave up after ${Date.now() - started} ms`);
   await until(() => closes.length === 1, "the late link's close");
   assert.deepEqual(closes, [1000]);
+  await h.close();
+});
+
+test("a terminating signal does not wait long for a stdout whose reader stopped reading, and gives the terminal back", { timeout: 10_000 }, async () => {
+  const h = await harness((ws) => ws.send("output nobody reads"));
+  const m = memoryTerminal();
+  let written = 0;
+  // A pipe whose reader is still there but reads no more: no write completes.
+  m.term.output = new Writable({ write: () => void written++ });
+  const done = bridge(m.term, await h.dial(), { detach: ctrlD, timings: { ...fast, signalDrainMs: 100 } });
+  await until(() => written === 1, "the output");
+  const started = Date.now();
+  m.signal("SIGTERM");
+  assert.deepEqual(await done, { how: "signal", signal: "SIGTERM" });
+  assert.ok(Date.now() - started < 1000, `ended ${Date.now() - started} ms after the signal`);
+  assert.deepEqual(m.rawCalls, [true, false]);
   await h.close();
 });

@@ -60,3 +60,19 @@ test("when the session itself has ended, lap says so with its status and reason,
   assert.match(r.stderr, new RegExp(`· session ${s.id.slice(0, 8)} ended: idle timeout \\(failed\\)\\n`));
   assert.doesNotMatch(r.stderr, /ws closed|reattach|reconnecting/);
 });
+
+test("SIGTERM ends lap within seconds though the reader of its stdout stopped reading", { timeout: 30_000 }, async () => {
+  const p = await platform();
+  const l = new Lap(["demo"], loggedIn(p));
+  await l.waitFor(/\$ /);
+  // The reader is still there but reads no more: the pipe fills and stays full.
+  l.child.stdout!.pause();
+  l.type("head -c 2000000 /dev/urandom | base64\r");
+  await new Promise((r) => setTimeout(r, 2000));
+  const signalled = Date.now();
+  l.child.kill("SIGTERM");
+  const r = await l.exited;
+  assert.equal(r.code, 143, r.stderr);
+  assert.ok(Date.now() - signalled < 6000, `exited ${Date.now() - signalled} ms after SIGTERM`);
+  assert.match(r.stderr, /· SIGTERM — left session \S+ running/);
+});
