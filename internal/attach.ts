@@ -223,6 +223,12 @@ async function report(io: IO, api: Api, session: Session, end: End, again: strin
     case "signal":
       say(io, `· ${end.signal} — left session ${session.id} running; reconnect: ${again}`);
       return exitForSignal(end.signal);
+    case "outputGone":
+      // Not the quiet end of lap agents | head: a script must not take an
+      // attach cut short for one that ran to its end. 128+SIGPIPE is what a
+      // shell shows for a pipe writer killed by it (kubectl exec is).
+      say(io, `✗ the reader of stdout went away; session ${session.id} keeps running; reconnect: ${again}`);
+      return exitForSignal("SIGPIPE");
   }
 }
 

@@ -38,13 +38,18 @@ function onTerminatingSignal(signal: string): void {
 const opened = { stdin: false, stdout: false, stderr: false };
 const FD = { stdin: 0, stdout: 1, stderr: 2 } as const;
 
+// Who is told that the reader of stdout went away (a bridge): an attached
+// terminal is given back and its link closed before lap ends.
+const outputGoneListeners = new Set<() => void>();
+
 function stdio<K extends keyof typeof opened>(name: K): NodeJS.Process[K] {
   if (name === "stdout" && !opened.stdout) {
     // A reader that went away (lap agents | head) is not an error; any
     // other failure (a full disk) ends lap with one line.
     process.stdout.on("error", (err: NodeJS.ErrnoException) => {
-      if (err.code === "EPIPE") process.exit(0);
-      throw cannotWrite("stdout", err);
+      if (err.code !== "EPIPE") throw cannotWrite("stdout", err);
+      if (outputGoneListeners.size === 0) process.exit(0);
+      for (const cb of outputGoneListeners) cb();
     });
   }
   opened[name] = true;
@@ -152,6 +157,10 @@ function processTerminal(): Terminal {
     onSignal: (cb) => {
       signalListeners.add(cb);
       return () => signalListeners.delete(cb);
+    },
+    onOutputGone: (cb) => {
+      outputGoneListeners.add(cb);
+      return () => outputGoneListeners.delete(cb);
     },
     // As ssh does: give the terminal back before stopping, take it again
     // (raw mode, the size) when continued.

@@ -44,6 +44,8 @@ export interface Terminal {
   // Job control, where there is any: suspend runs on SIGTSTP before the
   // process stops itself, resume on SIGCONT.
   onSuspend?(handlers: { suspend(): void; resume(): void }): () => void;
+  // The reader of output went away (EPIPE), where that can be told.
+  onOutputGone?(cb: () => void): () => void;
   // One line of status for the user (stderr), never mixed into output;
   // each replaces the last, "" clears it.
   status(line: string): void;
@@ -56,7 +58,8 @@ export type End =
   | { how: "broken"; error: string }
   | { how: "refused"; error: Error }
   | { how: "ended"; why: string }
-  | { how: "signal"; signal: string };
+  | { how: "signal"; signal: string }
+  | { how: "outputGone" };
 
 // The protocol's timings, overridable so tests run in milliseconds.
 export const TIMINGS = {
@@ -224,6 +227,7 @@ class Bridge {
       term.onSignal((signal) => this.finish({ how: "signal", signal })),
     );
     if (term.onSuspend) this.unsubscribe.push(term.onSuspend({ suspend: () => this.suspend(), resume: () => this.resume() }));
+    if (term.onOutputGone) this.unsubscribe.push(term.onOutputGone(() => this.finish({ how: "outputGone" })));
     term.input.on("data", this.onInput);
     term.input.on("end", this.onInputEnd);
     term.input.resume();

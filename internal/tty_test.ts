@@ -475,3 +475,16 @@ test("a terminating signal does not wait long for a stdout whose reader stopped 
   assert.deepEqual(m.rawCalls, [true, false]);
   await h.close();
 });
+
+test("when the reader of stdout goes away, the bridge ends with the link closed normally and the terminal given back", async () => {
+  let closeCode = 0;
+  const h = await harness((ws) => ws.on("close", (code) => (closeCode = code)));
+  const m = memoryTerminal();
+  const done = bridge(m.term, await h.dial(), { detach: ctrlD, timings: fast, redial: h.dial });
+  m.outputGone();
+  assert.deepEqual(await done, { how: "outputGone" });
+  assert.deepEqual(m.rawCalls, [true, false]);
+  await until(() => closeCode !== 0, "the close");
+  assert.equal(closeCode, 1000);
+  await h.close();
+});

@@ -61,6 +61,20 @@ test("when the session itself has ended, lap says so with its status and reason,
   assert.doesNotMatch(r.stderr, /ws closed|reattach|reconnecting/);
 });
 
+test("the reader of stdout going away mid-attach ends lap with 141 (128+SIGPIPE) and a line saying the session keeps running", async () => {
+  const p = await platform();
+  const l = new Lap(["demo"], loggedIn(p));
+  await l.waitFor(/\$ /);
+  l.child.stdout!.destroy();
+  // The echo of what is typed is the next write to stdout.
+  l.type("echo more\r");
+  const r = await l.exited;
+  assert.equal(r.code, 141, r.stderr);
+  const [s] = p.sessions.values();
+  assert.match(r.stderr, new RegExp(`\\n✗ the reader of stdout went away; session ${s.id} keeps running; reconnect: lap demo\\n$`));
+  assert.equal(s.status, "ready");
+});
+
 test("SIGTERM ends lap within seconds though the reader of its stdout stopped reading", { timeout: 30_000 }, async () => {
   const p = await platform();
   const l = new Lap(["demo"], loggedIn(p));

@@ -18,6 +18,8 @@ export interface MemoryTerminal {
   // Job control, as SIGTSTP and SIGCONT would raise it.
   suspend(): void;
   cont(): void;
+  // The reader of stdout goes away, as an EPIPE tells it.
+  outputGone(): void;
 }
 
 export interface MemoryTerminalOptions {
@@ -45,6 +47,7 @@ export function memoryTerminal(opts: MemoryTerminalOptions = {}): MemoryTerminal
   const resizeHandlers = new Set<() => void>();
   const signalHandlers = new Set<(s: string) => void>();
   const jobHandlers = new Set<{ suspend(): void; resume(): void }>();
+  const goneHandlers = new Set<() => void>();
   const rawCalls: boolean[] = [];
   const statuses: string[] = [];
   const term: Terminal = {
@@ -66,6 +69,10 @@ export function memoryTerminal(opts: MemoryTerminalOptions = {}): MemoryTerminal
       jobHandlers.add(h);
       return () => jobHandlers.delete(h);
     },
+    onOutputGone: (cb) => {
+      goneHandlers.add(cb);
+      return () => goneHandlers.delete(cb);
+    },
     status: (line) => void statuses.push(line),
   };
   return {
@@ -86,6 +93,10 @@ export function memoryTerminal(opts: MemoryTerminalOptions = {}): MemoryTerminal
     },
     cont() {
       for (const h of jobHandlers) h.resume();
+    },
+    outputGone() {
+      output.destroy();
+      for (const cb of goneHandlers) cb();
     },
   };
 }
