@@ -428,6 +428,26 @@ test("a link that keeps dropping right after each reconnect is redialled ever mo
   await h.close();
 });
 
+test("once a link has stayed up for stableMs, the next loss is retried at the first backoff again", { timeout: 10_000 }, async () => {
+  let droppedAt = 0;
+  let reopenedAt = 0;
+  const h = await harness((ws, _frames, n) => {
+    // Five links that drop at once grow the backoff to 160 ms; the sixth
+    // stays up past stableMs, then drops.
+    if (n <= 5) ws.terminate();
+    else if (n === 6) setTimeout(() => ((droppedAt = Date.now()), ws.terminate()), 250);
+    else reopenedAt = Date.now();
+  });
+  const m = memoryTerminal();
+  const timings = { ...fast, retryFirstMs: 10, retryMaxMs: 400, retryGiveUpMs: 5000, stableMs: 100 };
+  const done = bridge(m.term, await h.dial(), { detach: ctrlD, timings, redial: h.dial, random: () => 0.5 });
+  await until(() => reopenedAt > 0, "the seventh link");
+  assert.ok(reopenedAt - droppedAt < 150, `reconnected ${reopenedAt - droppedAt} ms after a stable link dropped`);
+  m.input.write(Buffer.from([4]));
+  assert.equal((await done).how, "detached");
+  await h.close();
+});
+
 test("a reconnect whose session check does not answer is given up when the budget runs out", { timeout: 10_000 }, async () => {
   const h = await harness((ws) => setTimeout(() => ws.terminate(), 10));
   const m = memoryTerminal();
