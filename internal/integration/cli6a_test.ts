@@ -229,7 +229,7 @@ test("the bash script completes commands, agent names, flags per command, sessio
     ["agents", "attach", "completion", "config", "demo", "doctor", "help", "login", "logout", "logs", "restart", "reviewer", "sessions", "stop"]);
   assert.deepEqual(await bashComplete(script, ["lap", "rev"], env), ["reviewer"]);
   assert.deepEqual(await bashComplete(script, ["lap", "re"], env), ["restart", "reviewer"]);
-  assert.deepEqual(await bashComplete(script, ["lap", "logs", "--"], env), ["--follow", "--help", "--json", "--profile"]);
+  assert.deepEqual(await bashComplete(script, ["lap", "logs", "--"], env), ["--follow", "--help", "--json", "--profile", "--timeout"]);
   assert.deepEqual(await bashComplete(script, ["lap", "restart", "--yes", ""], env), [id]);
   assert.deepEqual(await bashComplete(script, ["lap", "sessions", "--"], env), ["--help", "--json", "--profile"]);
   assert.deepEqual(await bashComplete(script, ["lap", "stop", "--yes", ""], env), [id]);

@@ -91,7 +91,7 @@ test("help and completion know logs, restart and their flags; usage errors are e
   assert.match(help.stdout, /^ {2}lap logs <session-id \| agent>\s+a session's timeline/m);
   assert.match(help.stdout, /^ {2}lap restart <session-id>\s+bring a dead or failed session back/m);
   const logsHelp = await run(["logs", "--help"], env);
-  assert.match(logsHelp.stdout, /^usage: lap logs <session-id \| agent> \[--json\] \[--follow\]$/m);
+  assert.match(logsHelp.stdout, /^usage: lap logs <session-id \| agent> \[--timeout D\] \[--json\] \[--follow\]$/m);
   const restartHelp = await run(["restart", "--help"], env);
   assert.match(restartHelp.stdout, /^usage: lap restart <session-id> \[--timeout D\] \[--yes\]$/m);
   assert.match(help.stdout, /^ {2}-f, --follow\s/m);
