@@ -102,6 +102,8 @@ const RETRYABLE = new Set([1001, 1006, 1011, 1012, 1013]);
 // The terminal's end-of-file character (VEOF): what a typed Ctrl-D sends.
 export const CTRL_D = 0x04;
 const EOF_BYTES = Buffer.from([CTRL_D]);
+// What a reconnect attempt still running when the budget ends comes to.
+const LATE = Symbol("late");
 
 export interface BridgeOptions {
   // Splits a read of stdin into bytes to send and whether to detach: the
@@ -432,10 +434,10 @@ class Bridge {
       // than what may be left of the budget: it is not waited for past it.
       const trying = this.tryAgain();
       let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<"late">((r) => (timer = setTimeout(() => r("late"), giveUpAt - Date.now())));
+      const late = new Promise<typeof LATE>((r) => (timer = setTimeout(() => r(LATE), giveUpAt - Date.now())));
       try {
         const got = await Promise.race([trying, late]);
-        if (got === "late") {
+        if (got === LATE) {
           // A link the attempt opens after all is not wanted.
           void trying.then((l) => l && typeof l === "object" && l.close(1000), () => {});
           return lost();
