@@ -2,7 +2,7 @@
 // for it, open its terminal and bridge it to ours — or, for an
 // agent without a terminal, chat with it line by line (chat.ts).
 
-import { connectApi, hasTerminal, sessionIdFrom, terminalTarget, waitReady, type Agent, type Api, type Session } from "./api.js";
+import { connectApi, hasTerminal, phaseOf, sessionIdFrom, terminalTarget, waitReady, type Agent, type Api, type Session } from "./api.js";
 import { credentials, type Config } from "./config.js";
 import { agentCommand } from "./cli.js";
 import { say, shellQuoted, visible } from "./output.js";
@@ -146,7 +146,7 @@ async function connect(io: IO, api: Api, first: Session, agent: Agent | null, op
         const s = await api.getSession(session.id);
         // A session starting again (a restart) is waited for, within the
         // reconnect budget, as a dropped link is.
-        if (s.status === "creating") throw new Error(`session is starting again: ${visible(s.phase ?? s.status, 40)}`);
+        if (s.status === "creating") throw new Error(`session is starting again: ${visible(phaseOf(s), 60)}`);
         if (s.status !== "ready") return endedLine(s);
         latest = s;
         return true;

@@ -106,7 +106,8 @@ test("interrupted, doctor still stops the session it started, and exits as the s
 });
 
 test("interrupted while the session is being created, doctor waits for its id, stops it, and exits as the signal would", async () => {
-  const p = await platform({ createAnswerMs: 300 });
+  // Slow enough that the signal comes first on a loaded machine too.
+  const p = await platform({ createAnswerMs: 2_000 });
   const term = memoryTerminal();
   const m = memoryIO({ env: creds(p), home: tmp, terminal: () => term.term });
   const done = doctor(m.io, { ...QUICK, target: "demo" });

@@ -15,9 +15,10 @@ const DEC_MODES = [
   5, // reverse video (the whole screen)
   1, // application cursor keys
   66, // application keypad (DECNKM)
-  47, 1047, 1049, // alternate screen
+  47, 1047, 1049, // alternate screen (ALTERNATE_SCREENS)
 ];
 const TRACKED = new Set(DEC_MODES);
+const ALTERNATE_SCREENS = [47, 1047, 1049];
 // ANSI (not private) modes: insert (IRM) and new-line (LNM), which would
 // garble the shell's line editing if left on.
 const ANSI_MODES = [4, 20];
@@ -233,16 +234,20 @@ export class ModeTracker {
   // nothing is), and forgets it all.
   reset(): string {
     let out = "";
+    // Leaving origin mode homes the cursor. On the alternate screen that is
+    // harmless, before leaving it for the user's own screen and cursor.
+    const alternate = ALTERNATE_SCREENS.some((n) => this.on.has(n));
+    if (this.origin && alternate) out += "\x1b[?6l";
     for (const n of DEC_MODES) if (this.on.has(n)) out += `\x1b[?${n}l`;
     if (this.keypad) out += "\x1b>";
     if (this.kittyStack.length > 0) out += `\x1b[<${this.kittyStack.length}u`;
     if (this.kittyFlags) out += "\x1b[=0;1u";
     if (this.otherKeys) out += "\x1b[>4m";
     // Clearing the scroll region homes the cursor: save and restore it
-    // around, so lap's last line lands where the program left off. Leaving
-    // origin mode homes it too, and a restore would switch the mode back
-    // on: lap's last line goes to the bottom instead.
-    if (this.origin) out += "\x1b[?6l\x1b[r\x1b[999;1H";
+    // around, so lap's last line lands where the program left off. On the
+    // user's own screen, origin mode left homes it too, and a restore would
+    // switch the mode back on: lap's last line goes to the bottom instead.
+    if (this.origin && !alternate) out += "\x1b[?6l\x1b[r\x1b[999;1H";
     else if (this.scrollRegion) out += "\x1b7\x1b[r\x1b8";
     if (this.autowrapOff) out += "\x1b[?7h";
     for (const n of ANSI_MODES) if (this.ansi.has(n)) out += `\x1b[${n}l`;

@@ -145,6 +145,9 @@ test("origin mode left on is left, and with it the scroll region, the cursor goi
   const t = scan("\x1b[3;20r\x1b[?6h");
   assert.equal(t.again(), "\x1b[?6h");
   assert.equal(t.reset(), "\x1b[?6l\x1b[r\x1b[999;1H");
+  // On the alternate screen it is left there, and the user's cursor is
+  // where leaving the alternate screen puts it.
+  assert.equal(scan("\x1b[?1049h\x1b[3;20r\x1b[?6h").reset(), "\x1b[?6l\x1b[?1049l\x1b7\x1b[r\x1b8");
 });
 
 test("a sequence too long to be tracked does not hide the ones after it", () => {

@@ -17,13 +17,15 @@ const TERMINATING_SIGNALS = ["SIGTERM", "SIGHUP", "SIGQUIT", "SIGINT", "SIGALRM"
 // Who handles a terminating signal now (a bridge or a chat); told about a
 // crash too, so the modes a remote program left on are switched off first.
 const signalListeners = new Set<(signal: string) => void>();
-// When a listener was told of a signal: stdout is then waited for only as
-// long as the bridge waits for it (TIMINGS.signalDrainMs), counted from here.
-let signalledAt: number | null = null;
+// Whether a listener was told of a signal: what stdout and stderr still
+// hold at the end is then waited for only as long as the bridge waits for
+// its output (TIMINGS.signalDrainMs): a reader that stopped reading must
+// not keep lap from ending.
+let signalled = false;
 
 function onTerminatingSignal(signal: string): void {
   if (signalListeners.size > 0) {
-    signalledAt ??= Date.now();
+    signalled = true;
     for (const cb of signalListeners) cb(signal);
     return;
   }
@@ -41,6 +43,9 @@ const FD = { stdin: 0, stdout: 1, stderr: 2 } as const;
 // Who is told that the reader of stdout went away (a bridge): an attached
 // terminal is given back and its link closed before lap ends.
 const outputGoneListeners = new Set<() => void>();
+// Whether a bridge ever listened: after it has ended, a broken pipe is no
+// reason to exit 0 in the middle of saying how the attach ended.
+let bridged = false;
 
 function stdio<K extends keyof typeof opened>(name: K): NodeJS.Process[K] {
   if (name === "stdout" && !opened.stdout) {
@@ -48,8 +53,8 @@ function stdio<K extends keyof typeof opened>(name: K): NodeJS.Process[K] {
     // other failure (a full disk) ends lap with one line.
     process.stdout.on("error", (err: NodeJS.ErrnoException) => {
       if (err.code !== "EPIPE") throw cannotWrite("stdout", err);
-      if (outputGoneListeners.size === 0) process.exit(0);
-      for (const cb of outputGoneListeners) cb();
+      if (outputGoneListeners.size > 0) for (const cb of outputGoneListeners) cb();
+      else if (!bridged) process.exit(0);
     });
   }
   opened[name] = true;
@@ -159,6 +164,7 @@ function processTerminal(): Terminal {
       return () => signalListeners.delete(cb);
     },
     onOutputGone: (cb) => {
+      bridged = true;
       outputGoneListeners.add(cb);
       return () => outputGoneListeners.delete(cb);
     },
@@ -258,10 +264,10 @@ export async function run(): Promise<void> {
   const code = await main(process.argv.slice(2), io);
   restoreTerminal();
   const flushing = Promise.all([opened.stdout && flushed(process.stdout), opened.stderr && flushed(process.stderr)]);
-  if (signalledAt === null) await flushing;
+  if (!signalled) await flushing;
   else {
     const { TIMINGS, within } = require("./tty.js") as typeof import("./tty.js");
-    await within(flushing, signalledAt + TIMINGS.signalDrainMs - Date.now());
+    await within(flushing, TIMINGS.signalDrainMs);
   }
   process.exit(code);
 }

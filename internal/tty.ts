@@ -433,10 +433,8 @@ class Bridge {
       // An attempt (an API call, an upgrade) has timeouts of its own, longer
       // than what may be left of the budget: it is not waited for past it.
       const trying = this.tryAgain();
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<typeof LATE>((r) => (timer = setTimeout(() => r(LATE), giveUpAt - Date.now())));
       try {
-        const got = await Promise.race([trying, late]);
+        const got = await before(trying, giveUpAt - Date.now());
         if (got === LATE) {
           // A link the attempt opens after all is not wanted.
           void trying.then((l) => l && typeof l === "object" && l.close(1000), () => {});
@@ -454,8 +452,6 @@ class Bridge {
         const status = (err as { status?: number }).status;
         if (status === 401 || status === 403 || status === 404) return this.finish({ how: "refused", error: err as Error });
         error = (err as Error).message;
-      } finally {
-        clearTimeout(timer);
       }
     }
   }
@@ -542,11 +538,17 @@ function drained(out: Output): Promise<void> {
   });
 }
 
+// before is what p comes to, or LATE when ms pass first; its timer does
+// not outlive the race.
+function before<T>(p: Promise<T>, ms: number): Promise<T | typeof LATE> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<typeof LATE>((r) => (timer = setTimeout(() => r(LATE), ms)));
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
 // within resolves when p does, or after ms, whichever comes first.
 export function within(p: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<void>((r) => (timer = setTimeout(r, ms)));
-  return Promise.race([p.then(() => {}), late]).finally(() => clearTimeout(timer));
+  return before(p, ms).then(() => {});
 }
 
 function sleep(ms: number): Promise<void> {

@@ -90,3 +90,19 @@ test("SIGTERM ends lap within seconds though the reader of its stdout stopped re
   assert.ok(Date.now() - signalled < 6000, `exited ${Date.now() - signalled} ms after SIGTERM`);
   assert.match(r.stderr, /· SIGTERM — left session \S+ running/);
 });
+
+test("a reader of stdout that goes away after SIGTERM does not turn the signal's status into 0", { timeout: 30_000 }, async () => {
+  const p = await platform();
+  const l = new Lap(["demo"], loggedIn(p));
+  await l.waitFor(/\$ /);
+  l.child.stdout!.pause();
+  l.type("head -c 2000000 /dev/urandom | base64\r");
+  await new Promise((r) => setTimeout(r, 2000));
+  // As when a shell kills `lap demo | tee log` as one job: lap is still
+  // handing its output over when the reader goes.
+  l.child.kill("SIGTERM");
+  setTimeout(() => l.child.stdout!.destroy(), 100);
+  const r = await l.exited;
+  assert.equal(r.code, 143, r.stderr);
+  assert.match(r.stderr, /· SIGTERM — left session \S+ running/);
+});
