@@ -75,14 +75,21 @@ test("the reader of stdout going away mid-attach ends lap with 141 (128+SIGPIPE)
   assert.equal(s.status, "ready");
 });
 
-test("SIGTERM ends lap within seconds though the reader of its stdout stopped reading", { timeout: 30_000 }, async () => {
+// stalledReader attaches, then stops reading lap's stdout (the reader is
+// still there but reads no more) while the program prints: the pipe fills
+// and stays full.
+async function stalledReader(): Promise<Lap> {
   const p = await platform();
   const l = new Lap(["demo"], loggedIn(p));
   await l.waitFor(/\$ /);
-  // The reader is still there but reads no more: the pipe fills and stays full.
   l.child.stdout!.pause();
   l.type("head -c 2000000 /dev/urandom | base64\r");
   await new Promise((r) => setTimeout(r, 2000));
+  return l;
+}
+
+test("SIGTERM ends lap within seconds though the reader of its stdout stopped reading", { timeout: 30_000 }, async () => {
+  const l = await stalledReader();
   const signalled = Date.now();
   l.child.kill("SIGTERM");
   const r = await l.exited;
@@ -92,12 +99,7 @@ test("SIGTERM ends lap within seconds though the reader of its stdout stopped re
 });
 
 test("a reader of stdout that goes away after SIGTERM does not turn the signal's status into 0", { timeout: 30_000 }, async () => {
-  const p = await platform();
-  const l = new Lap(["demo"], loggedIn(p));
-  await l.waitFor(/\$ /);
-  l.child.stdout!.pause();
-  l.type("head -c 2000000 /dev/urandom | base64\r");
-  await new Promise((r) => setTimeout(r, 2000));
+  const l = await stalledReader();
   // As when a shell kills `lap demo | tee log` as one job: lap is still
   // handing its output over when the reader goes.
   l.child.kill("SIGTERM");
