@@ -59,6 +59,11 @@ const HANDSHAKE_TIMEOUT_MS = 20_000;
 // frames of kilobytes; ws's default (100 MiB) let a hostile harness push lap
 // to hundreds of megabytes. A bigger frame ends the link (close 1009).
 export const MAX_PAYLOAD = 4 << 20;
+// After the close frames have crossed, how long the harness has to close
+// the connection before lap drops it. ws's own 30 s let a harness that
+// said goodbye but kept TCP open hold a reconnect (and the keys typed
+// meanwhile) for half a minute; the close code has already come by then.
+export const CLOSE_HANDSHAKE_MS = 2_000;
 // Enough of a refused upgrade's body to say why, never a whole page.
 const REFUSAL_BODY_BYTES = 2_048;
 
@@ -133,7 +138,8 @@ export function dial(url: string, opts: DialOptions = {}): Promise<Link> {
   if (opts.token && opts.tokenInQuery) target.searchParams.set("token", opts.token);
   const timeoutMs = opts.timeoutMs ?? HANDSHAKE_TIMEOUT_MS;
   return new Promise((resolve, reject) => {
-    const ws = new WebSocketClient(target, {
+    // closeTimeout is newer than ws's published types.
+    const options: ClientOptions & { closeTimeout: number } = {
       headers,
       ...(opts.createConnection ? { createConnection: opts.createConnection as unknown as ClientOptions["createConnection"] } : {}),
       maxPayload: MAX_PAYLOAD,
@@ -142,7 +148,9 @@ export function dial(url: string, opts: DialOptions = {}): Promise<Link> {
       // must pass through, not close the socket as invalid UTF-8.
       skipUTF8Validation: true,
       followRedirects: false,
-    });
+      closeTimeout: CLOSE_HANDSHAKE_MS,
+    };
+    const ws = new WebSocketClient(target, options);
     let opened = false;
     // One deadline bounds the whole upgrade, a refusal's body included.
     // ws's handshakeTimeout is not used: it is an idle timeout, restarted by

@@ -3,12 +3,12 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { once } from "node:events";
 import net from "node:net";
-import { dial, MAX_PAYLOAD, type Link } from "./ws.js";
+import { CLOSE_HANDSHAKE_MS, dial, MAX_PAYLOAD, type Link } from "./ws.js";
 
 // A hostile harness on a real socket, speaking HTTP and WebSocket by hand so
 // it can do what no well-behaved server library would.
-async function rawServer(onSocket: (socket: net.Socket, key: string) => void) {
-  const server = net.createServer((socket) => {
+async function rawServer(onSocket: (socket: net.Socket, key: string) => void, allowHalfOpen = false) {
+  const server = net.createServer({ allowHalfOpen }, (socket) => {
     socket.on("error", () => {});
     let head = "";
     const onData = (chunk: Buffer) => {
@@ -131,4 +131,21 @@ test("a connection that merely drops is not a protocol break", async () => {
   assert.equal(end.code, 1006);
   assert.equal(end.broken, undefined);
   s.close();
+});
+
+test("a harness that sends its close frame but keeps the connection open is dropped soon after", async (t) => {
+  const s = await rawServer((socket, key) => {
+    accept(socket, key);
+    // Close 1001 ("going away"), then nothing: its side stays open after
+    // the client's close frame and the client's end of the connection.
+    socket.write(Buffer.from([0x88, 0x02, 0x03, 0xe9]));
+    socket.on("data", () => {});
+  }, true);
+  t.after(s.close);
+  const bound = CLOSE_HANDSHAKE_MS + 3_000;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), bound)));
+  const end = await Promise.race([closed(await dial(s.url)), late]).finally(() => clearTimeout(timer));
+  assert.notEqual(end, "late", `the close was not heard within ${bound} ms`);
+  assert.equal((end as { code: number }).code, 1001);
 });
