@@ -36,9 +36,12 @@ const ONLY = new Set((process.env.BENCH_ONLY ?? "").split(",").map((s) => s.trim
 // the server's JIT; medians keep one slow run on a busy machine from counting.
 // Throughput runs are even in number: lap goes first in half the pairs, so
 // a machine still warming up favours neither.
+// Start-up and attach runs are short: 60 of them cost under two minutes,
+// and their medians moved by 5–10 ms from one run of the bench to the
+// next with 30.
 const PLAN = {
-  startup: { warmup: 3, runs: QUICK ? 10 : 30 },
-  attach: { warmup: 2, runs: QUICK ? 6 : 30 },
+  startup: { warmup: 3, runs: QUICK ? 10 : 60 },
+  attach: { warmup: 2, runs: QUICK ? 6 : 60 },
   // One process of a client can run faster or slower than the next for its
   // whole life, so what narrows a median is many processes; what a client
   // pays once (lap's first full collection, 7–15 ms, soon after output
