@@ -277,7 +277,8 @@ class Bridge {
   private sendInput(data: Buffer): void {
     const { link, term } = this;
     // A link that is closing drops what it is sent, and its close may come
-    // only after ws's 30 s close timeout: typing is held for the next one.
+    // only seconds later (ws.ts's CLOSE_HANDSHAKE_MS): typing is held for
+    // the next one.
     if (!link || !link.isOpen) {
       this.hold(data);
       return;
