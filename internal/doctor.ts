@@ -13,6 +13,7 @@ import { DEFAULT_PROFILE, mask, type ProxySettings } from "./settings.js";
 import { describeProxy, proxyFor } from "./proxy.js";
 import { EXIT_FAILURE, EXIT_OK, LapError, describe, exitForSignal, networkReason } from "./errors.js";
 import { type IO } from "./io.js";
+import { sessionOrAgentError } from "./sessions.js";
 import { TIMINGS } from "./tty.js";
 import type { Link } from "./ws.js";
 
@@ -286,7 +287,7 @@ interface Target {
 }
 
 // findTarget reads the argument as a session (a URL, or a UUID that is a
-// session) or else as an agent.
+// session), else as an agent, else as the start of a session id.
 async function findTarget(api: Api, target: string): Promise<Target> {
   if (target.includes("/sessions/") || isUUID(target)) {
     try {
@@ -295,7 +296,13 @@ async function findTarget(api: Api, target: string): Promise<Target> {
       if (!(err instanceof HttpError && err.status === 404 && isUUID(target))) throw err;
     }
   }
-  const agent = await api.resolveAgent(target);
+  let agent: Agent;
+  try {
+    agent = await api.resolveAgent(target);
+  } catch (err) {
+    if (!(err instanceof LapError) || !/^no agent named/.test(err.message)) throw err;
+    return { agent: null, session: await sessionOrAgentError(api, target, err) };
+  }
   if (agent.harness_id === "") {
     // A bare UUID: the listing says what it is, if it is there at all.
     const listed = (await api.listAgents()).find((a) => a.id === agent.id);

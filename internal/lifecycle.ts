@@ -8,7 +8,7 @@ import { FOLLOW_ATTEMPTS, follow, type Followed } from "./events.js";
 import { confirm, mayAsk, type IO } from "./io.js";
 import { DEFAULT_TIMEOUT_MS, agentCommand } from "./cli.js";
 import { cleanText, json, print, say, shellQuoted, visible } from "./output.js";
-import { findSession } from "./sessions.js";
+import { findSession, sessionOrAgentError } from "./sessions.js";
 
 // A detail cut to fit a terminal keeps at least this much, even in a narrow window.
 const MIN_DETAIL_COLS = 10;
@@ -89,14 +89,7 @@ export async function targetSession(api: Api, target: string): Promise<Session> 
     if (!(err instanceof LapError) || !/^no agent named/.test(err.message)) throw err;
     agentError = err;
   }
-  if (/^[\w.-]+$/.test(target) && !isUUID(target)) {
-    try {
-      return await findSession(api, target);
-    } catch {
-      // neither an agent nor a session: say what was looked for first
-    }
-  }
-  throw agentError;
+  return sessionOrAgentError(api, target, agentError);
 }
 
 function newestFirst(sessions: Session[]): Session[] {

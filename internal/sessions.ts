@@ -135,6 +135,9 @@ export async function stopSession(io: IO, opts: StopOptions): Promise<number> {
   return 0;
 }
 
+// AmbiguousId is the start of an id that several sessions share.
+export class AmbiguousId extends LapError {}
+
 // findSession gets a session by id or, like docker, by the start of its id
 // as `lap sessions` shows it.
 export async function findSession(api: Api, id: string): Promise<Session> {
@@ -145,6 +148,18 @@ export async function findSession(api: Api, id: string): Promise<Session> {
   }
   const matches = isUUID(id) ? [] : (await api.listSessions()).filter((s) => s.id.startsWith(id));
   if (matches.length === 1) return matches[0];
-  if (matches.length > 1) throw new LapError(`${matches.length} sessions start with '${visible(id)}'`, "give more of the id; list them with 'lap sessions'");
+  if (matches.length > 1) throw new AmbiguousId(`${matches.length} sessions start with '${visible(id)}'`, "give more of the id; list them with 'lap sessions'");
   throw new LapError(`no session ${visible(id)}`, "list them with 'lap sessions'");
+}
+
+// sessionOrAgentError is for a word that named no agent (agentError says
+// so): the session whose id it starts, else agentError. Several sessions
+// it could be are said as such, not as a missing agent.
+export async function sessionOrAgentError(api: Api, word: string, agentError: unknown): Promise<Session> {
+  if (!/^[\w.-]+$/.test(word) || isUUID(word)) throw agentError;
+  try {
+    return await findSession(api, word);
+  } catch (err) {
+    throw err instanceof AmbiguousId ? err : agentError;
+  }
 }

@@ -134,3 +134,29 @@ test("the hostile corpus in every field that logs, doctor and restart print reac
   }
   assert.equal(runs[0][1].stdout.trimEnd().split("\n").length, HOSTILE.length, "one line per entry, whatever the entry holds");
 });
+
+// renamed gives a session of p the id given, as a platform might have made it.
+function renamed(p: Awaited<ReturnType<typeof platform>>, from: string, to: string): string {
+  const s = p.sessions.get(from)!;
+  p.sessions.delete(from);
+  s.id = to;
+  p.sessions.set(to, s);
+  return to;
+}
+
+test("lap logs and lap doctor take a session by the start of its id, and say so when it names several", async () => {
+  const p = await platform();
+  const env = loggedIn(p);
+  const one = renamed(p, await newSession(p), "4f0c2a11-0000-4000-8000-000000000001");
+  renamed(p, await newSession(p), "4f0c9999-0000-4000-8000-000000000002");
+  for (const args of [["logs", "4f0c"], ["doctor", "4f0c", "--idle", "1s"]]) {
+    const r = await run(args, env);
+    assert.equal(r.code, 1, r.stderr);
+    // doctor reports its steps on stdout.
+    assert.match(r.stdout + r.stderr, /^✗ (target — )?2 sessions start with '4f0c'\n {2}give more of the id/m, args.join(" "));
+  }
+  // The renamed session has no harness behind it: only the platform step is of interest.
+  const d = await run(["doctor", "4f0c2a11", "--idle", "1s", "--json"], env);
+  assert.doesNotMatch(d.stderr, /target —/);
+  assert.equal((JSON.parse(d.stdout) as { session: { id: string } }).session.id, one);
+});
