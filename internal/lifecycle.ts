@@ -3,7 +3,7 @@
 // sandbox.
 
 import { HttpError, connectApi, isUUID, notReady, sessionIdFrom, type Api, type LogEntry, type Session } from "./api.js";
-import { EXIT_INTERRUPTED, LapError, exitForSignal } from "./errors.js";
+import { LapError, exitForSignal } from "./errors.js";
 import { FOLLOW_ATTEMPTS, follow, type Followed } from "./events.js";
 import { confirm, mayAsk, type IO } from "./io.js";
 import { DEFAULT_TIMEOUT_MS, agentCommand } from "./cli.js";
@@ -321,23 +321,26 @@ export async function restart(io: IO, opts: RestartOptions): Promise<number> {
     say(io, `· restarting session ${session.id} (${was}): ${gone}`);
   }
   const fresh = await awaitRestart(io, api, session, opts.timeoutMs ?? RESTART_TIMEOUT_MS, opts.tickMs ?? TICK_MS);
-  if (fresh === null) return EXIT_INTERRUPTED;
+  if (typeof fresh === "string") return exitForSignal(fresh);
   say(io, `✓ session ${fresh.id} restarted: ${visible(fresh.status, 20)}`);
   say(io, `  attach: lap attach ${shellQuoted(fresh.id)}`);
   return 0;
 }
 
 // awaitRestart waits for the platform's answer, showing the time passing on
-// a terminal. null: the user pressed Ctrl-C (the platform carries on).
-async function awaitRestart(io: IO, api: Api, session: Session, timeoutMs: number, tickMs: number): Promise<Session | null> {
+// a terminal, or the signal (Ctrl-C, SIGTERM, ...) that stopped the wait;
+// the platform carries on.
+async function awaitRestart(io: IO, api: Api, session: Session, timeoutMs: number, tickMs: number): Promise<Session | string> {
   const stop = new AbortController();
   let why: "timeout" | "signal" | null = null;
+  let signalled = "";
   const timer = setTimeout(() => {
     why = "timeout";
     stop.abort();
   }, timeoutMs);
-  const off = io.terminal().onSignal(() => {
+  const off = io.terminal().onSignal((signal) => {
     why = "signal";
+    signalled = signal;
     stop.abort();
   });
   const start = Date.now();
@@ -350,7 +353,7 @@ async function awaitRestart(io: IO, api: Api, session: Session, timeoutMs: numbe
   } catch (err) {
     if (why === "signal") {
       say(io, `· stopped waiting; the platform may still be restarting session ${session.id} — see: lap sessions`);
-      return null;
+      return signalled;
     }
     if (why === "timeout") {
       throw new LapError(`no answer after ${Math.round(timeoutMs / 1000)}s: the platform may still be restarting session ${session.id}`,

@@ -160,3 +160,15 @@ test("lap logs and lap doctor take a session by the start of its id, and say so 
   assert.doesNotMatch(d.stderr, /target —/);
   assert.equal((JSON.parse(d.stdout) as { session: { id: string } }).session.id, one);
 });
+
+test("a signal other than Ctrl-C while a restart is awaited exits as that signal does (SIGTERM: 143)", async () => {
+  const p = await platform({ restartMs: 60_000 });
+  const id = await newSession(p);
+  p.sessions.get(id)!.status = "dead";
+  const l = new Lap(["restart", id, "--yes"], loggedIn(p));
+  await l.waitFor(/waiting for the platform/, "stderr");
+  l.child.kill("SIGTERM");
+  const r = await l.exited;
+  assert.equal(r.code, 143, r.stderr);
+  assert.match(r.stderr, /stopped waiting; the platform may still be restarting/);
+});
