@@ -14,6 +14,7 @@ import { once } from "node:events";
 import { promisify } from "node:util";
 import { hasOpenssl, makeCerts, startProxy } from "../testutil/testnet.js";
 import { homes, lap, LAP, newSession, platforms, run } from "../testutil/testcli.js";
+import { REPO } from "../testutil/repo.js";
 
 const { tmp, home, loggedIn } = homes("lap-cli6a-test-");
 
@@ -360,4 +361,19 @@ test("--help for the new commands exits 0 and shows their usage", async () => {
   }
   const main = await run(["--help"], env);
   for (const c of ["sessions", "stop", "doctor", "completion", "--json", "--profile", "LAP_BASE_URL", "NO_COLOR"]) assert.match(main.stdout, new RegExp(c));
+});
+
+test("the README's table of JSON fields names every field lap agents --json and lap sessions --json print, in order", async () => {
+  const p = await platform();
+  await newSession(p);
+  const env = loggedIn(p);
+  const readme = fs.readFileSync(path.join(REPO, "README.md"), "utf8");
+  for (const command of ["agents", "sessions"]) {
+    const row = new RegExp(`^\\| \`lap ${command} --json\` \\| array of (.*) \\|$`, "m").exec(readme);
+    assert.ok(row, `the README has a row for lap ${command} --json`);
+    const documented = [...row[1].matchAll(/`([a-z_]+)`/g)].map((m) => m[1]);
+    const r = await run([command, "--json"], env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(documented, Object.keys((JSON.parse(r.stdout) as Record<string, unknown>[])[0]), command);
+  }
 });
