@@ -117,6 +117,8 @@ export class Api {
   private readonly host: string;
   private readonly timeoutMs: number;
   private readonly quietMs: number;
+  // The key came from LAP_MASTER_KEY, which a new login would not replace.
+  keyFromEnv = false;
 
   constructor(base: string, key: string, fetchFn: Fetch = defaultFetch, timeoutMs = CALL_TIMEOUT_MS, quietMs = STREAM_QUIET_MS) {
     this.base = base;
@@ -125,6 +127,12 @@ export class Api {
     this.host = new URL(base).host;
     this.timeoutMs = timeoutMs;
     this.quietMs = quietMs;
+  }
+
+  // refused is the hint for a refused master key: what would replace it.
+  private refused(): string {
+    return this.keyFromEnv ? "the master key was refused: LAP_MASTER_KEY is not this platform's master key"
+      : "the master key was refused — run 'lap login' again";
   }
 
   // call sends one request and returns the parsed JSON answer. Any failure
@@ -147,7 +155,7 @@ export class Api {
     }
     if (!res.ok) {
       throw new HttpError(`${this.host}: ${method} ${path.split("?")[0]}: ${res.status} ${errorText(text)}`.trimEnd(), res.status,
-        res.status === 401 || res.status === 403 ? "the master key was refused — run 'lap login' again" : "");
+        res.status === 401 || res.status === 403 ? this.refused() : "");
     }
     try {
       return JSON.parse(text);
@@ -245,7 +253,7 @@ export class Api {
     } catch (err) {
       if (err instanceof HttpError) {
         throw new HttpError(`session create failed: ${err.status}`, err.status,
-          err.status === 401 ? "master key is wrong — run 'lap login' again" : err.message);
+          err.status === 401 ? (this.keyFromEnv ? this.refused() : "master key is wrong — run 'lap login' again") : err.message);
       }
       throw err;
     }
@@ -418,7 +426,7 @@ export class Api {
       if (!res.ok || !type.startsWith("text/event-stream") || !res.body) {
         const text = await readBody(res, this.host, quiet.signal);
         throw new HttpError(`${this.host}: ${method} ${path}: ${res.status} ${errorText(text)}`.trimEnd(), res.ok ? 404 : res.status,
-          res.status === 401 || res.status === 403 ? "the master key was refused — run 'lap login' again" : "");
+          res.status === 401 || res.status === 403 ? this.refused() : "");
       }
       return watched(res.body, quiet, this.host, this.quietMs);
     } catch (err) {
@@ -789,5 +797,7 @@ async function readBody(res: FetchAnswer, host: string, signal: AbortSignal): Pr
 // connectApi is the API client for the saved credentials (or config, when
 // the caller has read them already), with LAP_HTTP_TIMEOUT applied.
 export function connectApi(io: IO, config: Config = credentials(io)): Api {
-  return new Api(config.base, config.key, io.fetch, io.settings.httpTimeoutMs);
+  const api = new Api(config.base, config.key, io.fetch, io.settings.httpTimeoutMs);
+  api.keyFromEnv = !!io.settings.masterKey;
+  return api;
 }

@@ -171,6 +171,17 @@ test("a wrong master key stops at the first call", async () => {
   assert.match(r.stderr, /^✗ 127\.0\.0\.1:\d+: GET \/api\/v1\/managed_agents\/agents: 401 unauthorized\n  the master key was refused/);
 });
 
+test("a master key from LAP_MASTER_KEY that is refused says to fix the variable, not to log in again (the variable would still win)", async () => {
+  const p = await platform();
+  const id = p.agents[0].id;
+  const env = loggedIn(p, { LAP_MASTER_KEY: "wrong" });
+  for (const args of [["agents"], ["sessions"], ["logs", "-f", "demo"], [id, "--new"]]) {
+    const r = await run(args, env);
+    assert.equal(r.code, 1, args.join(" "));
+    assert.match(r.stderr, /\n {2}the master key was refused: LAP_MASTER_KEY is not this platform's master key\n$/, `${args.join(" ")}: ${r.stderr}`);
+  }
+});
+
 test("a failed bring-up prints the status, the reason and the session id", async () => {
   const p = await platform({ bringUpMs: 300, failReason: "image pull failed: \x1b[31mno such tag" });
   const r = await run(["demo"], loggedIn(p));
