@@ -5,7 +5,7 @@
 
 import type { Readable } from "node:stream";
 import type { Fetch } from "./api.js";
-import { LapError, usageError } from "./errors.js";
+import { EXIT_FAILURE, EXIT_INTERRUPTED, LapError, usageError } from "./errors.js";
 import { cleanText } from "./output.js";
 import type { Env, Settings } from "./settings.js";
 import type { Terminal } from "./tty.js";
@@ -44,7 +44,8 @@ export interface IO {
 
 // prompt reads one line from the terminal. With hidden set, what is typed
 // is not echoed (the prompt itself still is). Ctrl-C, or Ctrl-D before an
-// answer, rejects with cancelled.
+// answer, rejects with cancelled: status 130 for Ctrl-C, as a shell gives
+// a command it interrupts, 1 for Ctrl-D.
 export async function prompt(io: IO, question: string, hidden: boolean, cancelled = "login cancelled"): Promise<string> {
   const readline = await import("node:readline");
   const { Writable } = await import("node:stream");
@@ -65,11 +66,15 @@ export async function prompt(io: IO, question: string, hidden: boolean, cancelle
       resolve(answer);
     });
     muted = hidden;
-    rl.on("SIGINT", () => rl.close());
+    let interrupted = false;
+    rl.on("SIGINT", () => {
+      interrupted = true;
+      rl.close();
+    });
     rl.on("close", () => {
       if (answered) return;
       io.stderr.write("\n");
-      reject(new LapError(cancelled));
+      reject(new LapError(cancelled, "", interrupted ? EXIT_INTERRUPTED : EXIT_FAILURE));
     });
   });
 }

@@ -18,12 +18,12 @@ test("a prompt is answered by the line typed", async () => {
   assert.equal(await asked, "http://x");
 });
 
-test("Ctrl-D before an answer cancels a prompt with one line, as Ctrl-C does, rather than ending lap with nothing said", async () => {
-  for (const key of ["\x04", "\x03"]) {
+test("Ctrl-D before an answer cancels a prompt with one line, as Ctrl-C does, rather than ending lap with nothing said; Ctrl-C's status is 130", async () => {
+  for (const [key, code] of [["\x04", 1], ["\x03", 130]] as const) {
     const p = promptIO();
     const asked = prompt(p.io, "Master key: ", true);
     p.stdin.write(key);
-    await assert.rejects(asked, (err) => err instanceof LapError && err.message === "login cancelled", JSON.stringify(key));
+    await assert.rejects(asked, (err) => err instanceof LapError && err.message === "login cancelled" && err.code === code, JSON.stringify(key));
   }
 });
 
