@@ -168,7 +168,6 @@ exactly, and --json prints one object per answer:
     parse: ({ pos, v }) => {
       const agent = typeof v.agent === "string" ? v.agent : pos[0];
       const extra = typeof v.agent === "string" ? pos : pos.slice(1);
-      if (agent === "") throw usageError("the agent name is empty");
       if (extra.length) throw usageError(`unexpected argument '${extra[0]}'`, "usage: lap <agent> [--new] [--timeout D]");
       return { cmd: "open", agent };
     },
@@ -438,6 +437,12 @@ export function parseCommand(argv: string[]): Command {
   const spec = byName.get(picked ?? "open")!;
 
   const owner = spec.name === "open" ? "<agent>" : spec.name;
+  // An empty word is most often a variable that was never set (lap stop
+  // "$ID"); as the start of an id it would match every session.
+  if ([...rest, v.agent, v.resume].some((a) => typeof a === "string" && a.trim() === "")) {
+    const usage = spec.name === "open" ? "lap <agent>" : `lap ${spec.name} ${spec.args}`.trimEnd();
+    throw usageError(`an empty argument to 'lap ${owner}'`, `usage: ${usage}`);
+  }
   if (v.resume !== undefined && (v.new || v.agent !== undefined)) {
     throw usageError("--resume attaches to a known session; it does not take --new or --agent");
   }

@@ -440,6 +440,9 @@ test("usage errors exit 2 with one line and a hint", async () => {
     [["agents", "extra"], "✗ unexpected argument 'extra' for 'lap agents'"],
     [["demo", "--timeout", "soon"], "✗ --timeout 'soon' is not a duration"],
     [["demo", "other"], "✗ unexpected argument 'other'"],
+    // An unset variable (lap stop "$ID") must not be the start of every id.
+    [["stop", "", "--yes"], "✗ an empty argument to 'lap stop'"],
+    [["--agent", " "], "✗ an empty argument to 'lap <agent>'"],
   ] as const) {
     const r = await run([...args], env);
     assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
