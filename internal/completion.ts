@@ -123,12 +123,15 @@ function bashScript(spec: CompletionSpec): string {
     .join("\n");
   return `# lap completion for bash. Load it with:  source <(lap completion bash)
 # _lap_add reads candidates line by line and keeps those that start with the
-# word typed so far; nothing read is expanded by the shell.
+# word typed so far; nothing read is expanded by the shell. Both functions
+# return 0 and read no unset word: in a shell with set -e or set -u, Tab
+# must neither end the shell nor write an error over the prompt.
 _lap_add() {
   local line
   while IFS= read -r line; do
-    [[ -n $line && $line == "$1"* ]] && COMPREPLY+=("$line")
+    if [[ -n $line && $line == "$1"* ]]; then COMPREPLY+=("$line"); fi
   done
+  return 0
 }
 _lap_complete() {
   local cur prev cmd w i
@@ -149,24 +152,24 @@ _lap_complete() {
     case $w in
       --profile=*) profile=(--profile "\${w#--profile=}") ;;
       --profile|${withValue})
-        [[ \${COMP_WORDS[i+1]} == = ]] && ((i++))
-        [[ $w == --profile ]] && profile=(--profile "\${COMP_WORDS[i+1]}")
+        [[ \${COMP_WORDS[i+1]-} == = ]] && ((i++))
+        [[ $w == --profile ]] && profile=(--profile "\${COMP_WORDS[i+1]-}")
         ((i++)) ;;
       -*) ;;
       *) [[ -z $cmd ]] && cmd=$w ;;
     esac
   done
   case $prev in
-    --profile) _lap_add "$cur" < <(lap __complete profiles 2>/dev/null); return ;;
-    --agent) _lap_add "$cur" < <(lap "\${profile[@]}" __complete agents 2>/dev/null); return ;;
-    ${withValue}) return ;;
+    --profile) _lap_add "$cur" < <(lap __complete profiles 2>/dev/null); return 0 ;;
+    --agent) _lap_add "$cur" < <(lap "\${profile[@]}" __complete agents 2>/dev/null); return 0 ;;
+    ${withValue}) return 0 ;;
   esac
   if [[ $cur == -* ]]; then
     case $cmd in
 ${flagCases}
       *) _lap_add "$cur" < <(${words(names([...spec.open, ...spec.global]))}) ;;
     esac
-    return
+    return 0
   fi
   case $cmd in
     "") _lap_add "$cur" < <(${words(commands)}; lap "\${profile[@]}" __complete agents 2>/dev/null) ;;
@@ -174,6 +177,7 @@ ${platformCases}
     completion) _lap_add "$cur" < <(${words(spec.shells)}) ;;
     help) _lap_add "$cur" < <(${words(commands)}) ;;
   esac
+  return 0
 }
 complete -F _lap_complete lap
 `;

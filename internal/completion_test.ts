@@ -137,6 +137,29 @@ test("--profile reaches lap __complete in every shell, also written --profile=NA
   } else t.diagnostic("fish is not installed");
 });
 
+// bashWith runs the bash script's function under the shell options a user
+// may have set (set -e, set -u), as bash would on TAB after words, and
+// returns the candidates; the function must return 0 and print nothing.
+function bashWith(options: string, words: string[], env: NodeJS.ProcessEnv): string[] {
+  const probe = `${options}\n${completionScript("bash", completionSpec())}\nCOMP_WORDS=(${words.map((w) => `'${w}'`).join(" ")}); COMP_CWORD=${words.length - 1}\n_lap_complete\nprintf '%s\\n' "\${COMPREPLY[@]}"`;
+  const r = spawnSync("bash", ["--norc", "-c", probe], { env, encoding: "utf8" });
+  assert.equal(r.status, 0, `${words.join(" ")}: ${r.stderr}`);
+  assert.equal(r.stderr, "", words.join(" "));
+  return r.stdout.split("\n").filter(Boolean);
+}
+
+test("the bash script works in a shell with set -e and set -u: no word matching, or --profile= at the end, neither ends the shell nor prints an error", () => {
+  const dir = fs.mkdtempSync(path.join(tmp, "strict-"));
+  const env = stubLap(dir, "demo\ndefault");
+  for (const options of ["set -e", "set -u", "set -eu"]) {
+    assert.deepEqual(bashWith(options, ["lap", "zz"], env), [], options);
+    // Tab right after --profile=: bash's words end with the "=".
+    assert.deepEqual(bashWith(options, ["lap", "--profile", "="], env), ["demo", "default"], options);
+    assert.deepEqual(bashWith(options, ["lap", "--profile", "=", "p2", "stop", "--y"], env), ["--yes"], options);
+    assert.deepEqual(bashWith(options, ["lap", "doctor", "demo", "--idle", ""], env), [], options);
+  }
+});
+
 test("lap __complete gives up quietly on a platform that does not answer, before a shell's Tab feels frozen", async (t) => {
   const { url } = await silentServer(t);
   const m = memoryIO({ env: { LAP_BASE_URL: url, LAP_MASTER_KEY: "k" } });
