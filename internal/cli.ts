@@ -525,9 +525,12 @@ export function completionSpec(): import("./completion.js").CompletionSpec {
   const asFlags = (fs: Flag[]) => fs.map((f) => ({ name: `--${f.name}`, value: !!f.value }));
   const global = asFlags(FLAGS.filter((f) => !f.for && f.name !== "version"));
   const commands = COMMANDS.filter((c) => !c.hidden && c.name !== "open");
+  // --resume stands for 'attach' (parseCommand): it is given instead of a
+  // command word, like the flags of 'lap <agent>', and not after 'attach'.
+  const resume = FLAGS.filter((f) => f.name === "resume");
   return {
-    commands: Object.fromEntries(commands.map((c) => [c.name, asFlags(flagsOf(c.name))])),
-    open: asFlags(flagsOf("open")),
+    commands: Object.fromEntries(commands.map((c) => [c.name, asFlags(flagsOf(c.name).filter((f) => !resume.includes(f)))])),
+    open: asFlags([...flagsOf("open"), ...resume]),
     global,
     args: Object.fromEntries(commands.map((c) => [c.name, c.completes])),
     shells: SHELLS,

@@ -20,6 +20,9 @@ const FROM_PLATFORM = ["agents", "sessions", "restartable"] as const;
 type FromPlatform = (typeof FROM_PLATFORM)[number];
 export type Completes = FromPlatform | "shells" | "commands" | "";
 
+// The flags whose value comes from the platform, and what it is.
+const FLAG_VALUES: Record<string, FromPlatform> = { "--agent": "agents", "--resume": "sessions" };
+
 // Tab waits for the platform this long at most: a slow one completes
 // nothing rather than freezing the shell.
 const COMPLETE_WITHIN_MS = 3_000;
@@ -40,7 +43,7 @@ export interface Flag {
 export interface CompletionSpec {
   // Each command and its own flags.
   commands: Record<string, Flag[]>;
-  // Flags of `lap <agent>`.
+  // Flags given where a command would be: those of `lap <agent>`, and --resume.
   open: Flag[];
   // Flags every command takes.
   global: Flag[];
@@ -118,6 +121,9 @@ function bashScript(spec: CompletionSpec): string {
   const flagCases = commands
     .map((c) => `      ${c}) _lap_add "$cur" < <(${words(names([...spec.commands[c], ...spec.global]))}) ;;`)
     .join("\n");
+  const flagValueCases = Object.entries(FLAG_VALUES)
+    .map(([flag, kind]) => `    ${flag}) _lap_add "$cur" < <(lap "\${profile[@]}" __complete ${kind} 2>/dev/null); return 0 ;;`)
+    .join("\n");
   const platformCases = FROM_PLATFORM
     .map((kind) => `    ${commandsOf(spec, kind).join("|") || "--"}) _lap_add "$cur" < <(lap "\${profile[@]}" __complete ${kind} 2>/dev/null) ;;`)
     .join("\n");
@@ -161,7 +167,7 @@ _lap_complete() {
   done
   case $prev in
     --profile) _lap_add "$cur" < <(lap __complete profiles 2>/dev/null); return 0 ;;
-    --agent) _lap_add "$cur" < <(lap "\${profile[@]}" __complete agents 2>/dev/null); return 0 ;;
+${flagValueCases}
     ${withValue}) return 0 ;;
   esac
   if [[ $cur == -* ]]; then
@@ -250,11 +256,14 @@ function fishScript(spec: CompletionSpec): string {
     ...FROM_PLATFORM.map((kind) => `complete -c lap -n '__lap_using ${commandsOf(spec, kind).join(" ")}' -a '(lap (__lap_profile) __complete ${kind} 2>/dev/null)'`),
     `complete -c lap -n '__lap_using completion' -a '${spec.shells.join(" ")}'`,
     `complete -c lap -n '__lap_using help' -a '${commands.join(" ")}'`,
-    "complete -c lap -l profile -r -a '(lap __complete profiles 2>/dev/null)'",
+    // -f: file names are no profile names, agent names or session ids.
+    "complete -c lap -l profile -r -f -a '(lap __complete profiles 2>/dev/null)'",
     ...spec.global.filter((f) => f.name !== "--profile").map((f) => flag(f, "")),
     ...commands.flatMap((c) => spec.commands[c].filter((f) => !globalNames.has(f.name)).map((f) => flag(f, `__lap_using ${c}`))),
     ...spec.open.filter((f) => !globalNames.has(f.name)).map((f) =>
-      f.name === "--agent" ? `${flag(f, "test -z (__lap_cmd)")} -a '(lap (__lap_profile) __complete agents 2>/dev/null)'` : flag(f, "__lap_opening; or test -z (__lap_cmd)")),
+      FLAG_VALUES[f.name]
+        ? `${flag(f, "test -z (__lap_cmd)")} -f -a '(lap (__lap_profile) __complete ${FLAG_VALUES[f.name]} 2>/dev/null)'`
+        : flag(f, "__lap_opening; or test -z (__lap_cmd)")),
   ];
   return lines.join("\n") + "\n";
 }

@@ -160,6 +160,29 @@ test("the bash script works in a shell with set -e and set -u: no word matching,
   }
 });
 
+test("--resume, which stands for 'attach', is completed where commands are, with session ids; in fish no file names are mixed into a flag's names or ids", (t) => {
+  const dir = fs.mkdtempSync(path.join(tmp, "resume-"));
+  const env = echoLap(dir);
+  const bash = (words: string[]) => bashWith("", words, env);
+  assert.deepEqual(bash(["lap", "--res"]), ["--resume"]);
+  assert.deepEqual(bash(["lap", "--resume", ""]), ["__complete", "sessions"]);
+  assert.deepEqual(bash(["lap", "attach", "--res"]), [], "lap attach --resume is a usage error");
+  if (!has("fish")) return t.diagnostic("fish is not installed");
+  const script = path.join(dir, "lap.fish");
+  fs.writeFileSync(script, completionScript("fish", completionSpec()));
+  const fish = (typed: string) => {
+    const r = spawnSync("fish", ["--no-config", "-c", `source ${script}; complete -C '${typed}'`], { cwd: dir, env, encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout.split("\n").filter(Boolean).map((l) => l.split("\t")[0]).sort();
+  };
+  assert.deepEqual(fish("lap --res"), ["--resume"]);
+  assert.deepEqual(fish("lap attach --res"), []);
+  // The stub lap answers with its arguments; dir holds the files lap and lap.fish.
+  assert.deepEqual(fish("lap --resume "), ["__complete", "sessions"]);
+  assert.deepEqual(fish("lap --agent "), ["__complete", "agents"]);
+  assert.deepEqual(fish("lap --profile "), ["__complete", "profiles"]);
+});
+
 test("lap __complete gives up quietly on a platform that does not answer, before a shell's Tab feels frozen", async (t) => {
   const { url } = await silentServer(t);
   const m = memoryIO({ env: { LAP_BASE_URL: url, LAP_MASTER_KEY: "k" } });
@@ -188,7 +211,7 @@ test("each shell gets its own script, and an unknown shell is a usage error", ()
   const fish = completionScript("fish", SPEC);
   assert.match(fish, /complete -c lap -n '__lap_using sessions' -l json\n/);
   assert.match(fish, /complete -c lap -n '__lap_using doctor' -l idle -r\n/);
-  assert.match(fish, /complete -c lap -n 'test -z \(__lap_cmd\)' -l agent -r -a '\(lap \(__lap_profile\) __complete agents 2>\/dev\/null\)'/);
+  assert.match(fish, /complete -c lap -n 'test -z \(__lap_cmd\)' -l agent -r -f -a '\(lap \(__lap_profile\) __complete agents 2>\/dev\/null\)'/);
   for (const shell of ["tcsh", ""]) {
     assert.throws(() => completionScript(shell, SPEC), (err: unknown) => err instanceof LapError && err.code === 2);
   }
