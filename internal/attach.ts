@@ -8,6 +8,7 @@ import { agentCommand } from "./cli.js";
 import { say, shellQuoted, visible } from "./output.js";
 import { describe, EXIT_FAILURE, EXIT_LINK_LOST, EXIT_OK, exitForSignal } from "./errors.js";
 import { type IO } from "./io.js";
+import { findSession } from "./sessions.js";
 import { DEFAULT_DETACH_KEYS, detachRule, parseDetachKeys, type DetachKeys } from "./keys.js";
 import type { End, Timings } from "./tty.js";
 
@@ -83,12 +84,13 @@ export async function openAgent(io: IO, opts: OpenOptions): Promise<number> {
   return connect(io, api, session, agent, prepared);
 }
 
-// attachSession runs `lap attach <id | URL>` and returns the exit status.
+// attachSession runs `lap attach <id | URL>` and returns the exit status;
+// as for `lap stop`, the start of an id will do.
 export async function attachSession(io: IO, opts: AttachOptions): Promise<number> {
   const config = credentials(io);
   const prepared = prepare(io, opts, config);
   const api = connectApi(io, config);
-  const getting = api.getSession(sessionIdFrom(opts.session));
+  const getting = findSession(api, sessionIdFrom(opts.session));
   io.preload?.("bridge");
   io.preload?.("websocket");
   const session = await getting;

@@ -267,12 +267,12 @@ test("the program exiting closes with [ws closed] and the code", async () => {
   assert.match(r.stderr, /\[ws closed\] 1005\n· the program ended; session \S+ is still ready, and a new attach starts the program afresh in the same sandbox, files kept: lap attach \S+\n/);
 });
 
-test("lap attach takes a session id or a pasted session URL; --resume is the same", async () => {
+test("lap attach takes a session id, the start of one, or a pasted session URL; --resume is the same", async () => {
   const p = await platform();
   const env = loggedIn(p);
   await attachInProcess(["demo"], env, "HERE=1; echo R=$((6*7))");
   const [s] = p.sessions.values();
-  for (const args of [["attach", s.id], ["attach", `${p.url}/api/v1/managed_agents/sessions/${s.id}`], ["--resume", s.id]]) {
+  for (const args of [["attach", s.id], ["attach", s.id.slice(0, 8)], ["attach", `${p.url}/api/v1/managed_agents/sessions/${s.id}`], ["--resume", s.id]]) {
     const r = await attachInProcess(args, env, 'echo "H=$HERE"', /H=1/);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, new RegExp(`reconnect: lap attach ${s.id}`));
