@@ -3,7 +3,7 @@
 
 import { credentials, type Config } from "./config.js";
 import type { Fetch, FetchAnswer } from "./nodefetch.js";
-import { isPlain, shellQuoted, visible } from "./output.js";
+import { asFlag, isPlain, shellQuoted, visible } from "./output.js";
 import { LapError, networkHint, networkReason } from "./errors.js";
 import type { IO } from "./io.js";
 import { isToken, type Settings } from "./settings.js";
@@ -615,7 +615,7 @@ export function phaseOf(s: Session): string {
 // notReady is the error of a wait for a session that outlasted timeoutMs
 // (--timeout); later says what else the user can do.
 export function notReady(s: Session, timeoutMs: number, later: string): LapError {
-  return new LapError(`session ${s.id} not ready after ${Math.round(timeoutMs / 1000)}s (last seen: ${visible(phaseOf(s))})`,
+  return new LapError(`session ${s.id} not ready after ${asFlag(timeoutMs)} (last seen: ${visible(phaseOf(s))})`,
     `cold starts can take minutes: wait longer with --timeout, or ${later}`);
 }
 

@@ -7,7 +7,7 @@ import { LapError, exitForSignal } from "./errors.js";
 import { FOLLOW_ATTEMPTS, follow, type Followed } from "./events.js";
 import { confirm, mayAsk, type IO } from "./io.js";
 import { DEFAULT_TIMEOUT_MS, agentCommand } from "./cli.js";
-import { cleanText, json, print, say, shellQuoted, visible } from "./output.js";
+import { asFlag, cleanText, json, print, say, shellQuoted, visible } from "./output.js";
 import { findSession, sessionOrAgentError } from "./sessions.js";
 
 // A detail cut to fit a terminal keeps at least this much, even in a narrow window.
@@ -356,7 +356,7 @@ async function awaitRestart(io: IO, api: Api, session: Session, timeoutMs: numbe
       return signalled;
     }
     if (why === "timeout") {
-      throw new LapError(`no answer after ${Math.round(timeoutMs / 1000)}s: the platform may still be restarting session ${session.id}`,
+      throw new LapError(`no answer after ${asFlag(timeoutMs)}: the platform may still be restarting session ${session.id}`,
         `see 'lap sessions', or wait longer with --timeout`);
     }
     if (err instanceof HttpError && err.status === 409) {

@@ -165,6 +165,14 @@ export function duration(ms: number): string {
   return `${Math.floor(s / 86400)}d`;
 }
 
+// asFlag words a wait lap was given the way --timeout takes it: 400ms,
+// 45s, 10m; a part second is shown as whole seconds.
+export function asFlag(ms: number): string {
+  if (ms < 1000) return `${ms}ms`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  return `${Math.round(ms / 1000)}s`;
+}
+
 // Colour: only the mark that starts a line (✗ red, ✓ green, ! yellow), only
 // on a terminal, never with NO_COLOR set (https://no-color.org) or on a dumb
 // terminal.

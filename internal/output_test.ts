@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Writable } from "node:stream";
 import { HOSTILE as hostileCorpus } from "./testutil/hostile.js";
-import { colourWanted, isPlain, isShellWord, paintMarks, painted, shellQuoted, visible } from "./output.js";
+import { asFlag, colourWanted, isPlain, isShellWord, paintMarks, painted, shellQuoted, visible } from "./output.js";
 
 test("colour only on a terminal, never with NO_COLOR set, never on a dumb terminal", () => {
   assert.equal(colourWanted(true, {}), true);
@@ -91,4 +91,10 @@ test("a shell word is one a shell takes as it is; any other is single-quoted in 
 test("isPlain is true exactly when visible would leave the text as it is", () => {
   for (const h of hostileCorpus) assert.equal(isPlain(h.text), visible(h.text, Infinity) === h.text, h.name);
   assert.ok(isPlain("plain text, with = < > ? and ünïcödé"));
+});
+
+test("a wait is worded the way --timeout takes it", () => {
+  for (const [ms, want] of [[400, "400ms"], [1000, "1s"], [1500, "2s"], [45_000, "45s"], [600_000, "10m"], [90_000, "90s"]] as const) {
+    assert.equal(asFlag(ms), want, String(ms));
+  }
 });

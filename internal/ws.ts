@@ -9,7 +9,7 @@ import type WebSocket from "ws";
 import type { ClientOptions } from "ws";
 import type { ClientRequest, IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
-import { visible } from "./output.js";
+import { asFlag, visible } from "./output.js";
 import { LapError, networkHint, networkReason } from "./errors.js";
 
 // The client class, required by its file. ws's index also loads its server
@@ -160,7 +160,7 @@ export function dial(url: string, opts: DialOptions = {}): Promise<Link> {
     const deadline = setTimeout(() => {
       // A refusal whose body stalls is told with as much as came.
       if (refusal) return void refusal.destroy();
-      reject(new LapError(`${host}: terminal upgrade took longer than ${seconds(timeoutMs)}`, "the harness or a proxy on the way is not answering; try again"));
+      reject(new LapError(`${host}: terminal upgrade took longer than ${asFlag(timeoutMs)}`, "the harness or a proxy on the way is not answering; try again"));
       ws.terminate();
     }, timeoutMs);
     ws.on("unexpected-response", (req: ClientRequest, res: IncomingMessage) => {
@@ -250,8 +250,4 @@ function protocolBreak(err: NodeJS.ErrnoException): string | undefined {
   if (!err.code?.startsWith("WS_ERR_")) return undefined;
   if (err.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH") return `the harness sent a frame over ${MAX_PAYLOAD >> 20} MiB, more than any terminal output needs`;
   return `the harness broke the WebSocket protocol (${visible(err.message, 80)})`;
-}
-
-function seconds(ms: number): string {
-  return ms >= 1000 ? `${Math.round(ms / 1000)} s` : `${ms} ms`;
 }
