@@ -325,12 +325,16 @@ async function checkPlatform(io: IO, api: Api, target: Target, opts: DoctorOptio
       session = sessions.sort((a, b) => (Date.parse(b.created_at ?? "") || 0) - (Date.parse(a.created_at ?? "") || 0))[0] ?? null;
     }
     if (!session) {
-      r.note("platform", `agent ${visible(target.agent?.name ?? target.agent?.id ?? "?")} has no session to diagnose yet`);
+      const none = `agent ${visible(target.agent?.name ?? target.agent?.id ?? "?")} has no session to diagnose yet`;
+      // --json promised a diagnosis on stdout: a script must not read
+      // nothing and status 0 as one.
+      if (opts.json) r.fail("platform", none, "start one (lap <agent>), then run doctor again");
+      else r.note("platform", none);
       return;
     }
     bundle = await api.diagnose(session.id);
   } catch (err) {
-    if (err instanceof Unsupported) r.note("platform", `skipped: ${err.message}`);
+    if (err instanceof Unsupported && !opts.json) r.note("platform", `skipped: ${err.message}`);
     else r.fail("platform", describe(err), err instanceof LapError ? err.hint : "");
     return;
   }

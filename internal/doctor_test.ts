@@ -374,6 +374,21 @@ test("doctor --json prints the platform's whole diagnosis bundle on stdout and t
   assert.match(m.stderr(), /pod log: not available \(pod not found\)/);
 });
 
+test("doctor --json with no diagnosis to print (no session yet, an older platform) fails its step: a script is not handed nothing and 0", async () => {
+  const p = await platform();
+  const none = memoryIO({ env: creds(p), home: tmp });
+  assert.equal(await doctor(none.io, { ...QUICK, target: "demo", json: true }), 1);
+  assert.equal(none.stdout(), "");
+  assert.match(none.stderr(), /^✗ platform — agent demo has no session to diagnose yet$/m);
+  const older = await platform({ olderPlatform: "404" });
+  const res = await fetch(`${older.url}/api/v1/managed_agents/agents/${older.agents[0].id}/session`, { method: "POST", headers: { authorization: `Bearer ${older.key}` }, body: "{}" });
+  const { id } = (await res.json()) as { id: string };
+  const skipped = memoryIO({ env: creds(older), home: tmp });
+  assert.equal(await doctor(skipped.io, { ...QUICK, target: id, json: true }), 1);
+  assert.equal(skipped.stdout(), "");
+  assert.match(skipped.stderr(), /^✗ platform — 127\.0\.0\.1:\d+ does not offer session diagnosis/m);
+});
+
 test("on an older platform the platform step is skipped with a note, and the rest still runs", async () => {
   for (const mode of ["404", "html"] as const) {
     const p = await platform({ olderPlatform: mode });
