@@ -69,10 +69,14 @@ test("on an older platform, logs and restart say in one line that it does not of
     assert.equal(r.code, 1);
     assert.match(r.stderr, new RegExp(`^✗ 127\\.0\\.0\\.1:\\d+ does not offer ${what} \\(an older platform\\? it answered a web page\\)$`, "m"));
   }
-  const d = await run(["doctor", id, "--idle", "1s", "--json"], env);
+  const d = await run(["doctor", id, "--idle", "1s"], env);
   assert.equal(d.code, 0, d.stderr);
-  assert.equal(d.stdout, "");
-  assert.match(d.stderr, /^· platform — skipped: .* does not offer session diagnosis/m);
+  assert.match(d.stdout, /^· platform — skipped: .* does not offer session diagnosis/m);
+  // --json has nothing to print: a failed step, not an empty success.
+  const j = await run(["doctor", id, "--idle", "1s", "--json"], env);
+  assert.equal(j.code, 1, j.stderr);
+  assert.equal(j.stdout, "");
+  assert.match(j.stderr, /^✗ platform — .* does not offer session diagnosis/m);
 });
 
 test("lap doctor <session> --json prints the diagnosis bundle on stdout", async () => {
