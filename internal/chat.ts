@@ -183,6 +183,20 @@ class Chat {
       if (this.current && !this.leaving) this.leave(EXIT_OK);
     });
     rl.on("SIGINT", () => this.interrupt());
+    // Ctrl-Z: readline stops the process, but cannot reach the terminal
+    // through the paste filter, so the shell would get it raw; and back
+    // from fg it leaves its input paused, so nothing typed would be read.
+    const offSuspend = term.onSuspend?.({
+      suspend: () => {
+        io.stderr.write(PASTE_OFF);
+        term.setRawMode(false);
+      },
+      resume: () => {
+        term.setRawMode(true);
+        io.stderr.write(PASTE_ON);
+      },
+    });
+    rl.on("SIGCONT", () => rl.resume());
     // Made now, so lines typed while the history loads are kept.
     const lines = rl[Symbol.asyncIterator]();
     term.setRawMode(true);
@@ -207,6 +221,7 @@ class Chat {
         if (!closed && !this.leaving) rl.prompt();
       }
     } finally {
+      offSuspend?.();
       io.stderr.write(PASTE_OFF);
       rl.close();
       io.stdin.unpipe(this.pastes);

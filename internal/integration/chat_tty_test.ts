@@ -86,3 +86,35 @@ test("in a real terminal Ctrl-D during a turn ends the chat with 0, the session 
   const shown = await waitFor(/\nEXIT=0\n/, "held");
   assert.match(shown, /· chat ended — session \S+ keeps running/);
 });
+
+test("in a real terminal Ctrl-Z gives the terminal back to the shell, and after fg the chat answers again", async () => {
+  const p: Platform = await startPlatform({ bringUpMs: 0 });
+  closers.push(() => p.close());
+  p.addAgent({ name: "sdk", harness_id: "claude-agent-sdk", supports_tui: false });
+  const env = { ...tmux.env, ...loggedIn(p), TERM: "xterm-256color", PS1: "$ " };
+  // An interactive shell, for job control: Ctrl-Z stops lap and fg brings
+  // it back. Where sh is dash, the terminal is left as lap leaves it (bash
+  // would put its own settings back).
+  const command = `env ${Object.entries(env).map(([k, v]) => quote(`${k}=${v}`)).join(" ")} sh -i`;
+  await tmux.run("new-session", "-d", "-s", "job", "-x", "100", "-y", "30", "sh", "-c", command);
+  closers.push(() => tmux.stop());
+  await waitFor(/^\$ $/m, "job");
+  await tmux.run("send-keys", "-t", "job", "-l", `${quote(process.execPath)} ${quote(LAP)} sdk`);
+  await tmux.run("send-keys", "-t", "job", "Enter");
+  await waitFor(/Ctrl-D ends the chat\n> $/m, "job");
+  await tmux.run("send-keys", "-t", "job", "C-z");
+  await waitFor(/Stopped.*\n\$ $/m, "job");
+  // The shell has its terminal back, not raw: the line is read and run.
+  await tmux.run("send-keys", "-t", "job", "-l", "stty -a | grep -o ' -\\?icanon'");
+  await tmux.run("send-keys", "-t", "job", "Enter");
+  await waitFor(/^ icanon$/m, "job");
+  await tmux.run("send-keys", "-t", "job", "fg", "Enter");
+  await waitFor(/^\$ fg\n.*sdk\n> $/m, "job");
+  await tmux.run("send-keys", "-t", "job", "hi", "Enter");
+  await waitFor(/echo: hi\n· \d+\.\ds\n> $/m, "job");
+  await tmux.run("send-keys", "-t", "job", "C-d");
+  await waitFor(/· chat ended .*\n\$ $/m, "job");
+  await tmux.run("send-keys", "-t", "job", "-l", "echo EXIT=$?");
+  await tmux.run("send-keys", "-t", "job", "Enter");
+  await waitFor(/^EXIT=0$/m, "job");
+});
