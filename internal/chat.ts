@@ -363,6 +363,11 @@ class Chat {
   private async showHistory(turns: number, entering: boolean): Promise<void> {
     if (!Number.isInteger(turns) || turns < 0) return this.refuse("/history takes a number of turns", "for example: /history 5");
     if (turns === 0) return;
+    // stdout holds one JSON object per turn sent, and nothing else.
+    if (this.opts.json) {
+      if (!entering) this.refuse("/history is not shown with --json", "without --json the history is shown");
+      return;
+    }
     let thread: Answer[];
     try {
       thread = await this.api.messages(this.session.id);

@@ -606,3 +606,19 @@ test("--json escapes what a terminal would obey in the agent's text, as every --
   assert.match(r.out, /\\u009b31m \\u202eevil\\u202c \\u2028after/);
   assert.equal(JSON.parse(r.out).text, text);
 });
+
+test("--json on a terminal keeps stdout one JSON object a line: coming back and /history print no turns there", async () => {
+  const { api, session, p } = await setup();
+  p.chat.seed(session.id, [{ user: "earlier question", parts: [{ type: "text", text: "earlier answer" }] }]);
+  const c = chatIO(true);
+  c.io.stdoutIsTTY = false;
+  const done = chat(c.io, api, session, { ...OPTS, json: true });
+  c.stdin.write("hi\r");
+  await until(() => c.out().includes("echo: hi"), c.out);
+  c.stdin.write("/history\r");
+  await until(() => /history/.test(c.err()), c.err);
+  c.stdin.write("\x04");
+  assert.equal(await done, 0);
+  const lines = c.out().split("\n").slice(0, -1);
+  assert.deepEqual(lines.map((l) => JSON.parse(l).text), ["echo: hi"]);
+});
