@@ -92,6 +92,7 @@ class Chat {
   private pastes: PasteFilter | null = null;
   private leaving = false;
   private aborting: Promise<void> | null = null;
+  private stopReading: (() => void) | null = null;
 
   constructor(private readonly io: IO, private readonly api: Api, private readonly session: Session, private readonly opts: ChatOptions) {
     this.interactive = io.stdinIsTTY;
@@ -125,6 +126,7 @@ class Chat {
   private leave(code: number): void {
     this.exitCode = code;
     this.leaving = true;
+    this.stopReading?.();
     this.current?.cancel.abort();
     this.rl?.close();
   }
@@ -144,11 +146,25 @@ class Chat {
     }
   }
 
+  // runWhole sends all of stdin once it ends. A signal meanwhile ends the
+  // reading, as stdin may be a pipe that stays open, and nothing is sent.
   private async runWhole(): Promise<void> {
+    const { stdin } = this.io;
     const chunks: Buffer[] = [];
-    for await (const chunk of this.io.stdin) chunks.push(Buffer.from(chunk as Buffer));
+    const onData = (chunk: Buffer) => chunks.push(Buffer.from(chunk));
+    await new Promise<void>((resolve, reject) => {
+      const done = (err?: Error) => {
+        stdin.off("data", onData).off("end", done).off("error", done);
+        this.stopReading = null;
+        if (err) reject(err);
+        else resolve();
+      };
+      this.stopReading = () => done();
+      stdin.on("data", onData).on("end", done).on("error", done);
+      if (this.leaving) done();
+    });
     const text = Buffer.concat(chunks).toString("utf8").replace(/\n+$/, "");
-    if (text.trim() !== "") await this.send(text);
+    if (text.trim() !== "" && !this.leaving) await this.send(text);
   }
 
   private async runInteractive(term: ReturnType<IO["terminal"]>): Promise<void> {

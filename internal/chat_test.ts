@@ -337,6 +337,22 @@ test("a signal ends the chat with 128 + its number, dropping lines not yet sent"
   assert.equal(p.chat.sent.length, 1);
 });
 
+test("with --stdin-message a signal while stdin is read ends the chat at once and sends nothing", async () => {
+  const { p, api, session } = await setup();
+  const c = chatIO(false);
+  c.stdin.write("half of a mess");
+  let code: number | undefined;
+  const done = chat(c.io, api, session, { ...OPTS, stdinMessage: true }).then((n) => (code = n));
+  await until(() => /chatting with/.test(c.err()), c.err);
+  c.m.signal("SIGINT");
+  // Generous: the chat ends without waiting for the end of stdin.
+  await until(() => code !== undefined, c.err);
+  c.stdin.end("age\n");
+  await done;
+  assert.equal(code, 130);
+  assert.equal(p.chat.sent.length, 0);
+});
+
 // ---- what is shown ----
 
 test("on a colour terminal answers are rendered; NO_COLOR and TERM=dumb show the text, escapes never obeyed", async () => {
