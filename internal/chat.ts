@@ -270,7 +270,7 @@ class Chat {
   // lists the others), and at most COMPLETIONS_SHOWN of them at once.
   private async complete(line: string): Promise<string[]> {
     if (!line.startsWith("/") || line.includes(" ")) return [];
-    const skills = (await this.skills()).filter((s) => isShellWord(s.name) && visible(s.name, COMPLETION_NAME_MAX) === s.name);
+    const skills = (await this.skills().catch(() => [])).filter((s) => isShellWord(s.name) && visible(s.name, COMPLETION_NAME_MAX) === s.name);
     const names = [...COMMANDS, ...skills.map((s) => "/" + s.name + " ")];
     const hits = names.filter((n) => n.startsWith(line));
     if (hits.length <= COMPLETIONS_SHOWN) return hits;
@@ -304,7 +304,13 @@ class Chat {
       case "attach":
         return this.attach(arg);
     }
-    const skill = (await this.skills()).find((s) => s.name === word);
+    let skills: Skill[];
+    try {
+      skills = await this.skills();
+    } catch (err) {
+      return this.refuse(`/${visible(word, 40)}: the platform's skills could not be listed: ${describe(err)}`, "try again");
+    }
+    const skill = skills.find((s) => s.name === word);
     if (!skill) {
       return this.refuse(`unknown command /${visible(word, 40)}`, "/help lists the commands and / the skills; start a line with // to send it beginning with /");
     }
@@ -338,13 +344,23 @@ class Chat {
     ].join("\n"));
   }
 
+  // skills is the platform's list, asked for once; a failure is not kept,
+  // so the next use asks again.
   private skills(): Promise<Skill[]> {
-    this.skillList ??= this.api.skills().catch(() => []);
+    this.skillList ??= this.api.skills().catch((err) => {
+      this.skillList = null;
+      throw err;
+    });
     return this.skillList;
   }
 
   private async listSkills(): Promise<void> {
-    const skills = await this.skills();
+    let skills: Skill[];
+    try {
+      skills = await this.skills();
+    } catch (err) {
+      return this.say(`! the platform's skills could not be listed: ${describe(err)}`);
+    }
     if (skills.length === 0) return this.say("· this platform offers no skills (/help lists the commands)");
     const width = Math.max(...skills.map((s) => visible(s.name, 40).length));
     this.say("· skills (send one with /<name> text):\n" +

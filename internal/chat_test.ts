@@ -415,6 +415,22 @@ test("skills: / lists them, /<name> text sends the skill, an unknown /word is re
   assert.equal(p.chat.sent.length, 0, "a typo never reaches the agent");
 });
 
+test("skills that failed to load are said to have failed, and asked for again at the next /", async () => {
+  const { api, session } = await setup();
+  const real = api.skills.bind(api);
+  let calls = 0;
+  api.skills = () => (++calls === 1 ? Promise.reject(new LapError("127.0.0.1: connection reset")) : real());
+  const c = chatIO(true);
+  const done = chat(c.io, api, session, OPTS);
+  c.stdin.write("/\r");
+  await until(() => /connection reset/.test(c.err()), c.err);
+  assert.doesNotMatch(c.err(), /offers no skills/);
+  c.stdin.write("/\r");
+  await until(() => /\/review/.test(c.err()), c.err);
+  c.stdin.write("/quit\r");
+  assert.equal(await done, 0);
+});
+
 // tabThenSend runs a chat on a terminal: once typed shows (a command's
 // answer, or the greeting), it types prefix and Tab, waits for the
 // completion to show, then adds text and Enter. It returns the one message
