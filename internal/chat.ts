@@ -62,6 +62,9 @@ const COMMANDS = ["/help", "/attach ", "/history", "/quit"];
 // platform's list is not to flood the terminal.
 const COMPLETION_NAME_MAX = 60;
 const COMPLETIONS_SHOWN = 30;
+// Tab waits this long at most for the skills' list: readline reads no key
+// until it has an answer, Ctrl-C and Ctrl-D included.
+const COMPLETION_WAIT_MS = 1_000;
 
 interface ToolCall {
   name: string;
@@ -270,7 +273,10 @@ class Chat {
   // lists the others), and at most COMPLETIONS_SHOWN of them at once.
   private async complete(line: string): Promise<string[]> {
     if (!line.startsWith("/") || line.includes(" ")) return [];
-    const skills = (await this.skills().catch(() => [])).filter((s) => isShellWord(s.name) && visible(s.name, COMPLETION_NAME_MAX) === s.name);
+    const waited = new AbortController();
+    const listed = await Promise.race([this.skills().catch(() => []), sleep(COMPLETION_WAIT_MS, waited.signal).then(() => [])]);
+    waited.abort();
+    const skills = listed.filter((s) => isShellWord(s.name) && visible(s.name, COMPLETION_NAME_MAX) === s.name);
     const names = [...COMMANDS, ...skills.map((s) => "/" + s.name + " ")];
     const hits = names.filter((n) => n.startsWith(line));
     if (hits.length <= COMPLETIONS_SHOWN) return hits;

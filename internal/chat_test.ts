@@ -431,6 +431,20 @@ test("skills that failed to load are said to have failed, and asked for again at
   assert.equal(await done, 0);
 });
 
+test("Tab while the platform is slow to list its skills leaves the keys working: Ctrl-C twice still leaves", async () => {
+  const { api, session } = await setup();
+  api.skills = () => new Promise(() => {});
+  const c = chatIO(true);
+  let code: number | undefined;
+  const done = chat(c.io, api, session, OPTS).then((n) => (code = n));
+  await until(() => c.err().includes("> "), c.err);
+  c.stdin.write("/re\t");
+  c.stdin.write("\x03\x03");
+  await until(() => code !== undefined, c.err, 15_000);
+  await done;
+  assert.equal(code, 130);
+});
+
 // tabThenSend runs a chat on a terminal: once typed shows (a command's
 // answer, or the greeting), it types prefix and Tab, waits for the
 // completion to show, then adds text and Enter. It returns the one message
