@@ -37,13 +37,35 @@ test("the scripts are made from the command table: every flag of every command i
   assert.equal(spec.args.stop, "sessions");
 });
 
-// complete runs the bash script's function as bash would on TAB after words,
-// with a `lap` on PATH that answers __complete with the given lines, and
-// returns the candidates.
-function completeInBash(script: string, words: string[], answer: string, dir: string): string[] {
+// bashProbe is a bash script that runs the completion function as bash
+// would on TAB at the end of line, and prints the candidates. Bash splits
+// the line's words at blanks, and at : and = (its default COMP_WORDBREAKS),
+// each run of those a word of its own; COMP_LINE holds the line as typed.
+function bashProbe(script: string, line: string): string {
+  const words: string[] = line.match(/[:=]+|[^\s:=]+/g) ?? [];
+  if (/\s$/.test(line)) words.push("");
+  const quote = (w: string) => `'${w.replace(/'/g, "'\\''")}'`;
+  return `${script}\nCOMP_WORDS=(${words.map(quote).join(" ")}); COMP_CWORD=${words.length - 1}; COMP_LINE=${quote(line)}; COMP_POINT=${line.length}\n` +
+    `_lap_complete\nprintf '%s\\n' "\${COMPREPLY[@]}"`;
+}
+
+// zshProbe is a zsh script that runs the completion function as zsh's bash
+// completion layer does on TAB at the end of line, through its compgen,
+// and prints the candidates. zsh keeps each word whole.
+function zshProbe(script: string, line: string): string {
+  const words = line.split(/\s+/).filter(Boolean);
+  if (/\s$/.test(line)) words.push("");
+  const quote = (w: string) => `'${w.replace(/'/g, "'\\''")}'`;
+  return `source ${script}\nCOMP_WORDS=(${words.map(quote).join(" ")}); COMP_CWORD=${words.length - 1}; COMP_LINE=${quote(words.join(" "))}\n` +
+    `compgen -F _lap_complete -- ${quote(words[words.length - 1])}`;
+}
+
+// completeInBash runs the bash script's function on TAB after line, with a
+// `lap` on PATH that answers __complete with the given lines, and returns
+// the candidates.
+function completeInBash(script: string, line: string, answer: string, dir: string): string[] {
   fs.writeFileSync(path.join(dir, "lap"), `#!/bin/sh\ncat <<'EOF'\n${answer}\nEOF\n`, { mode: 0o755 });
-  const probe = `${script}\nCOMP_WORDS=(${words.map((w) => `'${w}'`).join(" ")}); COMP_CWORD=${words.length - 1}\n_lap_complete\nprintf '%s\\n' "\${COMPREPLY[@]}"`;
-  const r = spawnSync("bash", ["--norc", "-c", probe], { cwd: dir, env: { PATH: `${dir}:${process.env.PATH}` }, encoding: "utf8" });
+  const r = spawnSync("bash", ["--norc", "-c", bashProbe(script, line)], { cwd: dir, env: { PATH: `${dir}:${process.env.PATH}` }, encoding: "utf8" });
   assert.equal(r.status, 0, r.stderr);
   return r.stdout.split("\n").filter(Boolean);
 }
@@ -52,10 +74,10 @@ test("in real bash, a hostile agent list is never expanded: no command runs, can
   const dir = fs.mkdtempSync(path.join(tmp, "bash-"));
   const hostile = ["$(touch pwned1)", "`touch pwned2`", "de$(touch pwned3)", "demo", "dev;touch pwned4", "*"].join("\n");
   const script = completionScript("bash", completionSpec());
-  assert.deepEqual(completeInBash(script, ["lap", ""], hostile, dir).filter((w) => !completionSpec().commands[w]),
+  assert.deepEqual(completeInBash(script, "lap ", hostile, dir).filter((w) => !completionSpec().commands[w]),
     ["$(touch pwned1)", "`touch pwned2`", "de$(touch pwned3)", "demo", "dev;touch pwned4", "*"]);
-  assert.deepEqual(completeInBash(script, ["lap", "stop", "de"], hostile, dir), ["de$(touch pwned3)", "demo", "dev;touch pwned4"]);
-  assert.deepEqual(completeInBash(script, ["lap", "--tim"], hostile, dir), ["--timeout"]);
+  assert.deepEqual(completeInBash(script, "lap stop de", hostile, dir), ["de$(touch pwned3)", "demo", "dev;touch pwned4"]);
+  assert.deepEqual(completeInBash(script, "lap --tim", hostile, dir), ["--timeout"]);
   assert.deepEqual(fs.readdirSync(dir).filter((f) => f.startsWith("pwned")), []);
 });
 
@@ -76,8 +98,7 @@ test("in real zsh, a hostile agent list is never expanded", { skip: !has("zsh") 
   const dir = fs.mkdtempSync(path.join(tmp, "zsh-"));
   const script = path.join(dir, "lap.zsh");
   fs.writeFileSync(script, completionScript("zsh", completionSpec()));
-  const driver = `source ${script}\nsetopt ksharrays\nCOMP_WORDS=(lap stop de)\nCOMP_CWORD=2\n_lap_complete\nprint -rl -- "\${COMPREPLY[@]}"\n`;
-  const r = spawnSync("zsh", ["-f", "-c", driver], { cwd: dir, env: stubLap(dir, HOSTILE_NAMES), encoding: "utf8" });
+  const r = spawnSync("zsh", ["-f", "-c", zshProbe(script, "lap stop de")], { cwd: dir, env: stubLap(dir, HOSTILE_NAMES), encoding: "utf8" });
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual(r.stdout.split("\n").filter(Boolean), ["de$(touch pwned3)", "demo", "dev;touch pwned4"]);
   assert.deepEqual(fs.readdirSync(dir).filter((f) => f.startsWith("pwned")), []);
@@ -105,23 +126,21 @@ const echoLap = (dir: string) => {
 test("--profile reaches lap __complete in every shell, also written --profile=NAME, and a flag's =value is not taken for the command", (t) => {
   const dir = fs.mkdtempSync(path.join(tmp, "profile-"));
   const env = echoLap(dir);
-  const bash = (words: string[]) => {
-    const probe = `${completionScript("bash", completionSpec())}\nCOMP_WORDS=(${words.map((w) => `'${w}'`).join(" ")}); COMP_CWORD=${words.length - 1}\n_lap_complete\nprintf '%s\\n' "\${COMPREPLY[@]}"`;
-    const r = spawnSync("bash", ["--norc", "-c", probe], { cwd: dir, env, encoding: "utf8" });
+  const bash = (line: string) => {
+    const r = spawnSync("bash", ["--norc", "-c", bashProbe(completionScript("bash", completionSpec()), line)], { cwd: dir, env, encoding: "utf8" });
     assert.equal(r.status, 0, r.stderr);
     return r.stdout.split("\n").filter(Boolean);
   };
   // bash splits --profile=p2 into three words.
-  assert.deepEqual(bash(["lap", "--profile", "p2", "sessions", ""]), ["--profile", "p2", "__complete", "agents"]);
-  assert.deepEqual(bash(["lap", "--profile", "=", "p2", "sessions", ""]), ["--profile", "p2", "__complete", "agents"]);
-  assert.deepEqual(bash(["lap", "--timeout", "=", "5s", "restart", ""]), ["__complete", "restartable"]);
-  assert.deepEqual(bash(["lap", "--profile", "=", ""]), ["__complete", "profiles"]);
-  assert.deepEqual(bash(["lap", "--profile", "=", "st"]), [], "the value typed so far is matched, not the =");
+  assert.deepEqual(bash("lap --profile p2 sessions "), ["--profile", "p2", "__complete", "agents"]);
+  assert.deepEqual(bash("lap --profile=p2 sessions "), ["--profile", "p2", "__complete", "agents"]);
+  assert.deepEqual(bash("lap --timeout=5s restart "), ["__complete", "restartable"]);
+  assert.deepEqual(bash("lap --profile="), ["__complete", "profiles"]);
+  assert.deepEqual(bash("lap --profile=st"), [], "the value typed so far is matched, not the =");
   if (has("zsh")) {
     const script = path.join(dir, "lap.zsh");
     fs.writeFileSync(script, completionScript("zsh", completionSpec()));
-    const driver = `source ${script}\nsetopt ksharrays\nCOMP_WORDS=(lap --profile=p2 stop '')\nCOMP_CWORD=3\n_lap_complete\nprint -rl -- "\${COMPREPLY[@]}"\n`;
-    const r = spawnSync("zsh", ["-f", "-c", driver], { cwd: dir, env, encoding: "utf8" });
+    const r = spawnSync("zsh", ["-f", "-c", zshProbe(script, "lap --profile=p2 stop ")], { cwd: dir, env, encoding: "utf8" });
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(r.stdout.split("\n").filter(Boolean), ["--profile", "p2", "__complete", "sessions"]);
   } else t.diagnostic("zsh is not installed");
@@ -140,11 +159,10 @@ test("--profile reaches lap __complete in every shell, also written --profile=NA
 // bashWith runs the bash script's function under the shell options a user
 // may have set (set -e, set -u), as bash would on TAB after words, and
 // returns the candidates; the function must return 0 and print nothing.
-function bashWith(options: string, words: string[], env: NodeJS.ProcessEnv): string[] {
-  const probe = `${options}\n${completionScript("bash", completionSpec())}\nCOMP_WORDS=(${words.map((w) => `'${w}'`).join(" ")}); COMP_CWORD=${words.length - 1}\n_lap_complete\nprintf '%s\\n' "\${COMPREPLY[@]}"`;
-  const r = spawnSync("bash", ["--norc", "-c", probe], { env, encoding: "utf8" });
-  assert.equal(r.status, 0, `${words.join(" ")}: ${r.stderr}`);
-  assert.equal(r.stderr, "", words.join(" "));
+function bashWith(options: string, line: string, env: NodeJS.ProcessEnv, cwd?: string): string[] {
+  const r = spawnSync("bash", ["--norc", "-c", `${options}\n${bashProbe(completionScript("bash", completionSpec()), line)}`], { env, cwd, encoding: "utf8" });
+  assert.equal(r.status, 0, `${line}: ${r.stderr}`);
+  assert.equal(r.stderr, "", line);
   return r.stdout.split("\n").filter(Boolean);
 }
 
@@ -152,21 +170,21 @@ test("the bash script works in a shell with set -e and set -u: no word matching,
   const dir = fs.mkdtempSync(path.join(tmp, "strict-"));
   const env = stubLap(dir, "demo\ndefault");
   for (const options of ["set -e", "set -u", "set -eu"]) {
-    assert.deepEqual(bashWith(options, ["lap", "zz"], env), [], options);
+    assert.deepEqual(bashWith(options, "lap zz", env), [], options);
     // Tab right after --profile=: bash's words end with the "=".
-    assert.deepEqual(bashWith(options, ["lap", "--profile", "="], env), ["demo", "default"], options);
-    assert.deepEqual(bashWith(options, ["lap", "--profile", "=", "p2", "stop", "--y"], env), ["--yes"], options);
-    assert.deepEqual(bashWith(options, ["lap", "doctor", "demo", "--idle", ""], env), [], options);
+    assert.deepEqual(bashWith(options, "lap --profile=", env), ["demo", "default"], options);
+    assert.deepEqual(bashWith(options, "lap --profile=p2 stop --y", env), ["--yes"], options);
+    assert.deepEqual(bashWith(options, "lap doctor demo --idle ", env), [], options);
   }
 });
 
 test("--resume, which stands for 'attach', is completed where commands are, with session ids; in fish no file names are mixed into a flag's names or ids", (t) => {
   const dir = fs.mkdtempSync(path.join(tmp, "resume-"));
   const env = echoLap(dir);
-  const bash = (words: string[]) => bashWith("", words, env);
-  assert.deepEqual(bash(["lap", "--res"]), ["--resume"]);
-  assert.deepEqual(bash(["lap", "--resume", ""]), ["__complete", "sessions"]);
-  assert.deepEqual(bash(["lap", "attach", "--res"]), [], "lap attach --resume is a usage error");
+  const bash = (line: string) => bashWith("", line, env);
+  assert.deepEqual(bash("lap --res"), ["--resume"]);
+  assert.deepEqual(bash("lap --resume "), ["__complete", "sessions"]);
+  assert.deepEqual(bash("lap attach --res"), [], "lap attach --resume is a usage error");
   if (!has("fish")) return t.diagnostic("fish is not installed");
   const script = path.join(dir, "lap.fish");
   fs.writeFileSync(script, completionScript("fish", completionSpec()));
