@@ -116,59 +116,75 @@ function words(list: string[]): string {
 
 function bashScript(spec: CompletionSpec): string {
   const commands = Object.keys(spec.commands);
+  const values = valueFlags(spec);
   // --profile has a case of its own: its value is passed on to lap.
-  const withValue = valueFlags(spec).filter((f) => f !== "--profile").join("|") || "--";
+  const withValue = values.filter((f) => f !== "--profile").join("|") || "--";
+  // The flags whose value nothing completes.
+  const noValues = values.filter((f) => f !== "--profile" && !FLAG_VALUES[f]).join("|") || "--";
   const flagCases = commands
     .map((c) => `      ${c}) _lap_add "$cur" < <(${words(names([...spec.commands[c], ...spec.global]))}) ;;`)
     .join("\n");
   const flagValueCases = Object.entries(FLAG_VALUES)
-    .map(([flag, kind]) => `    ${flag}) _lap_add "$cur" < <(lap "\${profile[@]}" __complete ${kind} 2>/dev/null); return 0 ;;`)
+    .map(([flag, kind]) => `    ${flag}) _lap_add "$cur" "$pre" < <(lap "\${profile[@]}" __complete ${kind} 2>/dev/null); return 0 ;;`)
     .join("\n");
   const platformCases = FROM_PLATFORM
     .map((kind) => `    ${commandsOf(spec, kind).join("|") || "--"}) _lap_add "$cur" < <(lap "\${profile[@]}" __complete ${kind} 2>/dev/null) ;;`)
     .join("\n");
   return `# lap completion for bash. Load it with:  source <(lap completion bash)
-# _lap_add reads candidates line by line and keeps those that start with the
-# word typed so far; nothing read is expanded by the shell. Both functions
-# return 0 and read no unset word: in a shell with set -e or set -u, Tab
-# must neither end the shell nor write an error over the prompt.
+# _lap_add reads candidates line by line and keeps those that start with $1,
+# the word (or the value in it) typed so far; $2 is what the word holds
+# before that value (--profile=). Nothing read is expanded by the shell.
+# Both functions return 0 and read no unset word: in a shell with set -e or
+# set -u, Tab must neither end the shell nor write an error over the prompt.
 _lap_add() {
-  local line
+  local line typed=\${2-}$1
+  # bash replaces only what follows the word's last COMP_WORDBREAKS
+  # character (: and = by default): that is what each candidate is cut to.
+  while [[ -n $typed && \${COMP_WORDBREAKS-} != *"\${typed: -1}"* ]]; do typed=\${typed%?}; done
   while IFS= read -r line; do
-    if [[ -n $line && $line == "$1"* ]]; then COMPREPLY+=("$line"); fi
+    if [[ -n $line && $line == "$1"* ]]; then line=\${2-}$line; COMPREPLY+=("\${line#"$typed"}"); fi
   done
   return 0
 }
 _lap_complete() {
-  local cur prev cmd w i
-  local -a profile=()
+  local cur prev pre= cmd w i n rest=\${COMP_LINE-}
+  local -a word=() profile=()
   COMPREPLY=()
-  cur=\${COMP_WORDS[COMP_CWORD]}
-  prev=\${COMP_WORDS[COMP_CWORD-1]}
-  # bash splits --flag=value into --flag, = and value; zsh keeps it one
-  # word (the --profile=* case below).
-  if [[ $cur == = ]]; then
-    cur=
-  elif [[ $prev == = ]]; then
-    prev=\${COMP_WORDS[COMP_CWORD-2]}
-  fi
+  # bash splits words at COMP_WORDBREAKS (: and = among them); zsh does
+  # not. word holds them whole again, as on the line: a piece with no blank
+  # before it there belongs to the word before.
+  for ((i = 0; i <= COMP_CWORD; i++)); do
+    w=\${COMP_WORDS[i]-}
+    if ((i > 0)) && [[ $rest != [[:space:]]* ]]; then
+      word[\${#word[@]}-1]+=$w
+    else
+      word+=("$w")
+    fi
+    rest=\${rest#"\${rest%%[![:space:]]*}"} # past the blanks
+    rest=\${rest#"$w"} # and past the piece
+  done
+  n=$((\${#word[@]} - 1))
+  cur=\${word[n]}
+  prev=\${word[n-1]-}
+  # --flag=value, one word: complete the value, as after --flag.
+  case $cur in
+    ${values.map((f) => `${f}=*`).join("|") || "--=*"}) prev=\${cur%%=*}; pre=$prev=; cur=\${cur#*=} ;;
+  esac
   cmd=
-  for ((i = 1; i < COMP_CWORD; i++)); do
-    w=\${COMP_WORDS[i]}
+  for ((i = 1; i < n; i++)); do
+    w=\${word[i]}
     case $w in
       --profile=*) profile=(--profile "\${w#--profile=}") ;;
-      --profile|${withValue})
-        [[ \${COMP_WORDS[i+1]-} == = ]] && ((i++))
-        [[ $w == --profile ]] && profile=(--profile "\${COMP_WORDS[i+1]-}")
-        ((i++)) ;;
+      --profile) profile=(--profile "\${word[i+1]-}"); ((i++)) ;;
+      ${withValue}) ((i++)) ;;
       -*) ;;
       *) [[ -z $cmd ]] && cmd=$w ;;
     esac
   done
   case $prev in
-    --profile) _lap_add "$cur" < <(lap __complete profiles 2>/dev/null); return 0 ;;
+    --profile) _lap_add "$cur" "$pre" < <(lap __complete profiles 2>/dev/null); return 0 ;;
 ${flagValueCases}
-    ${withValue}) return 0 ;;
+    ${noValues}) return 0 ;;
   esac
   if [[ $cur == -* ]]; then
     case $cmd in

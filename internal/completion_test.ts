@@ -159,8 +159,8 @@ test("--profile reaches lap __complete in every shell, also written --profile=NA
 // bashWith runs the bash script's function under the shell options a user
 // may have set (set -e, set -u), as bash would on TAB after words, and
 // returns the candidates; the function must return 0 and print nothing.
-function bashWith(options: string, line: string, env: NodeJS.ProcessEnv, cwd?: string): string[] {
-  const r = spawnSync("bash", ["--norc", "-c", `${options}\n${bashProbe(completionScript("bash", completionSpec()), line)}`], { env, cwd, encoding: "utf8" });
+function bashWith(options: string, line: string, env: NodeJS.ProcessEnv): string[] {
+  const r = spawnSync("bash", ["--norc", "-c", `${options}\n${bashProbe(completionScript("bash", completionSpec()), line)}`], { env, encoding: "utf8" });
   assert.equal(r.status, 0, `${line}: ${r.stderr}`);
   assert.equal(r.stderr, "", line);
   return r.stdout.split("\n").filter(Boolean);
@@ -201,6 +201,41 @@ test("--resume, which stands for 'attach', is completed where commands are, with
   assert.deepEqual(fish("lap --profile "), ["__complete", "profiles"]);
 });
 
+test("in real bash, names and ids holding : or = (which bash splits words at) complete past them", () => {
+  const dir = fs.mkdtempSync(path.join(tmp, "breaks-"));
+  const env = stubLap(dir, ["team:bot", "team:cat", "demo", "k=v:1"].join("\n"));
+  const bash = (line: string) => bashWith("set -eu", line, env);
+  // bash replaces only what follows the last : or =, so that is what is offered.
+  assert.deepEqual(bash("lap team:"), ["bot", "cat"]);
+  assert.deepEqual(bash("lap team:b"), ["bot"]);
+  assert.deepEqual(bash("lap t"), ["team:bot", "team:cat"]);
+  assert.deepEqual(bash("lap stop k="), ["v:1"]);
+  assert.deepEqual(bash("lap stop k=v:"), ["1"]);
+  assert.deepEqual(bash("lap --agent team:c"), ["cat"]);
+  assert.deepEqual(bash("lap --agent=team:"), ["bot", "cat"]);
+  assert.deepEqual(bash("lap --resume=k=v"), ["v:1"]);
+  // A name so split is still one word: the command, then its flags.
+  assert.deepEqual(bash("lap team:bot --ne"), ["--new"]);
+  assert.deepEqual(bash("lap --agent team:bot --ne"), ["--new"]);
+});
+
+test("in real zsh, --profile=NAME, --agent=NAME and --resume=ID complete the value, in the word zsh keeps whole", { skip: !has("zsh") && "zsh is not installed" }, () => {
+  const dir = fs.mkdtempSync(path.join(tmp, "zsh-eq-"));
+  const env = stubLap(dir, "team:bot\ndemo");
+  const script = path.join(dir, "lap.zsh");
+  fs.writeFileSync(script, completionScript("zsh", completionSpec()));
+  const zsh = (line: string) => {
+    const r = spawnSync("zsh", ["-f", "-c", zshProbe(script, line)], { cwd: dir, env, encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout.split("\n").filter(Boolean);
+  };
+  assert.deepEqual(zsh("lap --profile="), ["--profile=team:bot", "--profile=demo"]);
+  assert.deepEqual(zsh("lap --agent=d"), ["--agent=demo"]);
+  assert.deepEqual(zsh("lap --resume=t"), ["--resume=team:bot"]);
+  assert.deepEqual(zsh("lap team:"), ["team:bot"]);
+  assert.deepEqual(zsh("lap --profile=p2 --agent=demo --ne"), ["--new"]);
+});
+
 test("lap __complete gives up quietly on a platform that does not answer, before a shell's Tab feels frozen", async (t) => {
   const { url } = await silentServer(t);
   const m = memoryIO({ env: { LAP_BASE_URL: url, LAP_MASTER_KEY: "k" } });
@@ -224,7 +259,7 @@ test("each shell gets its own script, and an unknown shell is a usage error", ()
   assert.match(completionScript("bash", SPEC), /^# lap completion for bash[^]*complete -F _lap_complete lap\n$/);
   assert.match(completionScript("bash", SPEC), /sessions\) _lap_add "\$cur" < <\(printf '%s\\n' --json --help --profile\) ;;/);
   assert.doesNotMatch(completionScript("bash", SPEC), /compgen|eval/);
-  assert.match(completionScript("bash", SPEC), /--profile\|--idle\|--agent\)\n/);
+  assert.match(completionScript("bash", SPEC), /--idle\|--agent\) \(\(i\+\+\)\) ;;\n/);
   assert.match(completionScript("zsh", SPEC), /^# lap completion for zsh[^]*bashcompinit[^]*complete -F _lap_complete lap\n$/);
   const fish = completionScript("fish", SPEC);
   assert.match(fish, /complete -c lap -n '__lap_using sessions' -l json\n/);

@@ -209,9 +209,11 @@ async function shell(program: string, args: string[], env: Record<string, string
 }
 
 // bashComplete runs the bash script's completion function for a command line
-// (the words so far, the last one being completed) and returns the candidates.
+// (the words so far, the last one being completed; none holding a : or =)
+// and returns the candidates. COMP_LINE is the line, as bash sets it.
 async function bashComplete(script: string, words: string[], env: Record<string, string>): Promise<string[]> {
-  const driver = `source ${script}\nCOMP_WORDS=(${words.map((w) => `'${w}'`).join(" ")})\nCOMP_CWORD=${words.length - 1}\n_lap_complete\nprintf '%s\\n' "\${COMPREPLY[@]}"\n`;
+  const driver = `source ${script}\nCOMP_WORDS=(${words.map((w) => `'${w}'`).join(" ")})\nCOMP_CWORD=${words.length - 1}\nCOMP_LINE='${words.join(" ")}'\n` +
+    `_lap_complete\nprintf '%s\\n' "\${COMPREPLY[@]}"\n`;
   const out = await shell("bash", ["--norc", "--noprofile", "-c", driver], env);
   return out.split("\n").filter(Boolean).sort();
 }
@@ -250,7 +252,7 @@ test("the zsh script loads and completes agent names through zsh's bash completi
   const env = loggedIn(p);
   const script = path.join(tmp, "lap.zsh");
   fs.writeFileSync(script, (await run(["completion", "zsh"], env)).stdout);
-  const driver = `source ${script}\nprint -r -- "\${_comps[lap]}"\nsetopt ksharrays\nCOMP_WORDS=(lap de)\nCOMP_CWORD=1\n_lap_complete\nprint -r -- "\${COMPREPLY[*]}"\n`;
+  const driver = `source ${script}\nprint -r -- "\${_comps[lap]}"\nsetopt ksharrays\nCOMP_WORDS=(lap de)\nCOMP_CWORD=1\nCOMP_LINE='lap de'\n_lap_complete\nprint -r -- "\${COMPREPLY[*]}"\n`;
   const out = await shell("zsh", ["-f", "-c", driver], env);
   // The script matches the typed prefix itself, in zsh as in bash.
   const [registered, words] = out.split("\n");
