@@ -39,6 +39,8 @@ interface Flag {
   default?: unknown;
   // Another flag it makes sense only with.
   requires?: string;
+  // Its value is a file name: the completion scripts offer files for it.
+  file?: true;
 }
 
 // "open" is `lap <agent>`: what runs when the first word is not a command.
@@ -57,7 +59,7 @@ export const FLAGS: Flag[] = [
     key: "timeoutMs", parse: (v) => settingsModule().parseDuration(v, "--timeout"), default: DEFAULT_TIMEOUT_MS },
   { name: "detach-keys", value: "K", help: "keys that detach, docker's syntax: ctrl-p,ctrl-q  ctrl-]  none (default ctrl-d)", for: SESSION_COMMANDS,
     parse: checkDetachKeys },
-  { name: "record", value: "file.cast", help: "record the session as an asciicast v2 file (asciinema play <file>)", for: SESSION_COMMANDS,
+  { name: "record", value: "file.cast", help: "record the session as an asciicast v2 file (asciinema play <file>)", for: SESSION_COMMANDS, file: true,
     parse: (v) => {
       if (v === "") throw usageError("--record needs a file name", "e.g. --record session.cast");
       return v;
@@ -522,7 +524,7 @@ ${columns([...own, ...global].map((f) => [`${f.short ? `-${f.short}, ` : ""}${fl
 
 // completionSpec is what the completion scripts complete, from the table.
 export function completionSpec(): import("./completion.js").CompletionSpec {
-  const asFlags = (fs: Flag[]) => fs.map((f) => ({ name: `--${f.name}`, value: !!f.value }));
+  const asFlags = (fs: Flag[]) => fs.map((f) => ({ name: `--${f.name}`, value: !!f.value, file: !!f.file }));
   const global = asFlags(FLAGS.filter((f) => !f.for && f.name !== "version"));
   const commands = COMMANDS.filter((c) => !c.hidden && c.name !== "open");
   // --resume stands for 'attach' (parseCommand): it is given instead of a

@@ -37,6 +37,7 @@ const OFFERED: Record<Exclude<FromPlatform, "agents">, (status: string) => boole
 export interface Flag {
   name: string; // with the dashes: --timeout
   value: boolean; // takes a value
+  file?: boolean; // the value is a file name
 }
 
 // What the scripts complete; cli.ts builds it from the command table.
@@ -104,6 +105,11 @@ function valueFlags(spec: CompletionSpec): string[] {
   return [...new Set(all.filter((f) => f.value).map((f) => f.name))];
 }
 
+function fileFlags(spec: CompletionSpec): string[] {
+  const all = [...Object.values(spec.commands).flat(), ...spec.open, ...spec.global];
+  return [...new Set(all.filter((f) => f.file).map((f) => f.name))];
+}
+
 function commandsOf(spec: CompletionSpec, kind: string): string[] {
   return Object.keys(spec.args).filter((c) => spec.args[c] === kind);
 }
@@ -119,8 +125,9 @@ function bashScript(spec: CompletionSpec): string {
   const values = valueFlags(spec);
   // --profile has a case of its own: its value is passed on to lap.
   const withValue = values.filter((f) => f !== "--profile").join("|") || "--";
+  const files = fileFlags(spec);
   // The flags whose value nothing completes.
-  const noValues = values.filter((f) => f !== "--profile" && !FLAG_VALUES[f]).join("|") || "--";
+  const noValues = values.filter((f) => f !== "--profile" && !FLAG_VALUES[f] && !files.includes(f)).join("|") || "--";
   const flagCases = commands
     .map((c) => `      ${c}) _lap_add "$cur" < <(${words(names([...spec.commands[c], ...spec.global]))}) ;;`)
     .join("\n");
@@ -130,6 +137,11 @@ function bashScript(spec: CompletionSpec): string {
   const platformCases = FROM_PLATFORM
     .map((kind) => `    ${commandsOf(spec, kind).join("|") || "--"}) _lap_add "$cur" < <(lap "\${profile[@]}" __complete ${kind} 2>/dev/null) ;;`)
     .join("\n");
+  const fileCase = files.length
+    ? `    # File names: in bash, readline's own (-o default), which quotes them;
+    # zsh has no compopt, and quotes what its compgen -f finds itself.
+    ${files.join("|")}) compopt -o default 2>/dev/null || _lap_add "$cur" "$pre" < <(compgen -f -- "$cur"); return 0 ;;\n`
+    : "";
   return `# lap completion for bash. Load it with:  source <(lap completion bash)
 # _lap_add reads candidates line by line and keeps those that start with $1,
 # the word (or the value in it) typed so far; $2 is what the word holds
@@ -184,7 +196,7 @@ _lap_complete() {
   case $prev in
     --profile) _lap_add "$cur" "$pre" < <(lap __complete profiles 2>/dev/null); return 0 ;;
 ${flagValueCases}
-    ${noValues}) return 0 ;;
+${fileCase}    ${noValues}) return 0 ;;
   esac
   if [[ $cur == -* ]]; then
     case $cmd in
@@ -219,8 +231,9 @@ ${bashScript(spec).split("\n").slice(1).join("\n")}`;
 function fishScript(spec: CompletionSpec): string {
   const commands = Object.keys(spec.commands);
   const skip = valueFlags(spec).join(" ");
+  // -r alone would offer file names for any value: -F for a file's, -f for the rest.
   const flag = (f: Flag, condition: string) =>
-    `complete -c lap${condition ? ` -n '${condition}'` : ""} -l ${f.name.slice(2)}${f.value ? " -r" : ""}`;
+    `complete -c lap${condition ? ` -n '${condition}'` : ""} -l ${f.name.slice(2)}${f.value ? (f.file ? " -r -F" : " -r -f") : ""}`;
   const globalNames = new Set(spec.global.map((f) => f.name));
   const lines = [
     "# lap completion for fish. Load it with:  lap completion fish | source",
@@ -278,7 +291,7 @@ function fishScript(spec: CompletionSpec): string {
     ...commands.flatMap((c) => spec.commands[c].filter((f) => !globalNames.has(f.name)).map((f) => flag(f, `__lap_using ${c}`))),
     ...spec.open.filter((f) => !globalNames.has(f.name)).map((f) =>
       FLAG_VALUES[f.name]
-        ? `${flag(f, "test -z (__lap_cmd)")} -f -a '(lap (__lap_profile) __complete ${FLAG_VALUES[f.name]} 2>/dev/null)'`
+        ? `${flag(f, "test -z (__lap_cmd)")} -a '(lap (__lap_profile) __complete ${FLAG_VALUES[f.name]} 2>/dev/null)'`
         : flag(f, "__lap_opening; or test -z (__lap_cmd)")),
   ];
   return lines.join("\n") + "\n";

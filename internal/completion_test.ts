@@ -159,8 +159,8 @@ test("--profile reaches lap __complete in every shell, also written --profile=NA
 // bashWith runs the bash script's function under the shell options a user
 // may have set (set -e, set -u), as bash would on TAB after words, and
 // returns the candidates; the function must return 0 and print nothing.
-function bashWith(options: string, line: string, env: NodeJS.ProcessEnv): string[] {
-  const r = spawnSync("bash", ["--norc", "-c", `${options}\n${bashProbe(completionScript("bash", completionSpec()), line)}`], { env, encoding: "utf8" });
+function bashWith(options: string, line: string, env: NodeJS.ProcessEnv, cwd?: string): string[] {
+  const r = spawnSync("bash", ["--norc", "-c", `${options}\n${bashProbe(completionScript("bash", completionSpec()), line)}`], { env, cwd, encoding: "utf8" });
   assert.equal(r.status, 0, `${line}: ${r.stderr}`);
   assert.equal(r.stderr, "", line);
   return r.stdout.split("\n").filter(Boolean);
@@ -236,6 +236,33 @@ test("in real zsh, --profile=NAME, --agent=NAME and --resume=ID complete the val
   assert.deepEqual(zsh("lap --profile=p2 --agent=demo --ne"), ["--new"]);
 });
 
+test("--record completes file names in every shell; in fish no other flag's value does", (t) => {
+  const dir = fs.mkdtempSync(path.join(tmp, "record-"));
+  const env = stubLap(dir, "demo");
+  fs.writeFileSync(path.join(dir, "old.cast"), "");
+  assert.deepEqual(bashWith("set -eu", "lap demo --record o", env, dir), ["old.cast"]);
+  assert.deepEqual(bashWith("set -eu", "lap attach x --record=o", env, dir), ["old.cast"]);
+  if (has("zsh")) {
+    const script = path.join(dir, "lap.zsh");
+    fs.writeFileSync(script, completionScript("zsh", completionSpec()));
+    const r = spawnSync("zsh", ["-f", "-c", zshProbe(script, "lap demo --record o")], { cwd: dir, env, encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(r.stdout.split("\n").filter(Boolean), ["old.cast"]);
+  } else t.diagnostic("zsh is not installed");
+  if (!has("fish")) return t.diagnostic("fish is not installed");
+  const script = path.join(dir, "lap.fish");
+  fs.writeFileSync(script, completionScript("fish", completionSpec()));
+  const fish = (typed: string) => {
+    const r = spawnSync("fish", ["--no-config", "-c", `source ${script}; complete -C '${typed}'`], { cwd: dir, env, encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout.split("\n").filter(Boolean).map((l) => l.split("\t")[0]);
+  };
+  assert.deepEqual(fish("lap demo --record o"), ["old.cast"]);
+  for (const typed of ["lap demo --timeout ", "lap demo --history ", "lap attach x --detach-keys ", "lap doctor demo --idle ", "lap login --url "]) {
+    assert.deepEqual(fish(typed), [], typed);
+  }
+});
+
 test("lap __complete gives up quietly on a platform that does not answer, before a shell's Tab feels frozen", async (t) => {
   const { url } = await silentServer(t);
   const m = memoryIO({ env: { LAP_BASE_URL: url, LAP_MASTER_KEY: "k" } });
@@ -263,7 +290,7 @@ test("each shell gets its own script, and an unknown shell is a usage error", ()
   assert.match(completionScript("zsh", SPEC), /^# lap completion for zsh[^]*bashcompinit[^]*complete -F _lap_complete lap\n$/);
   const fish = completionScript("fish", SPEC);
   assert.match(fish, /complete -c lap -n '__lap_using sessions' -l json\n/);
-  assert.match(fish, /complete -c lap -n '__lap_using doctor' -l idle -r\n/);
+  assert.match(fish, /complete -c lap -n '__lap_using doctor' -l idle -r -f\n/);
   assert.match(fish, /complete -c lap -n 'test -z \(__lap_cmd\)' -l agent -r -f -a '\(lap \(__lap_profile\) __complete agents 2>\/dev\/null\)'/);
   for (const shell of ["tcsh", ""]) {
     assert.throws(() => completionScript(shell, SPEC), (err: unknown) => err instanceof LapError && err.code === 2);
