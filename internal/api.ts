@@ -253,7 +253,7 @@ export class Api {
     } catch (err) {
       if (err instanceof HttpError) {
         throw new HttpError(`session create failed: ${err.status}`, err.status,
-          err.status === 401 ? (this.keyFromEnv ? this.refused() : "master key is wrong — run 'lap login' again") : err.message);
+          err.status === 401 ? this.refused() : err.message);
       }
       throw err;
     }

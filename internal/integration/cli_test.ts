@@ -161,7 +161,7 @@ test("a refused session create says 'session create failed: 401' and what to do"
   const id = p.agents[0].id;
   const r = await run([id, "--new"], loggedIn({ url: p.url, key: "wrong" }));
   assert.equal(r.code, 1);
-  assert.equal(r.stderr, "✗ session create failed: 401\n  master key is wrong — run 'lap login' again\n");
+  assert.equal(r.stderr, "✗ session create failed: 401\n  the master key was refused — run 'lap login' again\n");
 });
 
 test("a wrong master key stops at the first call", async () => {
