@@ -186,19 +186,14 @@ test("--resume, which stands for 'attach', is completed where commands are, with
   assert.deepEqual(bash("lap --resume "), ["__complete", "sessions"]);
   assert.deepEqual(bash("lap attach --res"), [], "lap attach --resume is a usage error");
   if (!has("fish")) return t.diagnostic("fish is not installed");
-  const script = path.join(dir, "lap.fish");
-  fs.writeFileSync(script, completionScript("fish", completionSpec()));
-  const fish = (typed: string) => {
-    const r = spawnSync("fish", ["--no-config", "-c", `source ${script}; complete -C '${typed}'`], { cwd: dir, env, encoding: "utf8" });
-    assert.equal(r.status, 0, r.stderr);
-    return r.stdout.split("\n").filter(Boolean).map((l) => l.split("\t")[0]).sort();
-  };
-  assert.deepEqual(fish("lap --res"), ["--resume"]);
-  assert.deepEqual(fish("lap attach --res"), []);
+  const fish = fishCompleter(dir, env);
+  const sorted = (typed: string) => fish(typed).sort();
+  assert.deepEqual(sorted("lap --res"), ["--resume"]);
+  assert.deepEqual(sorted("lap attach --res"), []);
   // The stub lap answers with its arguments; dir holds the files lap and lap.fish.
-  assert.deepEqual(fish("lap --resume "), ["__complete", "sessions"]);
-  assert.deepEqual(fish("lap --agent "), ["__complete", "agents"]);
-  assert.deepEqual(fish("lap --profile "), ["__complete", "profiles"]);
+  assert.deepEqual(sorted("lap --resume "), ["__complete", "sessions"]);
+  assert.deepEqual(sorted("lap --agent "), ["__complete", "agents"]);
+  assert.deepEqual(sorted("lap --profile "), ["__complete", "profiles"]);
 });
 
 test("in real bash, names and ids holding : or = (which bash splits words at) complete past them", () => {
@@ -250,13 +245,7 @@ test("--record completes file names in every shell; in fish no other flag's valu
     assert.deepEqual(r.stdout.split("\n").filter(Boolean), ["old.cast"]);
   } else t.diagnostic("zsh is not installed");
   if (!has("fish")) return t.diagnostic("fish is not installed");
-  const script = path.join(dir, "lap.fish");
-  fs.writeFileSync(script, completionScript("fish", completionSpec()));
-  const fish = (typed: string) => {
-    const r = spawnSync("fish", ["--no-config", "-c", `source ${script}; complete -C '${typed}'`], { cwd: dir, env, encoding: "utf8" });
-    assert.equal(r.status, 0, r.stderr);
-    return r.stdout.split("\n").filter(Boolean).map((l) => l.split("\t")[0]);
-  };
+  const fish = fishCompleter(dir, env);
   assert.deepEqual(fish("lap demo --record o"), ["old.cast"]);
   for (const typed of ["lap demo --timeout ", "lap demo --history ", "lap attach x --detach-keys ", "lap doctor demo --idle ", "lap login --url "]) {
     assert.deepEqual(fish(typed), [], typed);
@@ -328,3 +317,15 @@ test("completion words: agent names, live session ids, sessions a restart can br
 
   await assert.rejects(completeWords(memoryIO().io, "colours"), /nothing to complete for 'colours'/);
 });
+
+// fishCompleter writes the fish script into dir and returns what fish
+// offers for a typed line (candidates without their descriptions).
+function fishCompleter(dir: string, env: NodeJS.ProcessEnv): (typed: string) => string[] {
+  const script = path.join(dir, "lap.fish");
+  fs.writeFileSync(script, completionScript("fish", completionSpec()));
+  return (typed) => {
+    const r = spawnSync("fish", ["--no-config", "-c", `source ${script}; complete -C '${typed}'`], { cwd: dir, env, encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout.split("\n").filter(Boolean).map((l) => l.split("\t")[0]);
+  };
+}
