@@ -635,6 +635,9 @@ class TurnView {
   private current: string | null = null;
   private readonly tools = new Map<string, ToolCall>();
   private readonly reasoning = new Map<string, number>();
+  // Per reasoning part, the first half of a character the platform cut
+  // between two deltas (a surrogate pair), shown once its second half comes.
+  private readonly halfChar = new Map<string, string>();
   private info: Record<string, unknown> = {};
   private readonly writer: AnswerWriter;
   private readonly started = Date.now();
@@ -754,7 +757,11 @@ class TurnView {
     const now = whole ? Math.max(before, text.length) : before + text.length;
     this.reasoning.set(id, now);
     if (!this.opts.showThinking || this.opts.json) return;
-    const piece = whole ? text.slice(before) : text;
+    let piece = (this.halfChar.get(id) ?? "") + (whole ? text.slice(before) : text);
+    const last = piece.charCodeAt(piece.length - 1);
+    const cut = last >= 0xd800 && last <= 0xdbff;
+    this.halfChar.set(id, cut ? piece.slice(-1) : "");
+    if (cut) piece = piece.slice(0, -1);
     if (piece === "") return;
     this.beforeOutput();
     this.lastLine = null;

@@ -386,6 +386,13 @@ test("reasoning is only counted unless showThinking", async () => {
   assert.equal(shown.out, "answer\n");
 });
 
+test("shown reasoning keeps a character the platform cut between two deltas whole", async () => {
+  const thought = "hmm 😀 ok";
+  const shown = await piped({ chatScript: script([{ reasoning: thought, cuts: [thought.indexOf("😀") + 1] }, { text: "answer" }]) }, "go\n", { showThinking: true });
+  assert.match(shown.err, /hmm 😀 ok/);
+  assert.doesNotMatch(shown.err, /\ufffd/);
+});
+
 test("--json prints one object per turn: text, tool calls, tokens, cost", async () => {
   const r = await piped({ chatScript: (t) => [{ tool: "bash", states: ["running", "completed"] }, { text: "hi " + t, cuts: [2] }, { info: { tokens: { input: 5, output: 3 }, cost: 0.002 } }] }, "a\nb\n", { json: true });
   const lines = r.out.trimEnd().split("\n").map((l) => JSON.parse(l));

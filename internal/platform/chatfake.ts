@@ -13,8 +13,8 @@ export type ToolStatus = "pending" | "running" | "completed" | "error";
 export type ChatStep =
   /** A text part: sent as deltas cut at these code-unit offsets ("each": one per code unit), then as a whole part unless noUpdate; skip drops those deltas. */
   | { text: string; cuts?: number[] | "each"; skip?: number[]; noUpdate?: boolean }
-  /** A reasoning part, sent as one delta then whole. */
-  | { reasoning: string }
+  /** A reasoning part, sent as deltas cut at these code-unit offsets (one delta without), then whole. */
+  | { reasoning: string; cuts?: number[] }
   /** A tool part walking through these states; error is the failed state's error. */
   | { tool: string; states: ToolStatus[]; error?: string; output?: string }
   /** The assistant message's info: tokens and cost. */
@@ -320,7 +320,9 @@ export class ChatFake {
         if (!step.noUpdate) emit({ type: "message.part.updated", properties: { part: { ...p } } });
       } else if ("reasoning" in step) {
         const p = part({ type: "reasoning", text: step.reasoning });
-        emit({ type: "message.part.delta", properties: { sessionID: sessionId, messageID: id, partID: p.id, field: "reasoning", delta: step.reasoning } });
+        for (const delta of cutText(step.reasoning, step.cuts)) {
+          emit({ type: "message.part.delta", properties: { sessionID: sessionId, messageID: id, partID: p.id, field: "reasoning", delta } });
+        }
         emit({ type: "message.part.updated", properties: { part: { ...p } } });
       } else if ("tool" in step) {
         const p = part({ type: "tool", tool: step.tool, callID: "call_" + randomUUID().slice(0, 8), state: {} });
